@@ -1,0 +1,650 @@
+//! What cronmon records and reports: cron names, runs, their outcomes, and the figures derived
+//! from them. Field names follow the seed's tables, so its clients keep working.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+
+/// Largest output or error message stored as is; anything longer is truncated and marked.
+pub const MAX_TEXT_BYTES: usize = 64 * 1024;
+
+/// A validated cron name: 1 to 128 characters, no control characters.
+///
+/// ```
+/// use cronmon_core::CronName;
+/// assert!(CronName::new("nightly-report").is_ok());
+/// assert!(CronName::new("").is_err());
+/// assert!(CronName::new("bad\nname").is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct CronName(String);
+
+impl CronName {
+    /// Longest accepted name, in characters.
+    pub const MAX_CHARS: usize = 128;
+
+    /// Checks `name` and wraps it.
+    pub fn new(name: impl Into<String>) -> Result<Self> {
+        let name = name.into();
+        let chars = name.chars().count();
+        if chars == 0 {
+            return Err(Error::InvalidName("a cron name cannot be empty".into()));
+        }
+        if chars > Self::MAX_CHARS {
+            return Err(Error::InvalidName(format!(
+                "a cron name has at most {} characters, this one has {chars}",
+                Self::MAX_CHARS
+            )));
+        }
+        if name.chars().any(char::is_control) {
+            return Err(Error::InvalidName(
+                "a cron name cannot hold control characters".into(),
+            ));
+        }
+        if name.trim() != name {
+            return Err(Error::InvalidName(
+                "a cron name cannot start or end with white space".into(),
+            ));
+        }
+        Ok(Self(name))
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CronName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for CronName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        CronName::new(s).map_err(serde::de::Error::custom)
+    }
+}
+
+macro_rules! text_enum {
+    ($(#[$m:meta])* $name:ident, $field:literal { $($(#[$vm:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($(#[$vm])* $variant),+ }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The value as stored and as the API writes it.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = Error;
+            fn from_str(s: &str) -> Result<Self> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    other => Err(Error::InvalidField {
+                        field: $field,
+                        message: format!(
+                            "`{}` is not one of: {}",
+                            other.chars().take(64).collect::<String>(),
+                            [$($text),+].join(", ")
+                        ),
+                    }),
+                }
+            }
+        }
+    };
+}
+
+text_enum!(
+    /// The seed's three statuses of a run.
+    Status, "status" {
+        /// Started, not finished yet.
+        Running = "running",
+        /// Finished successfully.
+        Completed = "completed",
+        /// Finished unsuccessfully (see [`Reason`] for why).
+        Failed = "failed",
+    }
+);
+
+text_enum!(
+    /// Why a run failed, finer than [`Status`].
+    Reason, "reason" {
+        /// The job returned an error.
+        Error = "error",
+        /// The job panicked.
+        Panicked = "panicked",
+        /// The job was stopped by a signal (SIGTERM, Ctrl-C).
+        Interrupted = "interrupted",
+        /// The job's process died without a word (kill -9, OOM, power loss).
+        Crashed = "crashed",
+        /// The job ended without reporting completion (early return, dropped future).
+        Abandoned = "abandoned",
+        /// cronmon closed the run after it ran past its limit with no news.
+        TimedOut = "timed_out",
+        /// A scheduled slot passed with no start.
+        Missed = "missed",
+    }
+);
+
+text_enum!(
+    /// What started a run.
+    TriggerType, "triggerType" {
+        /// Started by its schedule (cron, systemd timer, …).
+        Scheduled = "scheduled",
+        /// Started by hand.
+        Manual = "manual",
+    }
+);
+
+impl Status {
+    /// Whether the run has ended.
+    pub fn is_finished(self) -> bool {
+        self != Status::Running
+    }
+}
+
+/// The start of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Start {
+    /// Run id, a UUIDv7 made by the client.
+    pub id: Uuid,
+    /// Which cron ran.
+    pub cron_name: CronName,
+    /// What started it.
+    pub trigger_type: TriggerType,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// Host name of the job's machine.
+    pub host: Option<String>,
+    /// Process id of the job.
+    pub pid: Option<i32>,
+    /// Boot id of the job's machine, to tell a reused pid after a reboot.
+    pub boot_id: Option<String>,
+    /// Version of the job's program.
+    pub version: Option<String>,
+    /// The schedule slot this run serves, when known.
+    pub scheduled_for: Option<DateTime<Utc>>,
+}
+
+impl Start {
+    /// A start of `cron_name` now, with a fresh UUIDv7 and no process details.
+    pub fn now(cron_name: CronName) -> Self {
+        Self {
+            id: Uuid::now_v7(),
+            cron_name,
+            trigger_type: TriggerType::Scheduled,
+            started_at: Utc::now(),
+            host: None,
+            pid: None,
+            boot_id: None,
+            version: None,
+            scheduled_for: None,
+        }
+    }
+}
+
+/// The end of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finish {
+    /// Run id.
+    pub id: Uuid,
+    /// `completed` or `failed`.
+    pub status: Status,
+    /// Why it failed, when it did.
+    pub reason: Option<Reason>,
+    /// When it ended.
+    pub completed_at: DateTime<Utc>,
+    /// How long it ran, from the job's monotonic clock.
+    pub duration_ms: Option<i64>,
+    /// What the job reported (any JSON).
+    pub output: Option<serde_json::Value>,
+    /// The error, with its source chain.
+    pub error_message: Option<String>,
+    /// Exit code of the job's process.
+    pub exit_code: Option<i32>,
+    /// CPU time (user + system) the run used.
+    pub cpu_ms: Option<i64>,
+    /// Peak resident memory of the process, in KiB.
+    pub max_rss_kb: Option<i64>,
+    /// The run's start, so a completion that arrives before its start can still be stored.
+    pub start: Option<Start>,
+}
+
+impl Finish {
+    /// A finish of run `id` now with `status`, nothing else known.
+    pub fn now(id: Uuid, status: Status) -> Self {
+        Self {
+            id,
+            status,
+            reason: None,
+            completed_at: Utc::now(),
+            duration_ms: None,
+            output: None,
+            error_message: None,
+            exit_code: None,
+            cpu_ms: None,
+            max_rss_kb: None,
+            start: None,
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<()> {
+        if self.status == Status::Running {
+            return Err(Error::InvalidField {
+                field: "status",
+                message: "a finished run is `completed` or `failed`, not `running`".into(),
+            });
+        }
+        if self.duration_ms.is_some_and(|d| d < 0) {
+            return Err(Error::InvalidField {
+                field: "durationMs",
+                message: "a duration cannot be negative".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The output as stored: serialized JSON, or a JSON string holding its first 64 KiB when
+    /// it is larger (then the flag is true).
+    pub(crate) fn stored_output(&self) -> (Option<serde_json::Value>, bool) {
+        match &self.output {
+            None | Some(serde_json::Value::Null) => (None, false),
+            Some(v) => {
+                let text = v.to_string();
+                if text.len() <= MAX_TEXT_BYTES {
+                    (Some(v.clone()), false)
+                } else {
+                    let cut = truncate_at_char(&text, MAX_TEXT_BYTES);
+                    (Some(serde_json::Value::String(cut.to_owned())), true)
+                }
+            }
+        }
+    }
+
+    pub(crate) fn stored_error(&self) -> Option<String> {
+        self.error_message
+            .as_deref()
+            .map(|e| truncate_at_char(e, MAX_TEXT_BYTES).to_owned())
+    }
+}
+
+/// Cuts `s` to at most `max` bytes without splitting a character.
+pub(crate) fn truncate_at_char(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// A sign of life from a running run, optionally with its progress.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Heartbeat {
+    /// Run id.
+    pub id: Uuid,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Items done so far.
+    pub done: Option<i64>,
+    /// Items in all.
+    pub total: Option<i64>,
+}
+
+/// What a write did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The write changed what is stored.
+    Recorded,
+    /// The same write had already been stored; nothing changed.
+    AlreadyRecorded,
+}
+
+/// One run as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct Execution {
+    /// Run id.
+    pub id: Uuid,
+    /// Which cron.
+    pub cron_name: String,
+    /// `running`, `completed` or `failed`.
+    #[sqlx(try_from = "String")]
+    pub status: Status,
+    /// Why it failed.
+    #[sqlx(try_from = "OptText")]
+    pub reason: Option<Reason>,
+    /// What started it.
+    #[sqlx(try_from = "String")]
+    pub trigger_type: TriggerType,
+    /// Start.
+    pub started_at: DateTime<Utc>,
+    /// End.
+    pub completed_at: Option<DateTime<Utc>>,
+    /// Duration from the job's monotonic clock.
+    pub duration_ms: Option<i64>,
+    /// What the job reported.
+    #[sqlx(json(nullable))]
+    pub output: Option<serde_json::Value>,
+    /// Whether `output` was cut at 64 KiB.
+    pub output_truncated: bool,
+    /// The error with its source chain.
+    pub error_message: Option<String>,
+    /// Exit code.
+    pub exit_code: Option<i32>,
+    /// Host of the job.
+    pub host: Option<String>,
+    /// Pid of the job.
+    pub pid: Option<i32>,
+    /// Version of the job's program.
+    pub version: Option<String>,
+    /// CPU time of the run.
+    pub cpu_ms: Option<i64>,
+    /// Peak resident memory, KiB.
+    pub max_rss_kb: Option<i64>,
+    /// Last sign of life.
+    pub last_heartbeat_at: Option<DateTime<Utc>>,
+    /// Items done.
+    pub progress_done: Option<i64>,
+    /// Items in all.
+    pub progress_total: Option<i64>,
+    /// The schedule slot this run served.
+    pub scheduled_for: Option<DateTime<Utc>>,
+}
+
+/// An optional text column decoded into an enum.
+#[derive(Debug)]
+pub(crate) struct OptText(Option<String>);
+
+impl<DB: sqlx::Database> sqlx::Type<DB> for OptText
+where
+    String: sqlx::Type<DB>,
+{
+    fn type_info() -> DB::TypeInfo {
+        <String as sqlx::Type<DB>>::type_info()
+    }
+    fn compatible(ty: &DB::TypeInfo) -> bool {
+        <String as sqlx::Type<DB>>::compatible(ty)
+    }
+}
+
+impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for OptText
+where
+    Option<String>: sqlx::Decode<'r, DB>,
+{
+    fn decode(value: DB::ValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        Ok(OptText(<Option<String> as sqlx::Decode<'r, DB>>::decode(
+            value,
+        )?))
+    }
+}
+
+impl TryFrom<OptText> for Option<Reason> {
+    type Error = Error;
+    fn try_from(t: OptText) -> Result<Self> {
+        t.0.map(|s| s.parse()).transpose()
+    }
+}
+
+impl TryFrom<String> for Status {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self> {
+        s.parse()
+    }
+}
+
+impl TryFrom<String> for TriggerType {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self> {
+        s.parse()
+    }
+}
+
+/// Which runs to list.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionFilter {
+    /// Only this cron.
+    pub cron_name: Option<String>,
+    /// Only runs with this status.
+    pub status: Option<Status>,
+    /// Only runs started at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Only runs started before.
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// A page request: 1-based page, `limit` rows (at most [`PageRequest::MAX_LIMIT`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageRequest {
+    /// 1-based page number.
+    pub page: u32,
+    /// Rows a page.
+    pub limit: u32,
+}
+
+impl PageRequest {
+    /// Most rows a page.
+    pub const MAX_LIMIT: u32 = 200;
+    /// Rows a page unless told.
+    pub const DEFAULT_LIMIT: u32 = 50;
+
+    /// Checks the page and limit.
+    pub fn new(page: u32, limit: u32) -> Result<Self> {
+        if page == 0 {
+            return Err(Error::InvalidField {
+                field: "page",
+                message: "pages start at 1".into(),
+            });
+        }
+        if limit == 0 || limit > Self::MAX_LIMIT {
+            return Err(Error::InvalidField {
+                field: "limit",
+                message: format!("limit is from 1 to {}", Self::MAX_LIMIT),
+            });
+        }
+        Ok(Self { page, limit })
+    }
+
+    pub(crate) fn offset(self) -> i64 {
+        i64::from(self.page - 1) * i64::from(self.limit)
+    }
+}
+
+impl Default for PageRequest {
+    fn default() -> Self {
+        Self {
+            page: 1,
+            limit: Self::DEFAULT_LIMIT,
+        }
+    }
+}
+
+/// One page of results.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Page<T> {
+    /// The rows.
+    pub items: Vec<T>,
+    /// The page.
+    pub page: u32,
+    /// Rows a page.
+    pub limit: u32,
+    /// Rows in all pages.
+    pub total: i64,
+    /// Number of pages.
+    #[serde(rename = "totalPages")]
+    pub total_pages: i64,
+}
+
+/// Figures of one cron over a window.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct CronStats {
+    /// The cron.
+    pub cron_name: String,
+    /// Runs started in the window.
+    pub total_executions: i64,
+    /// Of which completed.
+    pub completed_count: i64,
+    /// Of which failed.
+    pub failed_count: i64,
+    /// Of which still running.
+    pub running_count: i64,
+    /// Completed / finished, in percent; none when nothing finished.
+    pub success_rate: Option<f64>,
+    /// Mean duration of finished runs.
+    pub avg_duration_ms: Option<i64>,
+    /// 95th percentile of durations of finished runs (linear interpolation).
+    pub p95_duration_ms: Option<i64>,
+    /// Start of the newest run.
+    pub last_execution_at: Option<DateTime<Utc>>,
+    /// Status of the newest run.
+    pub last_status: Option<String>,
+}
+
+/// Runs of one day (UTC) by status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TimelineDay {
+    /// The day.
+    pub date: NaiveDate,
+    /// Completed runs started that day.
+    pub completed: i64,
+    /// Failed runs started that day.
+    pub failed: i64,
+    /// Runs started that day and still running.
+    pub running: i64,
+    /// All runs started that day.
+    pub total: i64,
+}
+
+/// A cron with its settings and derived figures.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct Schedule {
+    /// The cron.
+    pub cron_name: String,
+    /// Name for people.
+    pub display_name: Option<String>,
+    /// 5-field crontab expression.
+    pub cron_expression: Option<String>,
+    /// Time zone of the expression.
+    pub timezone: String,
+    /// Whether it is monitored.
+    pub is_enabled: bool,
+    /// Max runtime before a run counts as stuck.
+    pub timeout_ms: i64,
+    /// Start deadline after the due time.
+    pub grace_ms: i64,
+    /// Longest silence of a running run before it counts as stuck.
+    pub heartbeat_timeout_ms: Option<i64>,
+    /// Consecutive failures before alerting.
+    pub failure_threshold: i32,
+    /// Successes before an alert resolves.
+    pub recovery_threshold: i32,
+    /// Runs running now.
+    pub running_count: i64,
+    /// Failures in the last 24 hours.
+    pub failures_24h: i64,
+    /// Failures since the last completed run.
+    pub consecutive_failures: i64,
+    /// Completed / finished over 7 days, percent.
+    pub success_rate_7d: Option<f64>,
+    /// Start of the newest run.
+    pub last_execution_at: Option<DateTime<Utc>>,
+    /// Status of the newest run.
+    pub last_status: Option<String>,
+}
+
+/// Settings of a cron to create or change; `None` keeps what is stored (or the default).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ScheduleUpdate {
+    /// Name for people.
+    pub display_name: Option<String>,
+    /// 5-field crontab expression.
+    pub cron_expression: Option<String>,
+    /// IANA time zone of the expression.
+    pub timezone: Option<String>,
+    /// Whether it is monitored.
+    pub is_enabled: Option<bool>,
+    /// Max runtime, ms.
+    pub timeout_ms: Option<i64>,
+    /// Start deadline, ms.
+    pub grace_ms: Option<i64>,
+    /// Heartbeat timeout, ms.
+    pub heartbeat_timeout_ms: Option<i64>,
+    /// Consecutive failures before alerting.
+    pub failure_threshold: Option<i32>,
+    /// Successes before resolving.
+    pub recovery_threshold: Option<i32>,
+}
+
+impl ScheduleUpdate {
+    pub(crate) fn validate(&self) -> Result<()> {
+        let positive = |field, v: Option<i64>| match v {
+            Some(v) if v <= 0 => Err(Error::InvalidField {
+                field,
+                message: "must be greater than 0".into(),
+            }),
+            _ => Ok(()),
+        };
+        positive("timeout_ms", self.timeout_ms)?;
+        positive("heartbeat_timeout_ms", self.heartbeat_timeout_ms)?;
+        positive("failure_threshold", self.failure_threshold.map(i64::from))?;
+        positive("recovery_threshold", self.recovery_threshold.map(i64::from))?;
+        if self.grace_ms.is_some_and(|g| g < 0) {
+            return Err(Error::InvalidField {
+                field: "grace_ms",
+                message: "cannot be negative".into(),
+            });
+        }
+        if self.display_name.as_ref().is_some_and(|n| n.len() > 256) {
+            return Err(Error::InvalidField {
+                field: "display_name",
+                message: "at most 256 bytes".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A run still running past its limit.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct StuckRun {
+    /// Run id.
+    pub execution_id: Uuid,
+    /// The cron.
+    pub cron_name: String,
+    /// Start.
+    pub started_at: DateTime<Utc>,
+    /// How long it has run.
+    pub running_ms: i64,
+    /// Its cron's max runtime.
+    pub timeout_ms: i64,
+    /// Last sign of life.
+    pub last_heartbeat_at: Option<DateTime<Utc>>,
+    /// Host of the job.
+    pub host: Option<String>,
+    /// Pid of the job.
+    pub pid: Option<i32>,
+}

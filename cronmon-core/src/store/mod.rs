@@ -1,0 +1,226 @@
+//! Storage of runs and schedules on PostgreSQL or SQLite.
+//!
+//! [`Store`] is the one interface; [`connect`] picks the backend from the URL. Queries whose
+//! SQL is the same on both databases live in `sql`, and each backend keeps only what differs
+//! (time arithmetic, percentiles, connection set-up).
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{NaiveDate, Utc};
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::model::{
+    CronName, CronStats, Execution, ExecutionFilter, Finish, Heartbeat, Outcome, Page, PageRequest,
+    Schedule, ScheduleUpdate, Start, Status, StuckRun, TimelineDay,
+};
+
+#[cfg(feature = "postgres")]
+mod postgres;
+mod sql;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+#[cfg(feature = "postgres")]
+pub use postgres::PgStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
+
+/// Which database a store writes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// PostgreSQL, objects in the schema `cronmon`.
+    Postgres,
+    /// SQLite, in WAL mode.
+    Sqlite,
+}
+
+/// Name of cronmon's own migrations table, so it can share a database with a host app.
+pub const MIGRATIONS_TABLE: &str = "_cronmon_migrations";
+
+/// Days of history kept unless told otherwise.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Every operation cronmon performs on its database.
+///
+/// Writes are idempotent by execution id: a retried or replayed start, finish or heartbeat
+/// never doubles a run.
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + fmt::Debug {
+    /// Which database this is.
+    fn backend(&self) -> Backend;
+
+    /// Records a start. A repeat of the same start is a no-op; an unknown cron name
+    /// registers a schedule.
+    async fn record_start(&self, start: &Start) -> Result<Outcome>;
+
+    /// Records the end of a run. A repeat of the same outcome is a no-op; another outcome for
+    /// a finished run is [`Error::ConflictingOutcome`]; an unknown id is
+    /// [`Error::UnknownExecution`] unless `finish.start` lets the run be stored whole. A run
+    /// that cronmon itself closed (`timed_out`, `crashed`) still accepts its real end.
+    async fn record_finish(&self, finish: &Finish) -> Result<Outcome>;
+
+    /// Records a sign of life (and progress) of a running run. Returns whether the run was
+    /// running; a heartbeat for a finished run changes nothing.
+    async fn heartbeat(&self, heartbeat: &Heartbeat) -> Result<bool>;
+
+    /// One run by id.
+    async fn execution(&self, id: Uuid) -> Result<Option<Execution>>;
+
+    /// Runs matching `filter`, newest first.
+    async fn list_executions(
+        &self,
+        filter: &ExecutionFilter,
+        page: PageRequest,
+    ) -> Result<Page<Execution>>;
+
+    /// Per-cron figures over the last `hours` hours.
+    async fn stats(&self, hours: u32) -> Result<Vec<CronStats>>;
+
+    /// Runs per day by status, the last `days` days (UTC) including today, oldest first.
+    async fn timeline(&self, days: u32) -> Result<Vec<TimelineDay>>;
+
+    /// Every cron with its settings and derived figures.
+    async fn schedules(&self) -> Result<Vec<Schedule>>;
+
+    /// Creates or changes a cron's settings.
+    async fn upsert_schedule(&self, name: &CronName, update: &ScheduleUpdate) -> Result<()>;
+
+    /// Runs still running past their cron's max runtime or heartbeat timeout.
+    async fn stuck_runs(&self) -> Result<Vec<StuckRun>>;
+
+    /// Closes as `failed`/`timed_out` the runs that are stuck and started more than
+    /// `older_than` ago. Safe to run from several processes at once: each run is closed once.
+    async fn fail_orphans(&self, older_than: Duration) -> Result<u64>;
+
+    /// Closes one running run as `failed` with `reason` (for crash detection). Returns whether
+    /// this call closed it.
+    async fn close_run(&self, finish: &Finish) -> Result<bool>;
+
+    /// Deletes finished runs older than `retention`, `batch` rows per transaction, so
+    /// ingestion never waits long. Returns how many went.
+    async fn cleanup(&self, retention: Duration, batch: u32) -> Result<u64>;
+
+    /// Closes the pool.
+    async fn close(&self);
+}
+
+/// Opens the store that `url` names (`postgres://…` or `sqlite://…`), creating and migrating
+/// the schema as needed.
+///
+/// ```no_run
+/// # async fn demo() -> cronmon_core::Result<()> {
+/// let store = cronmon_core::store::connect("sqlite://cronmon.db").await?;
+/// println!("{:?}", store.schedules().await?);
+/// # Ok(()) }
+/// ```
+pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
+    match url.split_once(':').map(|(scheme, _)| scheme) {
+        #[cfg(feature = "postgres")]
+        Some("postgres" | "postgresql") => Ok(Arc::new(PgStore::connect(url).await?)),
+        #[cfg(feature = "sqlite")]
+        Some("sqlite") => Ok(Arc::new(SqliteStore::connect(url).await?)),
+        _ => Err(Error::UnsupportedUrl(redact(url))),
+    }
+}
+
+/// `url` without its password, fit for messages and logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Fills the days with no runs, so a timeline always has `days` entries, oldest first.
+pub(crate) fn fill_timeline(days: u32, rows: Vec<(NaiveDate, i64, i64, i64)>) -> Vec<TimelineDay> {
+    let today = Utc::now().date_naive();
+    (0..days)
+        .rev()
+        .filter_map(|back| today.checked_sub_days(chrono::Days::new(u64::from(back))))
+        .map(|date| {
+            let (completed, failed, total) = rows
+                .iter()
+                .find(|r| r.0 == date)
+                .map_or((0, 0, 0), |r| (r.1, r.2, r.3));
+            TimelineDay {
+                date,
+                completed,
+                failed,
+                running: (total - completed - failed).max(0),
+                total,
+            }
+        })
+        .collect()
+}
+
+pub(crate) fn page_of<T>(items: Vec<T>, page: PageRequest, total: i64) -> Page<T> {
+    let limit = i64::from(page.limit);
+    Page {
+        items,
+        page: page.page,
+        limit: page.limit,
+        total,
+        total_pages: (total + limit - 1) / limit,
+    }
+}
+
+/// What to answer when an update of a finished run matched nothing: the stored status decides.
+pub(crate) fn finish_conflict(
+    id: Uuid,
+    existing: Option<Status>,
+    requested: Status,
+) -> Result<Outcome> {
+    match existing {
+        None => Err(Error::UnknownExecution(id)),
+        Some(s) if s == requested => Ok(Outcome::AlreadyRecorded),
+        Some(existing) => Err(Error::ConflictingOutcome {
+            id,
+            existing,
+            requested,
+        }),
+    }
+}
+
+pub(crate) fn clamp_hours(hours: u32) -> Result<u32> {
+    if hours == 0 || hours > 24 * 366 {
+        return Err(Error::InvalidField {
+            field: "hours",
+            message: "hours is from 1 to 8784".into(),
+        });
+    }
+    Ok(hours)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_hides_password_only() {
+        assert_eq!(
+            redact("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("sqlite://x.db"), "sqlite://x.db");
+    }
+
+    #[test]
+    fn timeline_has_every_day() {
+        let today = Utc::now().date_naive();
+        let t = fill_timeline(7, vec![(today, 3, 1, 5)]);
+        assert_eq!(t.len(), 7);
+        assert_eq!(t[6].date, today);
+        assert_eq!((t[6].completed, t[6].failed, t[6].running), (3, 1, 1));
+        assert_eq!(t[0].total, 0);
+    }
+}

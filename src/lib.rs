@@ -1,0 +1,1 @@
+pub use cronmon_core::*;
