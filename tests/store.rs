@@ -563,7 +563,50 @@ async fn many_writers_lose_nothing(store: Arc<dyn Store>) {
     assert!(stats.iter().all(|s| s.completed_count == 25));
 }
 
+async fn batches_commit_together_with_results_per_event(store: Arc<dyn Store>) {
+    use cronmon::Event;
+    let a = start_at("batch", Utc::now());
+    let b = start_at("batch", Utc::now());
+    let unknown = Uuid::now_v7();
+    let events = vec![
+        Event::Start(a.clone()),
+        Event::Start(b.clone()),
+        Event::Finish(finish(a.id, Status::Completed, 5)),
+        Event::Heartbeat(Heartbeat {
+            id: b.id,
+            at: Utc::now(),
+            done: Some(1),
+            total: Some(2),
+        }),
+        Event::Finish(finish(unknown, Status::Completed, 5)),
+        Event::Start(a.clone()),
+    ];
+    let results = store.record_batch(&events).await.unwrap();
+    assert_eq!(results.len(), 6);
+    assert!(matches!(results[0], Ok(Outcome::Recorded)));
+    assert!(matches!(results[2], Ok(Outcome::Recorded)));
+    assert!(matches!(results[3], Ok(Outcome::Recorded)));
+    assert!(matches!(results[4], Err(Error::UnknownExecution(id)) if id == unknown));
+    assert!(matches!(results[5], Ok(Outcome::AlreadyRecorded)));
+    assert_eq!(
+        store.execution(a.id).await.unwrap().unwrap().status,
+        Status::Completed
+    );
+    assert_eq!(
+        store.execution(b.id).await.unwrap().unwrap().progress_done,
+        Some(1)
+    );
+    // Replaying the whole batch doubles nothing (a heartbeat of a running run just renews).
+    let again = store.record_batch(&events).await.unwrap();
+    assert!(
+        again[..3]
+            .iter()
+            .all(|r| matches!(r, Ok(Outcome::AlreadyRecorded)))
+    );
+}
+
 on_both_databases!(
+    batches_commit_together_with_results_per_event,
     start_is_idempotent_and_registers_the_cron,
     finish_is_idempotent_and_rejects_another_outcome,
     completion_before_start_is_stored_whole,

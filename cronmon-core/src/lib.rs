@@ -10,7 +10,8 @@ pub mod store;
 
 pub use error::{Error, Result};
 pub use model::{
-    CronName, CronStats, Execution, ExecutionFilter, Finish, Heartbeat, Outcome, Page, PageRequest,
-    Reason, Schedule, ScheduleUpdate, Start, Status, StuckRun, TimelineDay, TriggerType,
+    CronName, CronStats, Event, Execution, ExecutionFilter, Finish, Heartbeat, Outcome, Page,
+    PageRequest, Reason, Schedule, ScheduleUpdate, Start, Status, StuckRun, TimelineDay,
+    TriggerType,
 };
 pub use store::{Backend, Store, connect};

@@ -315,6 +315,29 @@ pub struct Heartbeat {
     pub total: Option<i64>,
 }
 
+/// One thing a job reports, as the recorder queues it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Event {
+    /// A run started.
+    Start(Start),
+    /// A run ended.
+    Finish(Finish),
+    /// A run is alive.
+    Heartbeat(Heartbeat),
+}
+
+impl Event {
+    /// The run this event is about.
+    pub fn execution_id(&self) -> Uuid {
+        match self {
+            Event::Start(s) => s.id,
+            Event::Finish(f) => f.id,
+            Event::Heartbeat(h) => h.id,
+        }
+    }
+}
+
 /// What a write did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -13,8 +13,8 @@ use uuid::Uuid;
 
 use crate::error::{Error, Result};
 use crate::model::{
-    CronName, CronStats, Execution, ExecutionFilter, Finish, Heartbeat, Outcome, Page, PageRequest,
-    Schedule, ScheduleUpdate, Start, Status, StuckRun, TimelineDay,
+    CronName, CronStats, Event, Execution, ExecutionFilter, Finish, Heartbeat, Outcome, Page,
+    PageRequest, Schedule, ScheduleUpdate, Start, Status, StuckRun, TimelineDay,
 };
 
 #[cfg(feature = "postgres")]
@@ -65,6 +65,10 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Records a sign of life (and progress) of a running run. Returns whether the run was
     /// running; a heartbeat for a finished run changes nothing.
     async fn heartbeat(&self, heartbeat: &Heartbeat) -> Result<bool>;
+
+    /// Records many events in one transaction (group commit), each with its own result.
+    /// Events of one run must come in order (start before finish).
+    async fn record_batch(&self, events: &[Event]) -> Result<Vec<Result<Outcome>>>;
 
     /// One run by id.
     async fn execution(&self, id: Uuid) -> Result<Option<Execution>>;

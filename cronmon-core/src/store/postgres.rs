@@ -10,7 +10,7 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use super::{Backend, Store};
-use crate::model::{CronName, CronStats, StuckRun, TimelineDay};
+use crate::model::{CronName, CronStats, Event, StuckRun, TimelineDay};
 
 super::sql::shared_ops!(sqlx::Postgres);
 
@@ -57,15 +57,19 @@ impl Store for PgStore {
     }
 
     async fn record_start(&self, s: &Start) -> Result<Outcome> {
-        record_start(&self.pool, s).await
+        record_start(&mut *self.pool.acquire().await?, s).await
     }
 
     async fn record_finish(&self, f: &Finish) -> Result<Outcome> {
-        record_finish(&self.pool, f).await
+        record_finish(&mut *self.pool.acquire().await?, f).await
     }
 
     async fn heartbeat(&self, h: &Heartbeat) -> Result<bool> {
-        heartbeat(&self.pool, h).await
+        heartbeat(&mut *self.pool.acquire().await?, h).await
+    }
+
+    async fn record_batch(&self, events: &[Event]) -> Result<Vec<Result<Outcome>>> {
+        record_batch(&self.pool, events).await
     }
 
     async fn execution(&self, id: uuid::Uuid) -> Result<Option<Execution>> {

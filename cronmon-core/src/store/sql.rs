@@ -121,8 +121,9 @@ macro_rules! shared_ops {
         use $crate::store::sql;
 
         type Pool = sqlx::Pool<$Db>;
+        type Conn = <$Db as sqlx::Database>::Connection;
 
-        pub(super) async fn record_start(pool: &Pool, s: &Start) -> Result<Outcome> {
+        pub(super) async fn record_start(conn: &mut Conn, s: &Start) -> Result<Outcome> {
             let done = sqlx::query(sql::INSERT_START)
                 .bind(s.id)
                 .bind(s.cron_name.as_str())
@@ -133,7 +134,7 @@ macro_rules! shared_ops {
                 .bind(s.boot_id.as_deref())
                 .bind(s.version.as_deref())
                 .bind(s.scheduled_for)
-                .execute(pool)
+                .execute(&mut *conn)
                 .await?;
             Ok(if done.rows_affected() > 0 {
                 Outcome::Recorded
@@ -142,7 +143,7 @@ macro_rules! shared_ops {
             })
         }
 
-        pub(super) async fn record_finish(pool: &Pool, f: &Finish) -> Result<Outcome> {
+        pub(super) async fn record_finish(conn: &mut Conn, f: &Finish) -> Result<Outcome> {
             f.validate()?;
             let (output, truncated) = f.stored_output();
             let error = f.stored_error();
@@ -169,14 +170,14 @@ macro_rules! shared_ops {
                     .bind(f.cpu_ms)
                     .bind(f.max_rss_kb)
                     .bind(real_end)
-                    .execute(pool)
+                    .execute(&mut *conn)
                     .await?;
                 if updated.rows_affected() > 0 {
                     return Ok(Outcome::Recorded);
                 }
                 let existing: Option<String> = sqlx::query_scalar(sql::STATUS_OF)
                     .bind(f.id)
-                    .fetch_optional(pool)
+                    .fetch_optional(&mut *conn)
                     .await?;
                 match existing.map(|s| s.parse::<Status>()).transpose()? {
                     Some(Status::Running) => continue,
@@ -207,7 +208,7 @@ macro_rules! shared_ops {
                             .bind(f.exit_code)
                             .bind(f.cpu_ms)
                             .bind(f.max_rss_kb)
-                            .execute(pool)
+                            .execute(&mut *conn)
                             .await?;
                         if inserted.rows_affected() > 0 {
                             return Ok(Outcome::Recorded);
@@ -218,7 +219,7 @@ macro_rules! shared_ops {
             Err(Error::UnknownExecution(f.id))
         }
 
-        pub(super) async fn heartbeat(pool: &Pool, h: &Heartbeat) -> Result<bool> {
+        pub(super) async fn heartbeat(conn: &mut Conn, h: &Heartbeat) -> Result<bool> {
             if h.done.is_some_and(|d| d < 0) || h.total.is_some_and(|t| t < 0) {
                 return Err(Error::InvalidField {
                     field: "progress",
@@ -230,18 +231,65 @@ macro_rules! shared_ops {
                 .bind(h.at)
                 .bind(h.done)
                 .bind(h.total)
-                .execute(pool)
+                .execute(&mut *conn)
                 .await?;
             if done.rows_affected() > 0 {
                 return Ok(true);
             }
             let exists: Option<String> = sqlx::query_scalar(sql::STATUS_OF)
                 .bind(h.id)
-                .fetch_optional(pool)
+                .fetch_optional(&mut *conn)
                 .await?;
             match exists {
                 Some(_) => Ok(false),
                 None => Err(Error::UnknownExecution(h.id)),
+            }
+        }
+
+        /// Records `events` in one transaction (group commit). Each event gets its own
+        /// result; if the database itself fails mid-way, the batch is replayed one event at a
+        /// time, so one bad event never costs the others.
+        pub(super) async fn record_batch(
+            pool: &Pool,
+            events: &[$crate::model::Event],
+        ) -> Result<Vec<Result<Outcome>>> {
+            let mut tx = pool.begin().await?;
+            let mut results = Vec::with_capacity(events.len());
+            let mut broken = false;
+            for event in events {
+                let r = record_event(&mut tx, event).await;
+                if matches!(r, Err(Error::Database(_) | Error::Unreachable(_))) {
+                    broken = true;
+                    break;
+                }
+                results.push(r);
+            }
+            if !broken {
+                tx.commit().await?;
+                return Ok(results);
+            }
+            drop(tx);
+            let mut conn = pool.acquire().await?;
+            let mut results = Vec::with_capacity(events.len());
+            for event in events {
+                results.push(record_event(&mut conn, event).await);
+            }
+            Ok(results)
+        }
+
+        pub(super) async fn record_event(
+            conn: &mut Conn,
+            event: &$crate::model::Event,
+        ) -> Result<Outcome> {
+            use $crate::model::Event;
+            match event {
+                Event::Start(s) => record_start(conn, s).await,
+                Event::Finish(f) => record_finish(conn, f).await,
+                Event::Heartbeat(h) => Ok(if heartbeat(conn, h).await? {
+                    Outcome::Recorded
+                } else {
+                    Outcome::AlreadyRecorded
+                }),
             }
         }
 
