@@ -5,7 +5,6 @@ use std::borrow::Cow;
 use std::str::FromStr;
 use std::time::Duration;
 
-use chrono::NaiveDate;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
@@ -20,6 +19,51 @@ pub static MIGRATOR: Migrator = Migrator {
     create_schemas: Cow::Borrowed(&[Cow::Borrowed("cronmon")]),
     ..sqlx::migrate!("migrations/postgres")
 };
+
+/// Per-cron figures over the last `$1` hours, counted by whole hours from the roll-ups (so a
+/// window of 24 covers 24 to 25 hours) and never from the history itself. The p95 comes from
+/// the duration histogram: the bucket that holds it, interpolated inside (buckets are 19 %
+/// wide). `get_cron_monitoring_stats()` gives the exact figures for psql, at the cost of a
+/// scan.
+const STATS: &str = "\
+WITH since AS (SELECT date_trunc('hour', now() - make_interval(hours => $1)) AS t),
+h AS (
+    SELECT cron_name, sum(started)::int8 AS total, sum(completed)::int8 AS completed,
+           sum(failed)::int8 AS failed, sum(duration_sum_ms) AS dsum, sum(duration_count) AS dn
+    FROM cron_stats_hourly, since WHERE bucket >= since.t
+    GROUP BY cron_name HAVING sum(started) > 0
+),
+hist AS (
+    SELECT cron_name, le, sum(n) AS n
+    FROM cron_durations_hourly, since WHERE bucket >= since.t
+    GROUP BY cron_name, le HAVING sum(n) > 0
+),
+cum AS (
+    SELECT cron_name, le, n,
+           sum(n) OVER (PARTITION BY cron_name ORDER BY le) - n AS before,
+           sum(n) OVER (PARTITION BY cron_name) AS total
+    FROM hist
+),
+p95 AS (
+    SELECT DISTINCT ON (cron_name) cron_name,
+           round((2 ^ (le / 4.0) - 1)
+                 + (2 ^ ((le + 1) / 4.0) - 2 ^ (le / 4.0)) * (0.95 * total - before) / n)::int8 AS ms
+    FROM cum WHERE before + n >= 0.95 * total
+    ORDER BY cron_name, le
+)
+SELECT h.cron_name, h.total AS total_executions, h.completed AS completed_count,
+       h.failed AS failed_count, h.total - h.completed - h.failed AS running_count,
+       CASE WHEN h.completed + h.failed = 0 THEN NULL
+            ELSE round(100.0 * h.completed / (h.completed + h.failed), 2)::float8 END AS success_rate,
+       CASE WHEN h.dn = 0 THEN NULL ELSE round(h.dsum / h.dn)::int8 END AS avg_duration_ms,
+       p95.ms AS p95_duration_ms,
+       l.started_at AS last_execution_at, l.status AS last_status
+FROM h
+LEFT JOIN p95 ON p95.cron_name = h.cron_name
+LEFT JOIN LATERAL (SELECT e.started_at, e.status FROM cron_executions e
+                   WHERE e.cron_name = h.cron_name
+                   ORDER BY e.started_at DESC LIMIT 1) l ON TRUE
+ORDER BY h.cron_name";
 
 /// cronmon on PostgreSQL.
 #[derive(Debug, Clone)]
@@ -86,31 +130,14 @@ impl Store for PgStore {
 
     async fn stats(&self, hours: u32) -> Result<Vec<CronStats>> {
         let hours = super::clamp_hours(hours)?;
-        Ok(sqlx::query_as(
-            "SELECT cron_name, total_executions, completed_count, failed_count, running_count,
-                    success_rate::float8 AS success_rate, avg_duration_ms, p95_duration_ms,
-                    last_execution_at, last_status
-             FROM get_cron_monitoring_stats($1)",
-        )
-        .bind(hours as i32)
-        .fetch_all(&self.pool)
-        .await?)
+        Ok(sqlx::query_as(STATS)
+            .bind(hours as i32)
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     async fn timeline(&self, days: u32) -> Result<Vec<TimelineDay>> {
-        let days = days.clamp(1, 366);
-        let rows: Vec<(NaiveDate, i64, i64, i64)> = sqlx::query_as(
-            "SELECT (bucket AT TIME ZONE 'UTC')::date AS day,
-                    sum(completed)::int8, sum(failed)::int8, sum(started)::int8
-             FROM cron_stats_hourly
-             WHERE bucket >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
-                             - make_interval(days => $1 - 1)
-             GROUP BY 1",
-        )
-        .bind(days as i32)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(super::fill_timeline(days, rows))
+        timeline(&self.pool, days).await
     }
 
     async fn schedules(&self) -> Result<Vec<Schedule>> {
@@ -149,7 +176,11 @@ impl Store for PgStore {
     }
 
     async fn cleanup(&self, retention: Duration, batch: u32) -> Result<u64> {
-        cleanup(&self.pool, retention, batch).await
+        let deleted = cleanup(&self.pool, retention, batch).await?;
+        sqlx::query("DELETE FROM cron_durations_hourly WHERE n <= 0")
+            .execute(&self.pool)
+            .await?;
+        Ok(deleted)
     }
 
     async fn close(&self) {

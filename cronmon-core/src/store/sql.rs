@@ -81,7 +81,16 @@ DELETE FROM cron_executions WHERE id IN (
     ORDER BY started_at
     LIMIT $2)";
 
-pub(super) const CLEANUP_ROLLUP: &str = "DELETE FROM cron_stats_hourly WHERE bucket < $1";
+/// Roll-up rows that retention emptied.
+pub(super) const CLEANUP_ROLLUPS: [&str; 2] = [
+    "DELETE FROM cron_stats_hourly WHERE started <= 0",
+    "DELETE FROM cron_stats_daily WHERE started <= 0",
+];
+
+/// Runs per UTC day from the daily roll-up.
+pub(super) const TIMELINE: &str = "\
+SELECT day, CAST(sum(completed) AS BIGINT), CAST(sum(failed) AS BIGINT), CAST(sum(started) AS BIGINT)
+FROM cron_stats_daily WHERE day >= $1 GROUP BY day";
 
 /// Closes one running run as the sweeper or crash detector decided.
 pub(super) const CLOSE_RUN: &str = "\
@@ -305,21 +314,56 @@ macro_rules! shared_ops {
             filter: &ExecutionFilter,
             page: PageRequest,
         ) -> Result<Page<Execution>> {
-            let mut count =
-                sqlx::QueryBuilder::<$Db>::new("SELECT count(*) FROM cron_executions WHERE TRUE");
-            $crate::store::sql::push_filters!(count, filter);
-            let total: i64 = count.build_query_scalar().fetch_one(pool).await?;
+            let total: i64 = if filter.from.is_none() && filter.to.is_none() {
+                // The daily roll-up counts exactly what is stored: a few thousand rows to read
+                // instead of the whole history.
+                let counted = match filter.status {
+                    None => "started",
+                    Some(Status::Completed) => "completed",
+                    Some(Status::Failed) => "failed",
+                    Some(Status::Running) => "started - completed - failed",
+                };
+                let mut count = sqlx::QueryBuilder::<$Db>::new("SELECT CAST(coalesce(sum(");
+                count
+                    .push(counted)
+                    .push("), 0) AS BIGINT) FROM cron_stats_daily WHERE TRUE");
+                if let Some(name) = &filter.cron_name {
+                    count.push(" AND cron_name = ").push_bind(name.clone());
+                }
+                count.build_query_scalar().fetch_one(pool).await?
+            } else {
+                let mut count = sqlx::QueryBuilder::<$Db>::new(
+                    "SELECT count(*) FROM cron_executions WHERE TRUE",
+                );
+                $crate::store::sql::push_filters!(count, filter);
+                count.build_query_scalar().fetch_one(pool).await?
+            };
 
             let mut rows = sqlx::QueryBuilder::<$Db>::new("SELECT ");
             rows.push(sql::EXECUTION_COLUMNS)
                 .push(" FROM cron_executions WHERE TRUE");
             $crate::store::sql::push_filters!(rows, filter);
+            // Literals, not parameters: with `LIMIT $n` PostgreSQL's generic plan assumes a
+            // large limit and sorts the whole table instead of walking the index.
             rows.push(" ORDER BY started_at DESC, id DESC LIMIT ")
-                .push_bind(i64::from(page.limit))
+                .push(page.limit)
                 .push(" OFFSET ")
-                .push_bind(page.offset());
+                .push(page.offset());
             let items = rows.build_query_as().fetch_all(pool).await?;
             Ok($crate::store::page_of(items, page, total))
+        }
+
+        pub(super) async fn timeline(
+            pool: &Pool,
+            days: u32,
+        ) -> Result<Vec<$crate::model::TimelineDay>> {
+            let days = days.clamp(1, 366);
+            let first = chrono::Utc::now().date_naive() - chrono::Days::new(u64::from(days - 1));
+            let rows: Vec<(chrono::NaiveDate, i64, i64, i64)> = sqlx::query_as(sql::TIMELINE)
+                .bind(first)
+                .fetch_all(pool)
+                .await?;
+            Ok($crate::store::fill_timeline(days, rows))
         }
 
         pub(super) async fn schedules(pool: &Pool) -> Result<Vec<Schedule>> {
@@ -385,12 +429,9 @@ macro_rules! shared_ops {
                     break;
                 }
             }
-            // The roll-up outlives the history: the timeline and 7-day rates still need it.
-            let rollup_before = chrono::Utc::now() - retention.max(chrono::Duration::days(35));
-            sqlx::query(sql::CLEANUP_ROLLUP)
-                .bind(rollup_before)
-                .execute(pool)
-                .await?;
+            for statement in sql::CLEANUP_ROLLUPS {
+                sqlx::query(statement).execute(pool).await?;
+            }
             Ok(deleted)
         }
     };

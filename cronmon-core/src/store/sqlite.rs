@@ -5,7 +5,6 @@ use std::borrow::Cow;
 use std::str::FromStr;
 use std::time::Duration;
 
-use chrono::NaiveDate;
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
@@ -169,20 +168,7 @@ impl Store for SqliteStore {
     }
 
     async fn timeline(&self, days: u32) -> Result<Vec<TimelineDay>> {
-        let days = days.clamp(1, 366);
-        let first = chrono::Utc::now().date_naive() - chrono::Days::new(u64::from(days - 1));
-        let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
-            "SELECT substr(bucket, 1, 10) AS day, sum(completed), sum(failed), sum(started)
-             FROM cron_stats_hourly WHERE bucket >= $1 GROUP BY 1",
-        )
-        .bind(first.format("%Y-%m-%d").to_string())
-        .fetch_all(&self.pool)
-        .await?;
-        let rows = rows
-            .into_iter()
-            .filter_map(|(d, c, f, t)| Some((NaiveDate::from_str(&d).ok()?, c, f, t)))
-            .collect();
-        Ok(super::fill_timeline(days, rows))
+        timeline(&self.pool, days).await
     }
 
     async fn schedules(&self) -> Result<Vec<Schedule>> {

@@ -1,0 +1,159 @@
+-- Read paths that stay fast at 10 million runs (SPEC section 11):
+-- * a daily roll-up, so the 7-day timeline and success rates read 7 rows a cron, not 168;
+-- * a duration histogram per cron and hour (quarter-octave buckets), so the p95 of a window
+--   never sorts the window's runs;
+-- * roll-ups that follow deletions, so they count exactly what is stored and can answer the
+--   list's totals;
+-- * the newest run's status readable from the index alone.
+
+CREATE TABLE cronmon.cron_stats_daily (
+    cron_name       TEXT NOT NULL,
+    day             DATE NOT NULL,
+    started         BIGINT NOT NULL DEFAULT 0,
+    completed       BIGINT NOT NULL DEFAULT 0,
+    failed          BIGINT NOT NULL DEFAULT 0,
+    duration_sum_ms BIGINT NOT NULL DEFAULT 0,
+    duration_count  BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (cron_name, day)
+);
+CREATE INDEX cron_stats_daily_day_idx ON cronmon.cron_stats_daily (day);
+
+INSERT INTO cronmon.cron_stats_daily
+SELECT cron_name, (bucket AT TIME ZONE 'UTC')::date, sum(started), sum(completed), sum(failed),
+       sum(duration_sum_ms), sum(duration_count)
+FROM cronmon.cron_stats_hourly GROUP BY 1, 2;
+
+-- `le` is floor(4 * log2(duration_ms + 1)): bucket `le` holds durations from
+-- 2^(le/4) - 1 to 2^((le+1)/4) - 1 ms, a 19 % wide step.
+CREATE TABLE cronmon.cron_durations_hourly (
+    cron_name TEXT NOT NULL,
+    bucket    TIMESTAMPTZ NOT NULL,
+    le        SMALLINT NOT NULL,
+    n         BIGINT NOT NULL,
+    PRIMARY KEY (cron_name, bucket, le)
+);
+CREATE INDEX cron_durations_hourly_bucket_idx ON cronmon.cron_durations_hourly (bucket);
+
+INSERT INTO cronmon.cron_durations_hourly
+SELECT cron_name, date_trunc('hour', started_at), floor(4 * log(2, duration_ms + 1))::smallint, count(*)
+FROM cronmon.cron_executions
+WHERE status <> 'running' AND duration_ms IS NOT NULL AND duration_ms >= 0
+GROUP BY 1, 2, 3;
+
+-- Adds `sign` (1 or -1) times one run to every roll-up.
+CREATE FUNCTION cronmon.cron_rollup_add(r cronmon.cron_executions, sign INTEGER) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    finished BOOLEAN := r.status <> 'running';
+    timed BOOLEAN := r.status <> 'running' AND r.duration_ms IS NOT NULL AND r.duration_ms >= 0;
+    c INTEGER := sign * (r.status = 'completed')::int;
+    f INTEGER := sign * (r.status = 'failed')::int;
+    d BIGINT := CASE WHEN finished THEN sign * coalesce(r.duration_ms, 0) ELSE 0 END;
+    dn INTEGER := sign * timed::int;
+BEGIN
+    INSERT INTO cronmon.cron_stats_hourly AS h
+        (cron_name, bucket, started, completed, failed, duration_sum_ms, duration_count)
+    VALUES (r.cron_name, date_trunc('hour', r.started_at), sign, c, f, d, dn)
+    ON CONFLICT (cron_name, bucket) DO UPDATE SET
+        started = h.started + EXCLUDED.started,
+        completed = h.completed + EXCLUDED.completed,
+        failed = h.failed + EXCLUDED.failed,
+        duration_sum_ms = h.duration_sum_ms + EXCLUDED.duration_sum_ms,
+        duration_count = h.duration_count + EXCLUDED.duration_count;
+    INSERT INTO cronmon.cron_stats_daily AS h
+        (cron_name, day, started, completed, failed, duration_sum_ms, duration_count)
+    VALUES (r.cron_name, (r.started_at AT TIME ZONE 'UTC')::date, sign, c, f, d, dn)
+    ON CONFLICT (cron_name, day) DO UPDATE SET
+        started = h.started + EXCLUDED.started,
+        completed = h.completed + EXCLUDED.completed,
+        failed = h.failed + EXCLUDED.failed,
+        duration_sum_ms = h.duration_sum_ms + EXCLUDED.duration_sum_ms,
+        duration_count = h.duration_count + EXCLUDED.duration_count;
+    IF timed THEN
+        INSERT INTO cronmon.cron_durations_hourly AS h (cron_name, bucket, le, n)
+        VALUES (r.cron_name, date_trunc('hour', r.started_at),
+                floor(4 * log(2, r.duration_ms + 1))::smallint, sign)
+        ON CONFLICT (cron_name, bucket, le) DO UPDATE SET n = h.n + EXCLUDED.n;
+    END IF;
+END $$;
+
+CREATE OR REPLACE FUNCTION cronmon.cron_executions_rollup() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO cronmon.cron_schedules (cron_name) VALUES (NEW.cron_name) ON CONFLICT DO NOTHING;
+        PERFORM cronmon.cron_rollup_add(NEW, 1);
+    ELSIF TG_OP = 'DELETE' THEN
+        PERFORM cronmon.cron_rollup_add(OLD, -1);
+    ELSIF NEW.status IS DISTINCT FROM OLD.status OR NEW.duration_ms IS DISTINCT FROM OLD.duration_ms THEN
+        PERFORM cronmon.cron_rollup_add(OLD, -1);
+        PERFORM cronmon.cron_rollup_add(NEW, 1);
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER cron_executions_rollup_del AFTER DELETE ON cronmon.cron_executions
+    FOR EACH ROW EXECUTE FUNCTION cronmon.cron_executions_rollup();
+
+-- The newest run of a cron and its status, from the index alone.
+CREATE INDEX cron_executions_name_started_status_idx
+    ON cronmon.cron_executions (cron_name, started_at DESC) INCLUDE (status);
+DROP INDEX cronmon.cron_executions_name_started_idx;
+
+-- Retention now deletes roll-up rows along with runs; the roll-ups go when they are empty.
+CREATE OR REPLACE FUNCTION cronmon.cleanup_old_cron_executions(retention_days INTEGER DEFAULT 7)
+RETURNS BIGINT
+LANGUAGE plpgsql AS $$
+DECLARE
+    deleted BIGINT := 0;
+    batch BIGINT;
+BEGIN
+    LOOP
+        DELETE FROM cronmon.cron_executions
+        WHERE id IN (SELECT id FROM cronmon.cron_executions
+                     WHERE started_at < now() - make_interval(days => retention_days)
+                       AND status <> 'running'
+                     ORDER BY started_at
+                     LIMIT 5000);
+        GET DIAGNOSTICS batch = ROW_COUNT;
+        deleted := deleted + batch;
+        EXIT WHEN batch = 0;
+    END LOOP;
+    DELETE FROM cronmon.cron_stats_hourly WHERE started <= 0 AND bucket < now() - interval '1 day';
+    DELETE FROM cronmon.cron_stats_daily WHERE started <= 0 AND day < current_date - 1;
+    DELETE FROM cronmon.cron_durations_hourly WHERE n <= 0;
+    RETURN deleted;
+END $$;
+
+CREATE OR REPLACE VIEW cronmon.vw_cron_monitoring_dashboard AS
+SELECT s.cron_name,
+       s.display_name,
+       s.cron_expression,
+       s.timezone,
+       s.is_enabled,
+       s.timeout_ms,
+       s.grace_ms,
+       s.heartbeat_timeout_ms,
+       s.failure_threshold,
+       s.recovery_threshold,
+       (SELECT count(*) FROM cronmon.cron_executions e
+         WHERE e.cron_name = s.cron_name AND e.status = 'running') AS running_count,
+       (SELECT count(*) FROM cronmon.cron_executions e
+         WHERE e.cron_name = s.cron_name AND e.status = 'failed'
+           AND e.started_at >= now() - interval '24 hours') AS failures_24h,
+       (SELECT count(*) FROM cronmon.cron_executions e
+         WHERE e.cron_name = s.cron_name AND e.status = 'failed'
+           AND e.started_at > coalesce((SELECT max(c.started_at) FROM cronmon.cron_executions c
+                                        WHERE c.cron_name = s.cron_name AND c.status = 'completed'),
+                                       '-infinity')) AS consecutive_failures,
+       (SELECT CASE WHEN sum(d.completed + d.failed) = 0 THEN NULL
+                    ELSE round(100.0 * sum(d.completed) / sum(d.completed + d.failed), 2) END
+          FROM cronmon.cron_stats_daily d
+         WHERE d.cron_name = s.cron_name
+           AND d.day > (now() AT TIME ZONE 'UTC')::date - 7) AS success_rate_7d,
+       l.started_at AS last_execution_at,
+       l.status AS last_status
+FROM cronmon.cron_schedules s
+LEFT JOIN LATERAL (SELECT e.started_at, e.status FROM cronmon.cron_executions e
+                   WHERE e.cron_name = s.cron_name
+                   ORDER BY e.started_at DESC LIMIT 1) l ON TRUE;
