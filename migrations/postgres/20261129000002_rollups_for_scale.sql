@@ -40,20 +40,16 @@ FROM cronmon.cron_executions
 WHERE status <> 'running' AND duration_ms IS NOT NULL AND duration_ms >= 0
 GROUP BY 1, 2, 3;
 
--- Adds `sign` (1 or -1) times one run to every roll-up.
-CREATE FUNCTION cronmon.cron_rollup_add(r cronmon.cron_executions, sign INTEGER) RETURNS void
+-- Adds a change of one cron's counts at one start time to the hourly and daily roll-ups.
+CREATE FUNCTION cronmon.cron_rollup_add(
+    name TEXT, started_at TIMESTAMPTZ,
+    d_started INTEGER, d_completed INTEGER, d_failed INTEGER, d_sum BIGINT, d_count INTEGER
+) RETURNS void
 LANGUAGE plpgsql AS $$
-DECLARE
-    finished BOOLEAN := r.status <> 'running';
-    timed BOOLEAN := r.status <> 'running' AND r.duration_ms IS NOT NULL AND r.duration_ms >= 0;
-    c INTEGER := sign * (r.status = 'completed')::int;
-    f INTEGER := sign * (r.status = 'failed')::int;
-    d BIGINT := CASE WHEN finished THEN sign * coalesce(r.duration_ms, 0) ELSE 0 END;
-    dn INTEGER := sign * timed::int;
 BEGIN
     INSERT INTO cronmon.cron_stats_hourly AS h
         (cron_name, bucket, started, completed, failed, duration_sum_ms, duration_count)
-    VALUES (r.cron_name, date_trunc('hour', r.started_at), sign, c, f, d, dn)
+    VALUES (name, date_trunc('hour', started_at), d_started, d_completed, d_failed, d_sum, d_count)
     ON CONFLICT (cron_name, bucket) DO UPDATE SET
         started = h.started + EXCLUDED.started,
         completed = h.completed + EXCLUDED.completed,
@@ -62,32 +58,55 @@ BEGIN
         duration_count = h.duration_count + EXCLUDED.duration_count;
     INSERT INTO cronmon.cron_stats_daily AS h
         (cron_name, day, started, completed, failed, duration_sum_ms, duration_count)
-    VALUES (r.cron_name, (r.started_at AT TIME ZONE 'UTC')::date, sign, c, f, d, dn)
+    VALUES (name, (started_at AT TIME ZONE 'UTC')::date, d_started, d_completed, d_failed, d_sum, d_count)
     ON CONFLICT (cron_name, day) DO UPDATE SET
         started = h.started + EXCLUDED.started,
         completed = h.completed + EXCLUDED.completed,
         failed = h.failed + EXCLUDED.failed,
         duration_sum_ms = h.duration_sum_ms + EXCLUDED.duration_sum_ms,
         duration_count = h.duration_count + EXCLUDED.duration_count;
-    IF timed THEN
-        INSERT INTO cronmon.cron_durations_hourly AS h (cron_name, bucket, le, n)
-        VALUES (r.cron_name, date_trunc('hour', r.started_at),
-                floor(4 * log(2, r.duration_ms + 1))::smallint, sign)
-        ON CONFLICT (cron_name, bucket, le) DO UPDATE SET n = h.n + EXCLUDED.n;
-    END IF;
 END $$;
+
+-- Adds `sign` (1 or -1) to the duration histogram for a finished run.
+CREATE FUNCTION cronmon.cron_histogram_add(r cronmon.cron_executions, sign INTEGER) RETURNS void
+LANGUAGE sql AS $$
+    INSERT INTO cronmon.cron_durations_hourly AS h (cron_name, bucket, le, n)
+    SELECT r.cron_name, date_trunc('hour', r.started_at),
+           floor(4 * log(2, r.duration_ms + 1))::smallint, sign
+    WHERE r.status <> 'running' AND r.duration_ms IS NOT NULL AND r.duration_ms >= 0
+    ON CONFLICT (cron_name, bucket, le) DO UPDATE SET n = h.n + EXCLUDED.n
+$$;
 
 CREATE OR REPLACE FUNCTION cronmon.cron_executions_rollup() RETURNS trigger
 LANGUAGE plpgsql AS $$
+DECLARE
+    r cronmon.cron_executions := coalesce(NEW, OLD);
+    sign INTEGER := CASE WHEN TG_OP = 'DELETE' THEN -1 ELSE 1 END;
 BEGIN
     IF TG_OP = 'INSERT' THEN
         INSERT INTO cronmon.cron_schedules (cron_name) VALUES (NEW.cron_name) ON CONFLICT DO NOTHING;
-        PERFORM cronmon.cron_rollup_add(NEW, 1);
-    ELSIF TG_OP = 'DELETE' THEN
-        PERFORM cronmon.cron_rollup_add(OLD, -1);
+    END IF;
+    IF TG_OP IN ('INSERT', 'DELETE') THEN
+        PERFORM cronmon.cron_rollup_add(
+            r.cron_name, r.started_at, sign,
+            sign * (r.status = 'completed')::int, sign * (r.status = 'failed')::int,
+            CASE WHEN r.status <> 'running' THEN sign * coalesce(r.duration_ms, 0) ELSE 0 END,
+            sign * (r.status <> 'running' AND r.duration_ms IS NOT NULL)::int);
+        PERFORM cronmon.cron_histogram_add(r, sign);
     ELSIF NEW.status IS DISTINCT FROM OLD.status OR NEW.duration_ms IS DISTINCT FROM OLD.duration_ms THEN
-        PERFORM cronmon.cron_rollup_add(OLD, -1);
-        PERFORM cronmon.cron_rollup_add(NEW, 1);
+        -- One upsert per roll-up with the difference, not a removal and an addition.
+        PERFORM cronmon.cron_rollup_add(
+            NEW.cron_name, NEW.started_at, 0,
+            (NEW.status = 'completed')::int - (OLD.status = 'completed')::int,
+            (NEW.status = 'failed')::int - (OLD.status = 'failed')::int,
+            CASE WHEN NEW.status <> 'running' THEN coalesce(NEW.duration_ms, 0) ELSE 0 END
+                - CASE WHEN OLD.status <> 'running' THEN coalesce(OLD.duration_ms, 0) ELSE 0 END,
+            (NEW.status <> 'running' AND NEW.duration_ms IS NOT NULL)::int
+                - (OLD.status <> 'running' AND OLD.duration_ms IS NOT NULL)::int);
+        IF OLD.status <> 'running' THEN
+            PERFORM cronmon.cron_histogram_add(OLD, -1);
+        END IF;
+        PERFORM cronmon.cron_histogram_add(NEW, 1);
     END IF;
     RETURN NULL;
 END $$;
