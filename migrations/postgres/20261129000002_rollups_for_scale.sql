@@ -40,79 +40,115 @@ FROM cronmon.cron_executions
 WHERE status <> 'running' AND duration_ms IS NOT NULL AND duration_ms >= 0
 GROUP BY 1, 2, 3;
 
--- Adds a change of one cron's counts at one start time to the hourly and daily roll-ups.
-CREATE FUNCTION cronmon.cron_rollup_add(
-    name TEXT, started_at TIMESTAMPTZ,
-    d_started INTEGER, d_completed INTEGER, d_failed INTEGER, d_sum BIGINT, d_count INTEGER
-) RETURNS void
-LANGUAGE plpgsql AS $$
-BEGIN
+-- The roll-ups are kept per statement, not per row: a group commit that inserts or closes
+-- hundreds of runs in one statement costs one upsert per (cron, hour) and per (cron, day), not
+-- a trigger call per run. Upserts take their rows in key order, so concurrent batches lock
+-- them in the same order.
+DROP TRIGGER cron_executions_rollup_ins ON cronmon.cron_executions;
+DROP TRIGGER cron_executions_rollup_upd ON cronmon.cron_executions;
+DROP FUNCTION cronmon.cron_executions_rollup();
+
+-- One signed run: +1 when it appears (or takes a new outcome), -1 when it goes (or leaves an
+-- outcome). `le` is its histogram bucket, floor(4 * log2(duration_ms + 1)): bucket `le` holds
+-- 2^(le/4) - 1 to 2^((le+1)/4) - 1 ms, a 19 % wide step.
+CREATE TYPE cronmon.cron_rollup_change AS (
+    cron_name TEXT, started_at TIMESTAMPTZ, status TEXT, duration_ms BIGINT, sign INTEGER
+);
+
+CREATE FUNCTION cronmon.cron_rollup_apply(changes cronmon.cron_rollup_change[]) RETURNS void
+LANGUAGE sql AS $$
     INSERT INTO cronmon.cron_stats_hourly AS h
         (cron_name, bucket, started, completed, failed, duration_sum_ms, duration_count)
-    VALUES (name, date_trunc('hour', started_at), d_started, d_completed, d_failed, d_sum, d_count)
+    SELECT c.cron_name, date_trunc('hour', c.started_at),
+           coalesce(sum(c.sign) FILTER (WHERE c.status IS NULL), 0),
+           coalesce(sum(c.sign) FILTER (WHERE c.status = 'completed'), 0),
+           coalesce(sum(c.sign) FILTER (WHERE c.status = 'failed'), 0),
+           coalesce(sum(c.sign * c.duration_ms) FILTER (WHERE c.status IN ('completed', 'failed')), 0),
+           coalesce(sum(c.sign) FILTER (WHERE c.status IN ('completed', 'failed') AND c.duration_ms IS NOT NULL), 0)
+    FROM unnest(changes) c
+    GROUP BY 1, 2
+    ORDER BY 1, 2
     ON CONFLICT (cron_name, bucket) DO UPDATE SET
         started = h.started + EXCLUDED.started,
         completed = h.completed + EXCLUDED.completed,
         failed = h.failed + EXCLUDED.failed,
         duration_sum_ms = h.duration_sum_ms + EXCLUDED.duration_sum_ms,
         duration_count = h.duration_count + EXCLUDED.duration_count;
+
     INSERT INTO cronmon.cron_stats_daily AS h
         (cron_name, day, started, completed, failed, duration_sum_ms, duration_count)
-    VALUES (name, (started_at AT TIME ZONE 'UTC')::date, d_started, d_completed, d_failed, d_sum, d_count)
+    SELECT c.cron_name, (c.started_at AT TIME ZONE 'UTC')::date,
+           coalesce(sum(c.sign) FILTER (WHERE c.status IS NULL), 0),
+           coalesce(sum(c.sign) FILTER (WHERE c.status = 'completed'), 0),
+           coalesce(sum(c.sign) FILTER (WHERE c.status = 'failed'), 0),
+           coalesce(sum(c.sign * c.duration_ms) FILTER (WHERE c.status IN ('completed', 'failed')), 0),
+           coalesce(sum(c.sign) FILTER (WHERE c.status IN ('completed', 'failed') AND c.duration_ms IS NOT NULL), 0)
+    FROM unnest(changes) c
+    GROUP BY 1, 2
+    ORDER BY 1, 2
     ON CONFLICT (cron_name, day) DO UPDATE SET
         started = h.started + EXCLUDED.started,
         completed = h.completed + EXCLUDED.completed,
         failed = h.failed + EXCLUDED.failed,
         duration_sum_ms = h.duration_sum_ms + EXCLUDED.duration_sum_ms,
         duration_count = h.duration_count + EXCLUDED.duration_count;
-END $$;
 
--- Adds `sign` (1 or -1) to the duration histogram for a finished run.
-CREATE FUNCTION cronmon.cron_histogram_add(r cronmon.cron_executions, sign INTEGER) RETURNS void
-LANGUAGE sql AS $$
     INSERT INTO cronmon.cron_durations_hourly AS h (cron_name, bucket, le, n)
-    SELECT r.cron_name, date_trunc('hour', r.started_at),
-           floor(4 * log(2, r.duration_ms + 1))::smallint, sign
-    WHERE r.status <> 'running' AND r.duration_ms IS NOT NULL AND r.duration_ms >= 0
-    ON CONFLICT (cron_name, bucket, le) DO UPDATE SET n = h.n + EXCLUDED.n
+    SELECT c.cron_name, date_trunc('hour', c.started_at),
+           floor(4 * log(2, c.duration_ms + 1))::smallint, sum(c.sign)
+    FROM unnest(changes) c
+    WHERE c.status IN ('completed', 'failed') AND c.duration_ms >= 0
+    GROUP BY 1, 2, 3
+    ORDER BY 1, 2, 3
+    ON CONFLICT (cron_name, bucket, le) DO UPDATE SET n = h.n + EXCLUDED.n;
 $$;
 
-CREATE OR REPLACE FUNCTION cronmon.cron_executions_rollup() RETURNS trigger
+-- A run counts once in `started` (the change with status NULL) and once per outcome it holds.
+CREATE FUNCTION cronmon.cron_executions_rollup() RETURNS trigger
 LANGUAGE plpgsql AS $$
-DECLARE
-    r cronmon.cron_executions := coalesce(NEW, OLD);
-    sign INTEGER := CASE WHEN TG_OP = 'DELETE' THEN -1 ELSE 1 END;
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        INSERT INTO cronmon.cron_schedules (cron_name) VALUES (NEW.cron_name) ON CONFLICT DO NOTHING;
-    END IF;
-    IF TG_OP IN ('INSERT', 'DELETE') THEN
-        PERFORM cronmon.cron_rollup_add(
-            r.cron_name, r.started_at, sign,
-            sign * (r.status = 'completed')::int, sign * (r.status = 'failed')::int,
-            CASE WHEN r.status <> 'running' THEN sign * coalesce(r.duration_ms, 0) ELSE 0 END,
-            sign * (r.status <> 'running' AND r.duration_ms IS NOT NULL)::int);
-        PERFORM cronmon.cron_histogram_add(r, sign);
-    ELSIF NEW.status IS DISTINCT FROM OLD.status OR NEW.duration_ms IS DISTINCT FROM OLD.duration_ms THEN
-        -- One upsert per roll-up with the difference, not a removal and an addition.
-        PERFORM cronmon.cron_rollup_add(
-            NEW.cron_name, NEW.started_at, 0,
-            (NEW.status = 'completed')::int - (OLD.status = 'completed')::int,
-            (NEW.status = 'failed')::int - (OLD.status = 'failed')::int,
-            CASE WHEN NEW.status <> 'running' THEN coalesce(NEW.duration_ms, 0) ELSE 0 END
-                - CASE WHEN OLD.status <> 'running' THEN coalesce(OLD.duration_ms, 0) ELSE 0 END,
-            (NEW.status <> 'running' AND NEW.duration_ms IS NOT NULL)::int
-                - (OLD.status <> 'running' AND OLD.duration_ms IS NOT NULL)::int);
-        IF OLD.status <> 'running' THEN
-            PERFORM cronmon.cron_histogram_add(OLD, -1);
-        END IF;
-        PERFORM cronmon.cron_histogram_add(NEW, 1);
+        INSERT INTO cronmon.cron_schedules (cron_name)
+        SELECT DISTINCT n.cron_name FROM new_rows n
+        WHERE NOT EXISTS (SELECT 1 FROM cronmon.cron_schedules s WHERE s.cron_name = n.cron_name)
+        ORDER BY 1
+        ON CONFLICT DO NOTHING;
+        PERFORM cronmon.cron_rollup_apply(ARRAY(
+            SELECT (n.cron_name, n.started_at, NULL, NULL, 1)::cronmon.cron_rollup_change FROM new_rows n
+            UNION ALL
+            SELECT (n.cron_name, n.started_at, n.status, n.duration_ms, 1)::cronmon.cron_rollup_change
+            FROM new_rows n WHERE n.status <> 'running'));
+    ELSIF TG_OP = 'DELETE' THEN
+        PERFORM cronmon.cron_rollup_apply(ARRAY(
+            SELECT (o.cron_name, o.started_at, NULL, NULL, -1)::cronmon.cron_rollup_change FROM old_rows o
+            UNION ALL
+            SELECT (o.cron_name, o.started_at, o.status, o.duration_ms, -1)::cronmon.cron_rollup_change
+            FROM old_rows o WHERE o.status <> 'running'));
+    ELSE
+        -- Only runs whose outcome changed: a heartbeat touches no roll-up.
+        PERFORM cronmon.cron_rollup_apply(ARRAY(
+            SELECT (o.cron_name, o.started_at, o.status, o.duration_ms, -1)::cronmon.cron_rollup_change
+            FROM old_rows o JOIN new_rows n ON n.id = o.id
+            WHERE o.status <> 'running'
+              AND (n.status IS DISTINCT FROM o.status OR n.duration_ms IS DISTINCT FROM o.duration_ms)
+            UNION ALL
+            SELECT (n.cron_name, n.started_at, n.status, n.duration_ms, 1)::cronmon.cron_rollup_change
+            FROM old_rows o JOIN new_rows n ON n.id = o.id
+            WHERE n.status <> 'running'
+              AND (n.status IS DISTINCT FROM o.status OR n.duration_ms IS DISTINCT FROM o.duration_ms)));
     END IF;
     RETURN NULL;
 END $$;
 
+CREATE TRIGGER cron_executions_rollup_ins AFTER INSERT ON cronmon.cron_executions
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION cronmon.cron_executions_rollup();
+CREATE TRIGGER cron_executions_rollup_upd AFTER UPDATE ON cronmon.cron_executions
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION cronmon.cron_executions_rollup();
 CREATE TRIGGER cron_executions_rollup_del AFTER DELETE ON cronmon.cron_executions
-    FOR EACH ROW EXECUTE FUNCTION cronmon.cron_executions_rollup();
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION cronmon.cron_executions_rollup();
 
 -- The newest run of a cron and its status, from the index alone.
 CREATE INDEX cron_executions_name_started_status_idx
