@@ -88,8 +88,29 @@ pub async fn end_async(run: MacroRun, end: RunEnd) {
     run.monitor.flush(run.flush).await;
 }
 
-pub fn outcome<T: RunResult>(value: &T) -> RunEnd {
-    value.run_end()
+/// A returned value, to describe through [`RunResult`] when it implements it, or as a plain
+/// success otherwise (any other return type: the function returned, so it completed).
+#[derive(Debug)]
+pub struct Returned<'a, T: ?Sized>(pub &'a T);
+
+pub trait ViaRunResult {
+    fn cronmon_end(&self) -> RunEnd;
+}
+
+impl<T: RunResult> ViaRunResult for &Returned<'_, T> {
+    fn cronmon_end(&self) -> RunEnd {
+        self.0.run_end()
+    }
+}
+
+pub trait ViaReturned {
+    fn cronmon_end(&self) -> RunEnd;
+}
+
+impl<T: ?Sized> ViaReturned for Returned<'_, T> {
+    fn cronmon_end(&self) -> RunEnd {
+        RunEnd::Completed
+    }
 }
 
 pub fn panicked(payload: &Box<dyn Any + Send>) -> RunEnd {

@@ -176,6 +176,16 @@ impl Monitor {
         recorder::recorder().flush_blocking(timeout)
     }
 
+    /// Replays now the spool files of this monitor's destination (from any process), then
+    /// closes as `crashed` the runs of this host whose process is gone. A monitor does this
+    /// once by itself when it is first built; call this to do it again, e.g. in a long-running
+    /// process. Queued like any event: [`Monitor::flush`] waits for it.
+    pub fn replay_spool(&self) {
+        if let Some(dest) = &self.dest {
+            recorder::recorder().control(Msg::Startup(dest.clone()));
+        }
+    }
+
     /// Counters of the process-wide recorder: events queued, delivered, spooled, replayed,
     /// overflowed (queue full) and dropped.
     pub fn stats(&self) -> RecorderStats {

@@ -13,9 +13,10 @@ use syn::{Ident, ItemFn, LitStr, Token};
 /// Records each call of the function as one run of the cron `name`.
 ///
 /// On sync and async functions (also `main`, above or below `#[tokio::main]`) returning `()`,
-/// `Result<T, E>` with `E: Display` (`anyhow::Error` included), or `ExitCode`:
+/// `Result<T, E>` with `E: Display` (`anyhow::Error` included), `ExitCode`, or any other
+/// value (then returning means success):
 ///
-/// - `Ok` / `()` / `ExitCode::SUCCESS` → `completed`;
+/// - `Ok` / `()` / `ExitCode::SUCCESS` → `completed`; another `ExitCode` → `failed` with it;
 /// - `Err(e)` → `failed`, the error with its source chain, exit code 1;
 /// - a panic → `failed` with the panic message, exit code 101, and the panic goes on;
 ///
@@ -376,7 +377,11 @@ fn expand(args: Args, input: ItemFn) -> syn::Result<TokenStream2> {
                 }
             }
         },
-        Shape::Other => quote!(#p::outcome(__cronmon_value)),
+        Shape::Other => quote! {{
+            #[allow(unused_imports)]
+            use #p::{ViaReturned as _, ViaRunResult as _};
+            (&&#p::Returned(__cronmon_value)).cronmon_end()
+        }},
     };
     let start = quote! {
         let __cronmon_run = #p::start(#name, #p::Options {
@@ -408,7 +413,7 @@ fn expand(args: Args, input: ItemFn) -> syn::Result<TokenStream2> {
         let edge = match &sig.output {
             syn::ReturnType::Type(_, ty) if !has_impl_trait(&sig.output) => {
                 quote_spanned! {ty.span()=>
-                    #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::needless_return)]
+                    #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::needless_return, clippy::empty_loop)]
                     if false {
                         let __cronmon_fake: #ty = loop {};
                         return __cronmon_fake;
