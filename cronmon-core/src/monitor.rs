@@ -130,7 +130,7 @@ impl Monitor {
     /// `failed`/`abandoned` if it is dropped before it ends.
     ///
     /// ```no_run
-    /// # async fn demo() -> anyhow::Result<()> {
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
     /// let monitor = cronmon_core::Monitor::from_env();
     /// let rows = monitor
     ///     .track("import", async { Ok::<_, std::io::Error>(42) })
