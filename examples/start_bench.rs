@@ -10,7 +10,9 @@ use cronmon::{CronRun, Monitor};
 
 fn main() -> Result<(), cronmon::Error> {
     let spool = std::env::temp_dir().join(format!("cronmon-bench-{}", std::process::id()));
-    let monitor = Monitor::builder("sqlite::memory:").spool_dir(&spool).build()?;
+    let monitor = Monitor::builder("sqlite::memory:")
+        .spool_dir(&spool)
+        .build()?;
     // Warm up: the recorder thread, the host facts, the allocator.
     CronRun::start(&monitor, "warm-up").complete();
     monitor.flush_blocking(Duration::from_secs(30));

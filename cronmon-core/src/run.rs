@@ -491,11 +491,12 @@ impl RunBuilder {
         let start = match (&dest, name) {
             (Some(_), Some(cron_name)) => {
                 let me = sys::process();
+                let started_at = Utc::now();
                 Some(Start {
-                    id: Uuid::now_v7(),
+                    id: ids::next(started_at),
                     cron_name,
                     trigger_type: self.trigger,
-                    started_at: Utc::now(),
+                    started_at,
                     host: self.host,
                     pid: self.pid,
                     boot_id: me.boot_id.clone(),
@@ -589,4 +590,79 @@ pub fn current_run() -> Option<RunHandle> {
         .rev()
         .find(|r| r.current)
         .map(|r| RunHandle { shared: r.clone() })
+}
+
+/// Run ids: UUIDv7 (RFC 9562) from the start's own timestamp, a 12-bit counter that keeps ids
+/// of one process in order within a millisecond, and 62 random bits from a per-thread
+/// generator seeded by the OS. `Uuid::now_v7()` makes the same kind of id, but asks the OS
+/// for randomness and reads the clock again on every call: most of `CronRun::start`'s budget.
+mod ids {
+    use std::cell::Cell;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use chrono::{DateTime, Utc};
+    use uuid::Uuid;
+
+    /// Last (unix ms << 12 | counter) handed out in this process.
+    static LAST: AtomicU64 = AtomicU64::new(0);
+
+    thread_local! {
+        static RNG: Cell<u64> = Cell::new(seed());
+    }
+
+    fn seed() -> u64 {
+        let b = Uuid::now_v7().into_bytes();
+        // The last 8 bytes of a v7 id are random (bar the variant bits): a fine seed.
+        u64::from_le_bytes([b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]]) | 1
+    }
+
+    /// xorshift64*: fast, and ids need uniqueness, not secrecy.
+    fn random() -> u64 {
+        RNG.with(|r| {
+            let mut x = r.get();
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            r.set(x);
+            x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        })
+    }
+
+    pub(super) fn next(at: DateTime<Utc>) -> Uuid {
+        let ms = u64::try_from(at.timestamp_millis()).unwrap_or(0) & ((1 << 48) - 1);
+        let wanted = ms << 12;
+        // Counter in the 12 bits after the timestamp; when a millisecond runs out of them the
+        // timestamp moves on by one, as RFC 9562 allows.
+        let stamp = match LAST.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
+            Some(if wanted > last { wanted } else { last + 1 })
+        }) {
+            Ok(last) | Err(last) => {
+                if wanted > last {
+                    wanted
+                } else {
+                    last + 1
+                }
+            }
+        };
+        let ms = stamp >> 12;
+        let counter = stamp & 0xfff;
+        let rand = random();
+        let hi = (ms << 16) | (0x7 << 12) | counter;
+        let lo = (rand >> 2) | (0b10 << 62);
+        Uuid::from_u64_pair(hi, lo)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn ids_are_v7_and_ordered() {
+            let now = chrono::Utc::now();
+            let ids: Vec<_> = (0..10_000).map(|_| super::next(now)).collect();
+            assert!(ids.windows(2).all(|w| w[0] < w[1]));
+            assert_eq!(ids[0].get_version_num(), 7);
+            assert_eq!(ids[0].get_variant(), uuid::Variant::RFC4122);
+            let (secs, _) = ids[0].get_timestamp().unwrap().to_unix();
+            assert_eq!(secs as i64, now.timestamp());
+        }
+    }
 }

@@ -192,3 +192,54 @@ pub(crate) fn claim_all(dir: &Path, key: u64) -> Vec<Claimed> {
 fn owner_pid(rest: &str) -> Option<u32> {
     rest.split_once('-').and_then(|(pid, _)| pid.parse().ok())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_stable_across_builds() {
+        // FNV-1a of "sqlite://a.db": spool files written by one version are replayed by the next.
+        assert_eq!(key_of("sqlite://a.db"), key_of("sqlite://a.db"));
+        assert_ne!(key_of("sqlite://a.db"), key_of("sqlite://b.db"));
+        assert_eq!(key_of(""), 0xcbf2_9ce4_8422_2325);
+    }
+
+    #[test]
+    fn claims_files_of_dead_or_own_writers_only() {
+        let dir = std::env::temp_dir().join(format!("cronmon-spool-unit-{}", uuid::Uuid::now_v7()));
+        fs::create_dir_all(&dir).unwrap();
+        let key = 42u64;
+        let line = |id: uuid::Uuid| {
+            let mut f = crate::model::Finish::now(id, crate::model::Status::Completed);
+            f.duration_ms = Some(1);
+            serde_json::to_string(&Line {
+                event: Event::Finish(f),
+            })
+            .unwrap()
+        };
+        // A dead writer (a pid no process has), ourselves, and a live other process (pid 1).
+        let dead = format!("{key:016x}-{}-a.jsonl", i32::MAX);
+        let mine = format!("{key:016x}-{}-b.jsonl", std::process::id());
+        let live = format!("{key:016x}-1-c.jsonl");
+        let other_dest = format!("{:016x}-{}-d.jsonl", key + 1, i32::MAX);
+        let id = uuid::Uuid::now_v7();
+        for name in [&dead, &mine, &live, &other_dest] {
+            // A half-written last line (a crash mid-write) is skipped on replay.
+            fs::write(dir.join(name), format!("{}\n{{\"event\":", line(id))).unwrap();
+        }
+        let claimed = claim_all(&dir, key);
+        let names: Vec<_> = claimed
+            .iter()
+            .map(|c| c.original.file_name().unwrap().to_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+        assert!(names.contains(&dead) && names.contains(&mine));
+        for c in claimed {
+            assert_eq!(c.read().unwrap().len(), 1);
+            c.delete();
+        }
+        assert!(dir.join(&live).exists() && dir.join(&other_dest).exists());
+        let _ = fs::remove_dir_all(&dir);
+    }
+}
