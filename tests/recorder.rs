@@ -472,3 +472,51 @@ fn start_is_cheap() {
     eprintln!("CronRun::start: {per_start:?} per call (debug build)");
     assert!(per_start < Duration::from_micros(200), "{per_start:?}");
 }
+
+/// A destination that accepts connections and never answers holds the recorder up: the queue
+/// fills, and further events go straight to the spool from the job's thread, which never
+/// waits. After a flush, every event is in the spool, none lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_never_blocks_the_job() {
+    let _serial = SERIAL.lock().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let spool = common::spool_dir();
+    let monitor = Monitor::builder(&format!("http://{addr}/api/admin"))
+        .spool_dir(&spool)
+        .build()
+        .unwrap();
+    let before = monitor.stats();
+
+    let n = cronmon::QUEUE_CAPACITY + 2_000;
+    let mut slowest = Duration::ZERO;
+    let began = std::time::Instant::now();
+    for _ in 0..n {
+        let t = std::time::Instant::now();
+        CronRun::start(&monitor, "burst").complete();
+        slowest = slowest.max(t.elapsed());
+    }
+    let elapsed = began.elapsed();
+    let stats = monitor.stats();
+    assert!(
+        stats.overflowed > before.overflowed,
+        "{stats:?} (took {elapsed:?})"
+    );
+    assert!(slowest < Duration::from_millis(50), "{slowest:?}");
+
+    assert!(monitor.flush(Duration::from_secs(3)).await);
+    let lines: usize = common::spool_files(&spool)
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap().lines().count())
+        .sum();
+    assert_eq!(lines, 2 * n, "every start and end is in the spool");
+    assert_eq!(monitor.stats().dropped, before.dropped);
+    hold.abort();
+    let _ = std::fs::remove_dir_all(&spool);
+}
