@@ -520,3 +520,33 @@ async fn a_full_queue_never_blocks_the_job() {
     hold.abort();
     let _ = std::fs::remove_dir_all(&spool);
 }
+
+/// The run starts inside a runtime that is gone before it ends (as with `#[tokio::main]`
+/// above the attribute), and ends in plain sync code: still recorded, from the recorder's own
+/// runtime.
+#[test]
+fn records_after_the_callers_runtime_is_gone() {
+    let _serial = SERIAL.blocking_lock();
+    let setup = tokio::runtime::Runtime::new().unwrap();
+    let db = setup.block_on(TestDb::sqlite());
+    let monitor = Monitor::builder(&db.url)
+        .spool_dir(common::spool_dir())
+        .build()
+        .unwrap();
+    let run = {
+        let job_rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        job_rt.block_on(async {
+            tokio::task::yield_now().await;
+            CronRun::start(&monitor, "outlives")
+        })
+    }; // the job's runtime is dropped here
+    let id = run.id();
+    run.complete();
+    assert!(monitor.flush_blocking(FLUSH));
+    let e = setup.block_on(db.store.execution(id)).unwrap().unwrap();
+    assert_eq!(e.status, Status::Completed);
+    setup.block_on(db.finish());
+}

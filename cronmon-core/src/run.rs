@@ -655,6 +655,17 @@ mod ids {
     #[cfg(test)]
     mod tests {
         #[test]
+        fn exit_codes_are_recovered() {
+            use crate::run::{RunEnd, RunResult};
+            use std::process::ExitCode;
+            assert_eq!(ExitCode::SUCCESS.run_end(), RunEnd::Completed);
+            match ExitCode::from(3).run_end() {
+                RunEnd::Failed { exit_code, .. } => assert_eq!(exit_code, Some(3)),
+                other => panic!("{other:?}"),
+            }
+        }
+
+        #[test]
         fn ids_are_v7_and_ordered() {
             let now = chrono::Utc::now();
             let ids: Vec<_> = (0..10_000).map(|_| super::next(now)).collect();
