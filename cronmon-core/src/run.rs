@@ -136,7 +136,7 @@ impl RunEnd {
             .downcast_ref::<&str>()
             .map(|s| (*s).to_owned())
             .or_else(|| payload.downcast_ref::<String>().cloned())
-            .or_else(|| LAST_PANIC.with(|p| p.borrow_mut().take()))
+            .or_else(take_last_panic)
             .unwrap_or_else(|| "panicked".to_owned());
         RunEnd::Failed {
             reason: Reason::Panicked,
@@ -242,6 +242,13 @@ thread_local! {
     static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
+fn take_last_panic() -> Option<String> {
+    LAST_PANIC
+        .try_with(|p| p.try_borrow_mut().ok().and_then(|mut s| s.take()))
+        .ok()
+        .flatten()
+}
+
 /// Keeps the message of the last panic of each thread, for guards dropped while unwinding,
 /// then lets the previous hook print it as usual.
 pub(crate) fn install_panic_hook() {
@@ -259,7 +266,13 @@ pub(crate) fn install_panic_hook() {
                 Some(l) => format!("{message} (at {}:{})", l.file(), l.line()),
                 None => message,
             };
-            LAST_PANIC.with(|p| *p.borrow_mut() = Some(message));
+            // try_with: a panic while the thread's locals are being torn down must not panic
+            // again inside the hook (that would abort).
+            let _ = LAST_PANIC.try_with(|p| {
+                if let Ok(mut slot) = p.try_borrow_mut() {
+                    *slot = Some(message);
+                }
+            });
             previous(info);
         }));
     });
@@ -398,9 +411,7 @@ impl Drop for CronRun {
         }
         // Drop never does I/O: `end` only queues the event.
         if std::thread::panicking() {
-            let message = LAST_PANIC
-                .with(|p| p.borrow_mut().take())
-                .unwrap_or_else(|| "panicked".to_owned());
+            let message = take_last_panic().unwrap_or_else(|| "panicked".to_owned());
             self.shared.end(RunEnd::Failed {
                 reason: Reason::Panicked,
                 message: format!("panicked: {message}"),
