@@ -17,6 +17,7 @@ use serde_json::json;
 
 const JOB: &str = env!("CARGO_BIN_EXE_cronmon-test-job");
 const SYNC_JOB: &str = env!("CARGO_BIN_EXE_cronmon-test-sync-job");
+const JOB_ABOVE: &str = env!("CARGO_BIN_EXE_cronmon-test-job-above");
 
 fn job(bin: &str, mode: &str, url: &str, spool: &Path) -> Command {
     let mut c = Command::new(bin);
@@ -209,6 +210,30 @@ async fn sync_job_and_early_return(s: &Setup) {
     );
 }
 
+async fn tokio_main_above_the_attribute(s: &Setup) {
+    let ok = output(s.job(JOB_ABOVE, "ok")).await;
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let err = output(s.job(JOB_ABOVE, "err")).await;
+    assert_eq!(err.status.code(), Some(1));
+    let runs = runs_of(s.store(), "above-job").await;
+    let outcomes: Vec<_> = runs
+        .iter()
+        .map(|e| (e.status, e.reason, e.trigger_type))
+        .collect();
+    use cronmon::TriggerType::Manual;
+    assert_eq!(
+        outcomes,
+        vec![
+            (Status::Completed, None, Manual),
+            (Status::Failed, Some(Reason::Error), Manual),
+        ]
+    );
+    assert_eq!(
+        runs[1].error_message.as_deref(),
+        Some("upstream API answered 503")
+    );
+}
+
 async fn sigterm_is_recorded_as_interrupted(s: &Setup) {
     let mut child = s.job(JOB, "sleep").spawn().unwrap();
     let running = wait_running(s.store(), "test-job").await;
@@ -352,6 +377,7 @@ macro_rules! on_all_destinations {
 on_all_destinations!(
     async_job_success_error_and_panic,
     sync_job_and_early_return,
+    tokio_main_above_the_attribute,
     sigterm_is_recorded_as_interrupted,
     kill_9_is_closed_as_crashed_by_the_next_job,
 );
