@@ -332,6 +332,8 @@ struct DestState {
     /// After failures, events are spooled without trying until then.
     paused_until: Option<Instant>,
     failures: u32,
+    /// Why the last attempt failed, for the one warning.
+    last_error: Option<String>,
 }
 
 struct Worker {
@@ -454,7 +456,12 @@ impl Worker {
         }
         let sink = Self::bounded(ATTEMPT_TIMEOUT, Sink::open(&dest.target))
             .await
-            .unwrap_or_else(|| Err(SinkError::Transient("timed out connecting".into())))?;
+            .unwrap_or_else(|| Err(SinkError::Transient("timed out connecting".into())))
+            .inspect_err(|e| {
+                if let SinkError::Transient(why) = e {
+                    self.state(dest).last_error = Some(why.clone());
+                }
+            })?;
         self.state(dest).sink = Some(sink.clone());
         Ok(sink)
     }
@@ -475,13 +482,17 @@ impl Worker {
             }
             let sink = match self.sink(dest).await {
                 Ok(sink) => sink,
-                Err(SinkError::Transient(_)) => continue,
+                Err(SinkError::Transient(why)) => {
+                    self.state(dest).last_error = Some(why);
+                    continue;
+                }
                 Err(SinkError::Refused(why)) => {
                     dest.warn_once(&why);
                     break;
                 }
             };
             let Some(result) = Self::bounded(ATTEMPT_TIMEOUT, sink.deliver(&events)).await else {
+                self.state(dest).last_error = Some("no answer in time".into());
                 continue;
             };
             match result {
@@ -506,7 +517,8 @@ impl Worker {
                         return events;
                     }
                 }
-                Err(SinkError::Transient(_)) => {
+                Err(SinkError::Transient(why)) => {
+                    self.state(dest).last_error = Some(why);
                     // A pool may hold dead connections after an outage; a fresh one is cheap.
                     self.state(dest).sink = None;
                 }
@@ -525,6 +537,7 @@ impl Worker {
         let past_deadline = rec.deadline().is_some_and(|d| Instant::now() >= d);
         if paused || past_deadline {
             rec.spool(dest, &events);
+            self.warn_spooled(dest);
             return;
         }
         let left = self.deliver(dest, events).await;
@@ -538,6 +551,7 @@ impl Worker {
         } else {
             rec.spool(dest, &left);
             self.pause(dest);
+            self.warn_spooled(dest);
         }
     }
 
@@ -548,6 +562,22 @@ impl Worker {
         state.failures += 1;
         let pause = Duration::from_secs(1 << state.failures.min(6)).min(MAX_PAUSE);
         state.paused_until = Some(Instant::now() + pause);
+    }
+
+    /// One warning per process and destination that runs wait in the spool.
+    fn warn_spooled(&mut self, dest: &Arc<Dest>) {
+        let why = self
+            .state(dest)
+            .last_error
+            .take()
+            .unwrap_or_else(|| "not reached before the flush deadline".into());
+        let dir = dest
+            .spool_dir
+            .as_ref()
+            .map_or_else(|| "nowhere".to_owned(), |d| d.display().to_string());
+        dest.warn_once(&format!(
+            "unreachable ({why}); runs are kept in the spool ({dir}) and sent later"
+        ));
     }
 
     fn paused(&mut self, dest: &Arc<Dest>) -> bool {
@@ -620,8 +650,12 @@ impl Worker {
         };
         match Self::bounded(ATTEMPT_TIMEOUT, sink.upsert_schedule(name, update)).await {
             Some(Ok(())) => {}
-            Some(Err(why)) => eprintln!("cronmon: cannot declare the schedule of `{name}`: {why}"),
-            None => eprintln!("cronmon: declaring the schedule of `{name}` timed out"),
+            Some(Err(SinkError::Refused(why))) => {
+                eprintln!("cronmon: cannot declare the schedule of `{name}`: {why}");
+            }
+            // Down: the events that follow say so once; the next run declares it again.
+            Some(Err(SinkError::Transient(why))) => self.state(dest).last_error = Some(why),
+            None => {}
         }
     }
 
