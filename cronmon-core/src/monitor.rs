@@ -189,7 +189,7 @@ impl Monitor {
     /// Counters of the process-wide recorder: events queued, delivered, spooled, replayed,
     /// overflowed (queue full) and dropped.
     pub fn stats(&self) -> RecorderStats {
-        recorder::recorder().stats()
+        recorder::stats()
     }
 }
 

@@ -145,8 +145,14 @@ impl std::fmt::Debug for Recorder {
 }
 
 /// The recorder of this process, started on first use.
+static RECORDER: OnceLock<Recorder> = OnceLock::new();
+
+/// The recorder's counters, without starting it (all zero when it never started).
+pub(crate) fn stats() -> RecorderStats {
+    RECORDER.get().map(Recorder::stats).unwrap_or_default()
+}
+
 pub(crate) fn recorder() -> &'static Recorder {
-    static RECORDER: OnceLock<Recorder> = OnceLock::new();
     RECORDER.get_or_init(|| {
         let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE_CAPACITY);
         let spawned = std::thread::Builder::new()
