@@ -64,7 +64,9 @@ fn main() -> ExitCode {
     assert!(boxed().is_err());
     assert_eq!(generic(3), "3");
     assert_eq!(iter().count(), 2);
-    let _ = later(1);
+    // The future of an annotated async fn stays `Send` (it can be spawned).
+    fn assert_send<T: Send>(_: T) {}
+    assert_send(later(1));
     assert_eq!(Job { rows: 2 }.run().unwrap(), 2);
     ExitCode::SUCCESS
 }
