@@ -234,6 +234,19 @@ async fn tokio_main_above_the_attribute(s: &Setup) {
     );
 }
 
+async fn runs_ended_before_process_exit_are_delivered(s: &Setup) {
+    let exit = output(s.job(SYNC_JOB, "exit")).await;
+    assert_eq!(exit.status.code(), Some(7), "{}", stderr(&exit));
+    let guarded = runs_of(s.store(), "guard-job").await;
+    assert_eq!(guarded.len(), 1);
+    assert_eq!(guarded[0].status, Status::Completed);
+    // `process::exit` skipped the attribute's end: the start is there, still running, for
+    // crash detection to close.
+    let own = runs_of(s.store(), "sync-job").await;
+    assert_eq!(own.len(), 1);
+    assert_eq!(own[0].status, Status::Running);
+}
+
 async fn sigterm_is_recorded_as_interrupted(s: &Setup) {
     let mut child = s.job(JOB, "sleep").spawn().unwrap();
     let running = wait_running(s.store(), "test-job").await;
@@ -378,6 +391,7 @@ on_all_destinations!(
     async_job_success_error_and_panic,
     sync_job_and_early_return,
     tokio_main_above_the_attribute,
+    runs_ended_before_process_exit_are_delivered,
     sigterm_is_recorded_as_interrupted,
     kill_9_is_closed_as_crashed_by_the_next_job,
 );

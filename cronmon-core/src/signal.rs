@@ -6,13 +6,17 @@ use std::time::Duration;
 
 static EXIT_FLUSH_MS: AtomicU64 = AtomicU64::new(5000);
 
-/// Sets how long the signal handler waits for delivery before letting the process die
-/// (default 5 s; what is left is in the spool).
+/// Sets how long the signal handler and the exit hook wait for delivery before letting the
+/// process go (default 5 s; what is left is in the spool).
 pub(crate) fn set_exit_flush_timeout(timeout: Duration) {
     EXIT_FLUSH_MS.store(
         u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
         Ordering::Relaxed,
     );
+}
+
+pub(crate) fn exit_flush_timeout() -> Duration {
+    Duration::from_millis(EXIT_FLUSH_MS.load(Ordering::Relaxed))
 }
 
 /// Installs (once) handlers for SIGTERM and SIGINT that record every run in progress as
@@ -77,8 +81,7 @@ fn on_signal(sig: i32) {
         });
     }
     if !runs.is_empty() {
-        let timeout = Duration::from_millis(EXIT_FLUSH_MS.load(Ordering::Relaxed));
-        crate::recorder::recorder().flush_blocking(timeout);
+        crate::recorder::recorder().flush_blocking(exit_flush_timeout());
     }
     // Die as the signal would have (the parent sees "killed by SIGTERM"), or exit with the
     // shell's code for it if that fails.

@@ -46,6 +46,12 @@ fn main() -> Result<(), ConfigError> {
             let _ = guarded(true);
             guarded(false).map(drop)
         }
+        "exit" => {
+            // No flush, and `process::exit` skips every Drop: the exit hook still delivers
+            // the guard's run; this function's own run is left for crash detection.
+            let n = guarded(false)?;
+            std::process::exit(i32::try_from(n).unwrap_or(1))
+        }
         _ => Ok(()),
     }
 }

@@ -162,6 +162,7 @@ pub(crate) fn recorder() -> &'static Recorder {
             // The receiver is gone with the closure: every send fails over to the spool.
             eprintln!("cronmon: cannot start the recorder thread ({e}); runs go to the spool");
         }
+        flush_at_exit();
         Recorder {
             tx,
             counters: Counters::default(),
@@ -171,6 +172,30 @@ pub(crate) fn recorder() -> &'static Recorder {
         }
     })
 }
+
+/// Flushes when the process exits normally (`main` returns, `std::process::exit`), so a run
+/// ended just before is not lost with the recorder thread even if nobody called `flush`.
+#[cfg(unix)]
+#[allow(unsafe_code)]
+fn flush_at_exit() {
+    extern "C" fn at_exit() {
+        // Unwinding out of an `extern "C"` function aborts: contain any panic.
+        let _ = std::panic::catch_unwind(|| {
+            if let Some(rec) = RECORDER.get() {
+                rec.flush_blocking(crate::signal::exit_flush_timeout());
+            }
+        });
+    }
+    // SAFETY: `at_exit` is a plain `extern "C" fn()` that never unwinds (panics are caught)
+    // and only uses process-wide state that lives until exit.
+    let rc = unsafe { libc::atexit(at_exit) };
+    if rc != 0 {
+        eprintln!("cronmon: cannot register the exit flush; call Monitor::flush before exiting");
+    }
+}
+
+#[cfg(not(unix))]
+fn flush_at_exit() {}
 
 impl Recorder {
     /// The destination for these settings, made (and its spool replayed) on first use.
