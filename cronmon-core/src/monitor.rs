@@ -150,6 +150,15 @@ impl Monitor {
 
     /// Declares or changes the settings of cron `name` (schedule, limits); sent by the
     /// recorder like any event.
+    ///
+    /// ```no_run
+    /// use cronmon_core::{Monitor, ScheduleUpdate};
+    /// Monitor::from_env().upsert_schedule("nightly-report", ScheduleUpdate {
+    ///     cron_expression: Some("0 3 * * *".into()),
+    ///     timeout_ms: Some(30 * 60_000),
+    ///     ..ScheduleUpdate::default()
+    /// });
+    /// ```
     pub fn upsert_schedule(&self, name: &str, update: ScheduleUpdate) {
         let Some(dest) = &self.dest else { return };
         match CronName::new(name) {
@@ -161,6 +170,15 @@ impl Monitor {
     /// Waits until everything reported so far (by any monitor of this process) is delivered
     /// or written to the spool, at most `timeout`; returns whether that happened in time.
     /// Never blocks the async runtime.
+    ///
+    /// ```no_run
+    /// # async fn demo() {
+    /// let monitor = cronmon_core::Monitor::from_env();
+    /// if !monitor.flush(std::time::Duration::from_secs(5)).await {
+    ///     eprintln!("some runs are still on their way");
+    /// }
+    /// # }
+    /// ```
     pub async fn flush(&self, timeout: Duration) -> bool {
         if self.dest.is_none() {
             return true;
@@ -169,6 +187,11 @@ impl Monitor {
     }
 
     /// [`Monitor::flush`] for sync code (and `Drop`), blocking the thread.
+    ///
+    /// ```
+    /// let monitor = cronmon_core::Monitor::disabled();
+    /// assert!(monitor.flush_blocking(std::time::Duration::from_secs(5)));
+    /// ```
     pub fn flush_blocking(&self, timeout: Duration) -> bool {
         if self.dest.is_none() {
             return true;

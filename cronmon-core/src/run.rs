@@ -105,6 +105,12 @@ impl RunShared {
 }
 
 /// How a run ended, as the recorder writes it.
+///
+/// ```
+/// use cronmon_core::{Monitor, CronRun, RunEnd};
+/// let run = CronRun::start(&Monitor::disabled(), "import");
+/// run.end_with(RunEnd::error("the source file is empty"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RunEnd {
     /// `completed`, exit code 0.
@@ -546,7 +552,16 @@ impl RunBuilder {
     }
 }
 
-/// A clonable handle to a run in progress, to report output or progress.
+/// A clonable handle to a run in progress, to report output or progress from another thread
+/// or task while the guard stays where the run's end is decided.
+///
+/// ```
+/// use cronmon_core::{CronRun, Monitor};
+/// let run = CronRun::start(&Monitor::disabled(), "crawl");
+/// let handle = run.handle();
+/// std::thread::spawn(move || handle.progress(10, 100)).join().unwrap();
+/// run.complete();
+/// ```
 #[derive(Clone)]
 pub struct RunHandle {
     shared: Arc<RunShared>,
