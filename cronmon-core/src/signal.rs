@@ -80,9 +80,8 @@ fn on_signal(sig: i32) {
             exit_code: Some(128 + sig),
         });
     }
-    if !runs.is_empty() {
-        crate::recorder::recorder().flush_blocking(exit_flush_timeout());
-    }
+    // Even with no run in progress, events of runs that just ended may still be queued.
+    crate::recorder::recorder().flush_blocking(exit_flush_timeout());
     // Die as the signal would have (the parent sees "killed by SIGTERM"), or exit with the
     // shell's code for it if that fails.
     let _ = signal_hook::low_level::emulate_default_handler(sig);
