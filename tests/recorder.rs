@@ -550,3 +550,30 @@ fn records_after_the_callers_runtime_is_gone() {
     assert_eq!(e.status, Status::Completed);
     setup.block_on(db.finish());
 }
+
+/// `flush().await` on a runtime built without a time driver (or on another executor) works:
+/// it uses no tokio timer.
+#[test]
+fn async_flush_needs_no_tokio_timer() {
+    let _serial = SERIAL.blocking_lock();
+    let dir = common::spool_dir();
+    let monitor = Monitor::builder(&format!("sqlite://{}/db.sqlite", dir.display()))
+        .spool_dir(&dir)
+        .build()
+        .unwrap();
+    let bare = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    bare.block_on(async {
+        CronRun::start(&monitor, "no-timer").complete();
+        assert!(monitor.flush(FLUSH).await);
+    });
+    assert_eq!(
+        common::spool_files(&dir)
+            .iter()
+            .filter(|f| f.extension().is_some_and(|e| e == "jsonl"))
+            .count(),
+        0
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

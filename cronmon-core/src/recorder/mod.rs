@@ -328,31 +328,79 @@ impl Recorder {
         done
     }
 
-    /// [`Recorder::flush_blocking`] for async code: waits without blocking the runtime.
+    /// [`Recorder::flush_blocking`] for async code: waits without blocking the executor.
+    /// Needs no tokio timer (nor tokio at all): a runtime built without its time driver, or
+    /// another executor, must not turn a flush into a panic.
     pub(crate) async fn flush(&self, timeout: Duration) -> bool {
-        if tokio::runtime::Handle::try_current().is_err() {
-            return self.flush_blocking(timeout);
-        }
-        let until = tokio::time::Instant::now() + timeout;
+        let until = Instant::now() + timeout;
         let armed = self.arm_deadline(Instant::now() + Self::worker_budget(timeout));
         let (tx, rx) = tokio::sync::oneshot::channel();
         let mut msg = Msg::Flush(Ack::Async(tx));
-        let done = loop {
+        loop {
             match self.tx.try_send(msg) {
-                Ok(()) => {
-                    break tokio::time::timeout_at(until, rx)
-                        .await
-                        .is_ok_and(|r| r.is_ok());
-                }
-                Err(TrySendError::Full(m)) if tokio::time::Instant::now() < until => {
+                Ok(()) => break,
+                // Only when the queue is full (rare): a short nap beats a timer we may lack.
+                Err(TrySendError::Full(m)) if Instant::now() < until => {
                     msg = m;
-                    tokio::time::sleep(Duration::from_millis(1)).await;
+                    std::thread::sleep(Duration::from_millis(1));
                 }
-                Err(_) => break false,
+                Err(_) => {
+                    self.disarm_deadline(armed);
+                    return false;
+                }
             }
+        }
+        // The timeout comes from a short-lived thread, told to stop as soon as the ack came.
+        let (timer_tx, timer_rx) = tokio::sync::oneshot::channel::<()>();
+        let (cancel_tx, cancel_rx) = std::sync::mpsc::channel::<()>();
+        let remaining = until.saturating_duration_since(Instant::now());
+        let timer = std::thread::Builder::new()
+            .name("cronmon-flush-timer".into())
+            .spawn(move || {
+                if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    cancel_rx.recv_timeout(remaining)
+                {
+                    let _ = timer_tx.send(());
+                }
+            });
+        let done = if timer.is_ok() {
+            AckOrTimeout {
+                ack: rx,
+                timer: timer_rx,
+            }
+            .await
+        } else {
+            // No thread for the timer: wait for the ack alone; the worker's own deadline
+            // bounds it.
+            rx.await.is_ok()
         };
+        drop(cancel_tx);
         self.disarm_deadline(armed);
         done
+    }
+}
+
+/// Resolves to whether the flush was acknowledged before the timer fired.
+struct AckOrTimeout {
+    ack: tokio::sync::oneshot::Receiver<()>,
+    timer: tokio::sync::oneshot::Receiver<()>,
+}
+
+impl Future for AckOrTimeout {
+    type Output = bool;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<bool> {
+        use std::task::Poll;
+        if let Poll::Ready(r) = std::pin::Pin::new(&mut self.ack).poll(cx) {
+            return Poll::Ready(r.is_ok());
+        }
+        if std::pin::Pin::new(&mut self.timer).poll(cx).is_ready() {
+            return Poll::Ready(false);
+        }
+        Poll::Pending
     }
 }
 
