@@ -8,10 +8,26 @@ pub mod error;
 pub mod model;
 pub mod store;
 
+mod monitor;
+mod recorder;
+#[cfg(feature = "remote")]
+mod remote;
+mod run;
+mod signal;
+mod sys;
+
+#[doc(hidden)]
+#[allow(missing_docs, missing_debug_implementations)]
+pub mod __private;
+
 pub use error::{Error, Result};
 pub use model::{
     CronName, CronStats, Event, Execution, ExecutionFilter, Finish, Heartbeat, Outcome, Page,
-    PageRequest, Reason, Schedule, ScheduleUpdate, Start, Status, StuckRun, TimelineDay,
-    TriggerType,
+    PageRequest, Reason, RunningRun, Schedule, ScheduleUpdate, Start, Status, StuckRun,
+    TimelineDay, TriggerType,
 };
+pub use monitor::{DEFAULT_FLUSH_TIMEOUT, Monitor, MonitorBuilder};
+pub use recorder::{QUEUE_CAPACITY, RecorderStats};
+pub use run::{CronRun, RunBuilder, RunEnd, RunHandle, RunResult, current_run, error_chain};
+pub use signal::install_signal_handlers;
 pub use store::{Backend, Store, connect};

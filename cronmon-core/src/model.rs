@@ -671,3 +671,18 @@ pub struct StuckRun {
     /// Pid of the job.
     pub pid: Option<i32>,
 }
+
+/// A run still running, as crash detection sees it: where it runs and since when.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct RunningRun {
+    /// Run id.
+    pub id: Uuid,
+    /// The cron.
+    pub cron_name: String,
+    /// Start.
+    pub started_at: DateTime<Utc>,
+    /// Pid of the job.
+    pub pid: Option<i32>,
+    /// Boot id of the job's machine.
+    pub boot_id: Option<String>,
+}

@@ -6,6 +6,22 @@ use std::sync::Arc;
 
 use cronmon::store::Store;
 
+pub mod server;
+
+/// A fresh, empty spool folder of this test's own.
+pub fn spool_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("cronmon-spool-test-{}", unique()));
+    std::fs::create_dir_all(&dir).expect("create spool dir");
+    dir
+}
+
+/// The files left in a spool folder.
+pub fn spool_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default()
+}
+
 /// PostgreSQL server the tests create their databases on. Tests fail, never skip, without it.
 pub fn pg_admin_url() -> String {
     std::env::var("CRONMON_TEST_PG_URL")
@@ -112,4 +128,116 @@ macro_rules! on_both_databases {
             )*
         }
     };
+}
+
+/// Which destination a recorder test reports to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Sqlite,
+    Postgres,
+    Http,
+}
+
+/// The secret of the test servers.
+pub const SECRET: &str = "test-secret";
+
+/// A destination that is down until [`DownDest::bring_up`]: a SQLite file in a folder that
+/// does not exist yet, a PostgreSQL database not created yet, or a server not listening yet.
+pub struct DownDest {
+    pub kind: Kind,
+    pub url: String,
+    dir: std::path::PathBuf,
+    pg_name: String,
+    port: std::net::SocketAddr,
+    backing: Option<TestDb>,
+    server: Option<server::TestServer>,
+    store: Option<Arc<dyn Store>>,
+}
+
+impl DownDest {
+    pub async fn new(kind: Kind) -> Self {
+        let pg_name = format!("cronmon_test_down_{}", unique());
+        let dir = std::env::temp_dir().join(format!("cronmon-missing-{pg_name}"));
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port");
+        let url = match kind {
+            Kind::Sqlite => format!("sqlite://{}/db.sqlite", dir.display()),
+            Kind::Postgres => format!(
+                "{}/{pg_name}",
+                pg_admin_url().rsplit_once('/').expect("admin url").0
+            ),
+            Kind::Http => format!("http://{port}/api/admin"),
+        };
+        let backing = match kind {
+            Kind::Http => Some(TestDb::sqlite().await),
+            _ => None,
+        };
+        Self {
+            kind,
+            url,
+            dir,
+            pg_name,
+            port,
+            backing,
+            server: None,
+            store: None,
+        }
+    }
+
+    /// Makes the destination reachable at the same URL; returns the store behind it.
+    pub async fn bring_up(&mut self) -> Arc<dyn Store> {
+        let store = match self.kind {
+            Kind::Sqlite => {
+                std::fs::create_dir_all(&self.dir).expect("create dir");
+                cronmon::store::connect(&self.url).await.expect("sqlite up")
+            }
+            Kind::Postgres => {
+                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&pg_admin_url())
+                    .await
+                    .expect("admin");
+                sqlx::Executor::execute(
+                    &mut conn,
+                    sqlx::AssertSqlSafe(format!("CREATE DATABASE {}", self.pg_name)),
+                )
+                .await
+                .expect("create database");
+                cronmon::store::connect(&self.url)
+                    .await
+                    .expect("postgres up")
+            }
+            Kind::Http => {
+                let store = self.backing.as_ref().expect("backing store").store.clone();
+                self.server =
+                    Some(server::TestServer::start(store.clone(), SECRET, Some(self.port)).await);
+                store
+            }
+        };
+        self.store = Some(store.clone());
+        store
+    }
+
+    pub async fn finish(self) {
+        drop(self.server);
+        if let Some(store) = self.store {
+            store.close().await;
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+        if self.kind == Kind::Postgres
+            && let Ok(mut conn) =
+                <sqlx::PgConnection as sqlx::Connection>::connect(&pg_admin_url()).await
+        {
+            let _ = sqlx::Executor::execute(
+                &mut conn,
+                sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    self.pg_name
+                )),
+            )
+            .await;
+        }
+        if let Some(db) = self.backing {
+            db.finish().await;
+        }
+    }
 }

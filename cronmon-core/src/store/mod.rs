@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::error::{Error, Result};
 use crate::model::{
     CronName, CronStats, Event, Execution, ExecutionFilter, Finish, Heartbeat, Outcome, Page,
-    PageRequest, Schedule, ScheduleUpdate, Start, Status, StuckRun, TimelineDay,
+    PageRequest, RunningRun, Schedule, ScheduleUpdate, Start, Status, StuckRun, TimelineDay,
 };
 
 #[cfg(feature = "postgres")]
@@ -109,6 +109,10 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// Closes the pool.
     async fn close(&self);
+
+    /// Runs still running that were started on `host`, oldest first, so a monitor on that
+    /// host can close those whose process is gone (crash detection).
+    async fn running_on_host(&self, host: &str) -> Result<Vec<RunningRun>>;
 }
 
 /// Opens the store that `url` names (`postgres://…` or `sqlite://…`), creating and migrating

@@ -186,4 +186,8 @@ impl Store for PgStore {
     async fn close(&self) {
         self.pool.close().await;
     }
+
+    async fn running_on_host(&self, host: &str) -> Result<Vec<crate::model::RunningRun>> {
+        running_on_host(&self.pool, host).await
+    }
 }

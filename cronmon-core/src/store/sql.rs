@@ -98,6 +98,12 @@ UPDATE cron_executions SET
     status = 'failed', reason = $2, completed_at = $3, duration_ms = $4, error_message = $5
 WHERE id = $1 AND status = 'running'";
 
+/// Running runs of one host; the partial index on running runs keeps this small.
+pub(super) const RUNNING_ON_HOST: &str = "\
+SELECT id, cron_name, started_at, pid, boot_id FROM cron_executions
+WHERE status = 'running' AND host = $1
+ORDER BY started_at";
+
 /// Appends the list filters to `qb` (after a `WHERE TRUE`).
 macro_rules! push_filters {
     ($qb:expr, $f:expr) => {{
@@ -433,6 +439,16 @@ macro_rules! shared_ops {
                 sqlx::query(statement).execute(pool).await?;
             }
             Ok(deleted)
+        }
+
+        pub(super) async fn running_on_host(
+            pool: &Pool,
+            host: &str,
+        ) -> Result<Vec<$crate::model::RunningRun>> {
+            Ok(sqlx::query_as(sql::RUNNING_ON_HOST)
+                .bind(host)
+                .fetch_all(pool)
+                .await?)
         }
     };
 }

@@ -59,7 +59,7 @@ ORDER BY agg.cron_name";
 
 const STUCK: &str = "\
 SELECT e.id AS execution_id, e.cron_name, e.started_at,
-       CAST((julianday('now') - julianday(e.started_at)) * 86400000 AS INTEGER) AS running_ms,
+       CAST(round((julianday('now') - julianday(e.started_at)) * 86400000) AS INTEGER) AS running_ms,
        coalesce(s.timeout_ms, 3600000) AS timeout_ms,
        e.last_heartbeat_at, e.host, e.pid
 FROM cron_executions e
@@ -217,5 +217,9 @@ impl Store for SqliteStore {
 
     async fn close(&self) {
         self.pool.close().await;
+    }
+
+    async fn running_on_host(&self, host: &str) -> Result<Vec<crate::model::RunningRun>> {
+        running_on_host(&self.pool, host).await
     }
 }

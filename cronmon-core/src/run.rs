@@ -1,0 +1,705 @@
+//! [`CronRun`]: the guard of one run, which records its end when dropped.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, Once};
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::model::{
+    CronName, Event, Finish, Heartbeat, Reason, ScheduleUpdate, Start, Status, TriggerType,
+};
+use crate::monitor::Monitor;
+use crate::recorder::{self, Dest};
+use crate::sys;
+
+/// What is shared between a run's guard, its handles, and the signal handler.
+pub(crate) struct RunShared {
+    dest: Option<Arc<Dest>>,
+    start: Option<Start>,
+    began: Instant,
+    cpu_at_start: Option<i64>,
+    ended: AtomicBool,
+    output: Mutex<Option<serde_json::Value>>,
+    /// Milliseconds after `began` of the last heartbeat sent, to send at most one a second.
+    last_beat_ms: AtomicI64,
+    current: bool,
+}
+
+impl RunShared {
+    fn id(&self) -> Uuid {
+        self.start.as_ref().map_or(Uuid::nil(), |s| s.id)
+    }
+
+    /// Records the end, once: whoever comes first (guard, signal handler) wins.
+    pub(crate) fn end(self: &Arc<Self>, end: RunEnd) {
+        if self.ended.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        unregister(self);
+        let (Some(dest), Some(start)) = (&self.dest, &self.start) else {
+            return;
+        };
+        let usage = sys::usage();
+        let (status, reason, error, exit_code) = match end {
+            RunEnd::Completed => (Status::Completed, None, None, Some(0)),
+            RunEnd::Failed {
+                reason,
+                message,
+                exit_code,
+            } => (Status::Failed, Some(reason), Some(message), exit_code),
+        };
+        let finish = Finish {
+            id: start.id,
+            status,
+            reason,
+            completed_at: Utc::now(),
+            duration_ms: Some(i64::try_from(self.began.elapsed().as_millis()).unwrap_or(i64::MAX)),
+            output: self.output.lock().unwrap_or_else(|p| p.into_inner()).take(),
+            error_message: error,
+            exit_code,
+            cpu_ms: usage
+                .cpu_ms
+                .zip(self.cpu_at_start)
+                .map(|(now, then)| (now - then).max(0)),
+            max_rss_kb: usage.max_rss_kb,
+            start: Some(start.clone()),
+        };
+        recorder::recorder().send(dest, Event::Finish(finish));
+    }
+
+    fn beat(&self, done: Option<i64>, total: Option<i64>, force: bool) {
+        let (Some(dest), Some(start)) = (&self.dest, &self.start) else {
+            return;
+        };
+        if self.ended.load(Ordering::Acquire) {
+            return;
+        }
+        let now_ms = i64::try_from(self.began.elapsed().as_millis()).unwrap_or(i64::MAX);
+        let last = self.last_beat_ms.load(Ordering::Relaxed);
+        // A progress loop may call this millions of times: one a second is plenty, but the
+        // last item (done == total) always goes out.
+        let finished = done.is_some() && done == total;
+        if !force && !finished && last >= 0 && now_ms - last < 1000 {
+            return;
+        }
+        self.last_beat_ms.store(now_ms, Ordering::Relaxed);
+        recorder::recorder().send(
+            dest,
+            Event::Heartbeat(Heartbeat {
+                id: start.id,
+                at: Utc::now(),
+                done,
+                total,
+            }),
+        );
+    }
+
+    fn set_output(&self, value: serde_json::Value) {
+        *self.output.lock().unwrap_or_else(|p| p.into_inner()) = Some(value);
+    }
+}
+
+/// How a run ended, as the recorder writes it.
+///
+/// ```
+/// use cronmon_core::{Monitor, CronRun, RunEnd};
+/// let run = CronRun::start(&Monitor::disabled(), "import");
+/// run.end_with(RunEnd::error("the source file is empty"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunEnd {
+    /// `completed`, exit code 0.
+    Completed,
+    /// `failed`.
+    Failed {
+        /// Why.
+        reason: Reason,
+        /// The error with its chain, or the panic message.
+        message: String,
+        /// Exit code of the process, when it is known.
+        exit_code: Option<i32>,
+    },
+}
+
+impl RunEnd {
+    /// `failed`/`error` with `message` and exit code 1.
+    pub fn error(message: impl Into<String>) -> Self {
+        RunEnd::Failed {
+            reason: Reason::Error,
+            message: message.into(),
+            exit_code: Some(1),
+        }
+    }
+
+    /// `failed`/`panicked` from a panic's payload, exit code 101 (as Rust's runtime exits).
+    pub fn panicked(payload: &(dyn std::any::Any + Send)) -> Self {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .or_else(take_last_panic)
+            .unwrap_or_else(|| "panicked".to_owned());
+        RunEnd::Failed {
+            reason: Reason::Panicked,
+            message: format!("panicked: {message}"),
+            exit_code: Some(101),
+        }
+    }
+}
+
+/// What a job's result says about its run: implemented for `()`, [`ExitCode`], and
+/// `Result<T, E>` for any displayable `E` (`anyhow::Error` included, with its chain).
+///
+/// ```
+/// use cronmon_core::{RunEnd, RunResult};
+/// assert_eq!(().run_end(), RunEnd::Completed);
+/// assert!(matches!(Err::<(), _>("boom").run_end(), RunEnd::Failed { .. }));
+/// ```
+pub trait RunResult {
+    /// The run's end.
+    fn run_end(&self) -> RunEnd;
+}
+
+impl RunResult for () {
+    fn run_end(&self) -> RunEnd {
+        RunEnd::Completed
+    }
+}
+
+impl RunResult for ExitCode {
+    fn run_end(&self) -> RunEnd {
+        if *self == ExitCode::SUCCESS {
+            return RunEnd::Completed;
+        }
+        // ExitCode hides its number; it is one of 256.
+        let code = (0..=255u8)
+            .find(|c| ExitCode::from(*c) == *self)
+            .map(i32::from);
+        RunEnd::Failed {
+            reason: Reason::Error,
+            message: format!(
+                "exited with code {}",
+                code.map_or_else(|| "≠ 0".to_owned(), |c| c.to_string())
+            ),
+            exit_code: code,
+        }
+    }
+}
+
+impl<T, E: fmt::Display> RunResult for Result<T, E> {
+    fn run_end(&self) -> RunEnd {
+        match self {
+            Ok(_) => RunEnd::Completed,
+            Err(e) => RunEnd::error(format!("{e:#}")),
+        }
+    }
+}
+
+/// The message of an error with its `source()` chain, `outer: inner: root`, skipping a cause
+/// that the message above already quotes.
+///
+/// ```
+/// let e = std::io::Error::other("disk full");
+/// assert_eq!(cronmon_core::error_chain(&e), "disk full");
+/// ```
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = format!("{e:#}");
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = s.source();
+    }
+    message
+}
+
+/// Runs registered as in progress: the signal handler closes them, [`current_run`] finds
+/// them. Short critical sections only.
+static ACTIVE: Mutex<Vec<Arc<RunShared>>> = Mutex::new(Vec::new());
+
+fn register(run: &Arc<RunShared>) {
+    ACTIVE
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(run.clone());
+}
+
+fn unregister(run: &Arc<RunShared>) {
+    let mut active = ACTIVE.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(i) = active.iter().rposition(|r| Arc::ptr_eq(r, run)) {
+        active.swap_remove(i);
+    }
+}
+
+/// Every run in progress, for the signal handler.
+pub(crate) fn active_runs() -> Vec<Arc<RunShared>> {
+    ACTIVE.lock().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
+thread_local! {
+    static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+fn take_last_panic() -> Option<String> {
+    LAST_PANIC
+        .try_with(|p| p.try_borrow_mut().ok().and_then(|mut s| s.take()))
+        .ok()
+        .flatten()
+}
+
+/// Keeps the message of the last panic of each thread, for guards dropped while unwinding,
+/// then lets the previous hook print it as usual.
+pub(crate) fn install_panic_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let payload = info.payload();
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "Box<dyn Any>".to_owned());
+            let message = match info.location() {
+                Some(l) => format!("{message} (at {}:{})", l.file(), l.line()),
+                None => message,
+            };
+            // try_with: a panic while the thread's locals are being torn down must not panic
+            // again inside the hook (that would abort).
+            let _ = LAST_PANIC.try_with(|p| {
+                if let Ok(mut slot) = p.try_borrow_mut() {
+                    *slot = Some(message);
+                }
+            });
+            previous(info);
+        }));
+    });
+}
+
+/// The guard of one run: created by [`CronRun::start`], it records the run's end when it is
+/// consumed or dropped.
+///
+/// Like a database transaction that rolls back unless committed, a run is `completed` only
+/// if [`complete`](CronRun::complete) (or [`finish`](CronRun::finish) with `Ok`) is called;
+/// dropped while panicking it is `failed`/`panicked` with the panic message, dropped otherwise
+/// (an early return, a `?`, a cancelled future) it is `failed`/`abandoned`.
+///
+/// Starting only queues an event (no I/O): the recorder thread delivers it.
+///
+/// ```no_run
+/// use cronmon_core::{CronRun, Monitor};
+///
+/// fn job() -> std::io::Result<u64> { Ok(42) }
+///
+/// let monitor = Monitor::from_env();
+/// let run = CronRun::start(&monitor, "nightly-report");
+/// let rows = job()?;                                  // an error here records `abandoned`
+/// run.set_output(serde_json::json!({ "rows": rows }));
+/// run.complete();
+/// monitor.flush_blocking(std::time::Duration::from_secs(5));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[must_use = "a run dropped at once is recorded as abandoned"]
+pub struct CronRun {
+    shared: Arc<RunShared>,
+}
+
+impl fmt::Debug for CronRun {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CronRun")
+            .field("id", &self.shared.id())
+            .finish_non_exhaustive()
+    }
+}
+
+impl CronRun {
+    /// Starts a run of `name` now. An invalid name (empty, over 128 characters, control
+    /// characters) gives a run that records nothing, with a warning on stderr: monitoring
+    /// never makes the job fail.
+    pub fn start(monitor: &Monitor, name: &str) -> CronRun {
+        Self::builder(monitor, name).start()
+    }
+
+    /// A run with more details: trigger type, host, pid, schedule slot, version, settings.
+    ///
+    /// ```no_run
+    /// use cronmon_core::{CronRun, Monitor, TriggerType};
+    /// let monitor = Monitor::from_env();
+    /// let run = CronRun::builder(&monitor, "reindex")
+    ///     .trigger(TriggerType::Manual)
+    ///     .version(env!("CARGO_PKG_VERSION"))
+    ///     .start();
+    /// run.complete();
+    /// ```
+    pub fn builder(monitor: &Monitor, name: &str) -> RunBuilder {
+        let me = sys::process();
+        RunBuilder {
+            monitor: monitor.clone(),
+            name: name.to_owned(),
+            trigger: TriggerType::Scheduled,
+            host: me.host.clone(),
+            pid: Some(me.pid),
+            version: None,
+            scheduled_for: None,
+            schedule: None,
+            current: false,
+        }
+    }
+
+    /// The run's id (a UUIDv7 made here; nil for a run that records nothing).
+    pub fn id(&self) -> Uuid {
+        self.shared.id()
+    }
+
+    /// A clonable handle to report output and progress from elsewhere (another task).
+    pub fn handle(&self) -> RunHandle {
+        RunHandle {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Ends the run as `completed`.
+    pub fn complete(self) {
+        self.shared.end(RunEnd::Completed);
+    }
+
+    /// Ends the run as `failed`/`error` with `error` (its `{:#}` form, so an `anyhow::Error`
+    /// keeps its chain) and the process's exit code if known.
+    pub fn fail(self, error: impl fmt::Display, exit_code: Option<i32>) {
+        self.shared.end(RunEnd::Failed {
+            reason: Reason::Error,
+            message: format!("{error:#}"),
+            exit_code,
+        });
+    }
+
+    /// Ends the run from a job's result: `Ok` completed, `Err` failed with exit code 1.
+    pub fn finish<T, E: fmt::Display>(self, result: &Result<T, E>) {
+        self.shared.end(result.run_end());
+    }
+
+    /// Ends the run as `end` says.
+    pub fn end_with(self, end: RunEnd) {
+        self.shared.end(end);
+    }
+
+    /// Sets the JSON output stored with the run's end (replacing an earlier one).
+    pub fn set_output(&self, output: serde_json::Value) {
+        self.shared.set_output(output);
+    }
+
+    /// Reports progress (`done` of `total` items), which also counts as a heartbeat. Sent at
+    /// most once a second, and always when `done == total`.
+    pub fn progress(&self, done: u64, total: u64) {
+        let clamp = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        self.shared
+            .beat(Some(clamp(done)), Some(clamp(total)), false);
+    }
+
+    /// Reports that the run is alive (extends its heartbeat timeout).
+    pub fn heartbeat(&self) {
+        self.shared.beat(None, None, true);
+    }
+}
+
+impl Drop for CronRun {
+    fn drop(&mut self) {
+        if self.shared.ended.load(Ordering::Acquire) {
+            return;
+        }
+        // Drop never does I/O: `end` only queues the event.
+        if std::thread::panicking() {
+            let message = take_last_panic().unwrap_or_else(|| "panicked".to_owned());
+            self.shared.end(RunEnd::Failed {
+                reason: Reason::Panicked,
+                message: format!("panicked: {message}"),
+                exit_code: Some(101),
+            });
+        } else {
+            self.shared.end(RunEnd::Failed {
+                reason: Reason::Abandoned,
+                message: "ended without completion".to_owned(),
+                exit_code: None,
+            });
+        }
+    }
+}
+
+/// Settings of a run before it starts; see [`CronRun::builder`].
+#[derive(Debug)]
+pub struct RunBuilder {
+    monitor: Monitor,
+    name: String,
+    trigger: TriggerType,
+    host: Option<String>,
+    pid: Option<i32>,
+    version: Option<String>,
+    scheduled_for: Option<DateTime<Utc>>,
+    schedule: Option<ScheduleUpdate>,
+    current: bool,
+}
+
+impl RunBuilder {
+    /// What started the run (default `scheduled`).
+    pub fn trigger(mut self, trigger: TriggerType) -> Self {
+        self.trigger = trigger;
+        self
+    }
+
+    /// Host name recorded (default: this machine's). Crash detection only closes runs of
+    /// its own host name.
+    pub fn host(mut self, host: impl Into<String>) -> Self {
+        self.host = Some(host.into());
+        self
+    }
+
+    /// Process id recorded (default: this process's).
+    pub fn pid(mut self, pid: i32) -> Self {
+        self.pid = Some(pid);
+        self
+    }
+
+    /// Version of the job's program (`env!("CARGO_PKG_VERSION")`).
+    pub fn version(mut self, version: impl Into<String>) -> Self {
+        self.version = Some(version.into());
+        self
+    }
+
+    /// The schedule slot this run serves.
+    pub fn scheduled_for(mut self, at: DateTime<Utc>) -> Self {
+        self.scheduled_for = Some(at);
+        self
+    }
+
+    /// Settings of the cron (crontab expression, time zone, limits), upserted before the
+    /// start.
+    pub fn schedule(mut self, update: ScheduleUpdate) -> Self {
+        self.schedule = Some(update);
+        self
+    }
+
+    /// Makes this run the one [`current_run`] returns while it runs.
+    pub fn current(mut self) -> Self {
+        self.current = true;
+        self
+    }
+
+    /// Starts the run: builds its start and queues it. No I/O.
+    pub fn start(self) -> CronRun {
+        let began = Instant::now();
+        let dest = self.monitor.dest.clone();
+        let name = match CronName::new(self.name) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                if dest.is_some() {
+                    eprintln!("cronmon: this run is not recorded: {e}");
+                }
+                None
+            }
+        };
+        let start = match (&dest, name) {
+            (Some(_), Some(cron_name)) => {
+                let me = sys::process();
+                let started_at = Utc::now();
+                Some(Start {
+                    id: ids::next(started_at),
+                    cron_name,
+                    trigger_type: self.trigger,
+                    started_at,
+                    host: self.host,
+                    pid: self.pid,
+                    boot_id: me.boot_id.clone(),
+                    version: self.version,
+                    scheduled_for: self.scheduled_for,
+                })
+            }
+            _ => None,
+        };
+        let dest = dest.filter(|_| start.is_some());
+        if let (Some(_), Some(start), Some(update)) = (&dest, &start, self.schedule) {
+            self.monitor
+                .upsert_schedule(start.cron_name.as_str(), update);
+        }
+        let shared = Arc::new(RunShared {
+            cpu_at_start: if start.is_some() {
+                sys::usage().cpu_ms
+            } else {
+                None
+            },
+            dest,
+            start,
+            began,
+            ended: AtomicBool::new(false),
+            output: Mutex::new(None),
+            last_beat_ms: AtomicI64::new(-1),
+            current: self.current,
+        });
+        if let (Some(dest), Some(start)) = (&shared.dest, &shared.start) {
+            recorder::recorder().send(dest, Event::Start(start.clone()));
+            register(&shared);
+        } else if shared.current {
+            register(&shared);
+        }
+        CronRun { shared }
+    }
+}
+
+/// A clonable handle to a run in progress, to report output or progress from another thread
+/// or task while the guard stays where the run's end is decided.
+///
+/// ```
+/// use cronmon_core::{CronRun, Monitor};
+/// let run = CronRun::start(&Monitor::disabled(), "crawl");
+/// let handle = run.handle();
+/// std::thread::spawn(move || handle.progress(10, 100)).join().unwrap();
+/// run.complete();
+/// ```
+#[derive(Clone)]
+pub struct RunHandle {
+    shared: Arc<RunShared>,
+}
+
+impl fmt::Debug for RunHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunHandle")
+            .field("id", &self.shared.id())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunHandle {
+    /// The run's id.
+    pub fn id(&self) -> Uuid {
+        self.shared.id()
+    }
+
+    /// See [`CronRun::set_output`].
+    pub fn set_output(&self, output: serde_json::Value) {
+        self.shared.set_output(output);
+    }
+
+    /// See [`CronRun::progress`].
+    pub fn progress(&self, done: u64, total: u64) {
+        let clamp = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        self.shared
+            .beat(Some(clamp(done)), Some(clamp(total)), false);
+    }
+
+    /// See [`CronRun::heartbeat`].
+    pub fn heartbeat(&self) {
+        self.shared.beat(None, None, true);
+    }
+}
+
+/// The run of the innermost `#[tracked_cron]` function (or [`RunBuilder::current`] run) still
+/// in progress in this process, to set its output or progress from inside the job.
+///
+/// ```no_run
+/// if let Some(run) = cronmon_core::current_run() {
+///     run.set_output(serde_json::json!({ "rows": 42 }));
+///     run.progress(42, 100);
+/// }
+/// ```
+pub fn current_run() -> Option<RunHandle> {
+    ACTIVE
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .rev()
+        .find(|r| r.current)
+        .map(|r| RunHandle { shared: r.clone() })
+}
+
+/// Run ids: UUIDv7 (RFC 9562) from the start's own timestamp, a 12-bit counter that keeps ids
+/// of one process in order within a millisecond, and 62 random bits from a per-thread
+/// generator seeded by the OS. `Uuid::now_v7()` makes the same kind of id, but asks the OS
+/// for randomness and reads the clock again on every call: most of `CronRun::start`'s budget.
+mod ids {
+    use std::cell::Cell;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use chrono::{DateTime, Utc};
+    use uuid::Uuid;
+
+    /// Last (unix ms << 12 | counter) handed out in this process.
+    static LAST: AtomicU64 = AtomicU64::new(0);
+
+    thread_local! {
+        static RNG: Cell<u64> = Cell::new(seed());
+    }
+
+    fn seed() -> u64 {
+        let b = Uuid::now_v7().into_bytes();
+        // The last 8 bytes of a v7 id are random (bar the variant bits): a fine seed.
+        u64::from_le_bytes([b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]]) | 1
+    }
+
+    /// xorshift64*: fast, and ids need uniqueness, not secrecy.
+    fn random() -> u64 {
+        RNG.with(|r| {
+            let mut x = r.get();
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            r.set(x);
+            x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        })
+    }
+
+    pub(super) fn next(at: DateTime<Utc>) -> Uuid {
+        let ms = u64::try_from(at.timestamp_millis()).unwrap_or(0) & ((1 << 48) - 1);
+        let wanted = ms << 12;
+        // Counter in the 12 bits after the timestamp; when a millisecond runs out of them the
+        // timestamp moves on by one, as RFC 9562 allows.
+        let stamp = match LAST.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
+            Some(if wanted > last { wanted } else { last + 1 })
+        }) {
+            Ok(last) | Err(last) => {
+                if wanted > last {
+                    wanted
+                } else {
+                    last + 1
+                }
+            }
+        };
+        let ms = stamp >> 12;
+        let counter = stamp & 0xfff;
+        let rand = random();
+        let hi = (ms << 16) | (0x7 << 12) | counter;
+        let lo = (rand >> 2) | (0b10 << 62);
+        Uuid::from_u64_pair(hi, lo)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn exit_codes_are_recovered() {
+            use crate::run::{RunEnd, RunResult};
+            use std::process::ExitCode;
+            assert_eq!(ExitCode::SUCCESS.run_end(), RunEnd::Completed);
+            match ExitCode::from(3).run_end() {
+                RunEnd::Failed { exit_code, .. } => assert_eq!(exit_code, Some(3)),
+                other => panic!("{other:?}"),
+            }
+        }
+
+        #[test]
+        fn ids_are_v7_and_ordered() {
+            let now = chrono::Utc::now();
+            let ids: Vec<_> = (0..10_000).map(|_| super::next(now)).collect();
+            assert!(ids.windows(2).all(|w| w[0] < w[1]));
+            assert_eq!(ids[0].get_version_num(), 7);
+            assert_eq!(ids[0].get_variant(), uuid::Variant::RFC4122);
+            let (secs, _) = ids[0].get_timestamp().unwrap().to_unix();
+            assert_eq!(secs as i64, now.timestamp());
+        }
+    }
+}

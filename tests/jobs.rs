@@ -1,0 +1,416 @@
+//! Real job processes (`tests/bin/*.rs`, built by cargo for these tests), monitored by
+//! `#[tracked_cron]` through `CRONMON_URL`, on real SQLite, real PostgreSQL, and a cronmon
+//! server over HTTP: every way a job can end is recorded right, and nothing is lost.
+
+mod common;
+
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::server::TestServer;
+use common::{Kind, SECRET, TestDb};
+use cronmon::store::Store;
+use cronmon::{Execution, ExecutionFilter, PageRequest, Reason, Status};
+use serde_json::json;
+
+const JOB: &str = env!("CARGO_BIN_EXE_cronmon-test-job");
+const SYNC_JOB: &str = env!("CARGO_BIN_EXE_cronmon-test-sync-job");
+const JOB_ABOVE: &str = env!("CARGO_BIN_EXE_cronmon-test-job-above");
+
+fn job(bin: &str, mode: &str, url: &str, spool: &Path) -> Command {
+    let mut c = Command::new(bin);
+    c.arg(mode)
+        .env("CRONMON_URL", url)
+        .env("CRONMON_SPOOL_DIR", spool)
+        .env("CRON_SECRET", SECRET)
+        .env_remove("DATABASE_URL")
+        .env("RUST_BACKTRACE", "0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c
+}
+
+async fn output(mut c: Command) -> Output {
+    tokio::task::spawn_blocking(move || c.output().expect("run job"))
+        .await
+        .unwrap()
+}
+
+async fn runs_of(store: &dyn Store, cron: &str) -> Vec<Execution> {
+    let filter = ExecutionFilter {
+        cron_name: Some(cron.into()),
+        ..Default::default()
+    };
+    let mut runs = store
+        .list_executions(&filter, PageRequest::new(1, 200).unwrap())
+        .await
+        .unwrap()
+        .items;
+    runs.sort_by_key(|e| e.id);
+    runs
+}
+
+/// Waits until the job has recorded its start.
+async fn wait_running(store: &dyn Store, cron: &str) -> Execution {
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(e) = runs_of(store, cron)
+            .await
+            .into_iter()
+            .find(|e| e.status == Status::Running)
+        {
+            return e;
+        }
+        assert!(Instant::now() < until, "the job never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+struct Setup {
+    db: TestDb,
+    url: String,
+    spool: PathBuf,
+    _server: Option<TestServer>,
+    kind: Kind,
+}
+
+impl Setup {
+    async fn new(kind: Kind) -> Self {
+        let db = match kind {
+            Kind::Postgres => TestDb::postgres().await,
+            _ => TestDb::sqlite().await,
+        };
+        let (url, server) = match kind {
+            Kind::Http => {
+                let s = TestServer::start(db.store.clone(), SECRET, None).await;
+                (s.url(), Some(s))
+            }
+            _ => (db.url.clone(), None),
+        };
+        Self {
+            db,
+            url,
+            spool: common::spool_dir(),
+            _server: server,
+            kind,
+        }
+    }
+
+    fn job(&self, bin: &str, mode: &str) -> Command {
+        job(bin, mode, &self.url, &self.spool)
+    }
+
+    fn store(&self) -> &dyn Store {
+        &*self.db.store
+    }
+
+    async fn finish(self) {
+        assert!(
+            common::spool_files(&self.spool).is_empty(),
+            "nothing should be left in the spool"
+        );
+        let _ = std::fs::remove_dir_all(&self.spool);
+        self.db.finish().await;
+    }
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+async fn async_job_success_error_and_panic(s: &Setup) {
+    let ok = output(s.job(JOB, "ok")).await;
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let err = output(s.job(JOB, "err")).await;
+    assert_eq!(err.status.code(), Some(1), "{}", stderr(&err));
+    let panic = output(s.job(JOB, "panic")).await;
+    assert_eq!(panic.status.code(), Some(101));
+    // The panic went on unchanged: Rust's own message is there.
+    assert!(stderr(&panic).contains("boom at row 7"));
+
+    let runs = runs_of(s.store(), "test-job").await;
+    assert_eq!(runs.len(), 3, "{runs:#?}");
+    let (ok, err, panic) = (&runs[0], &runs[1], &runs[2]);
+
+    assert_eq!(ok.status, Status::Completed);
+    assert_eq!(ok.exit_code, Some(0));
+    assert_eq!(ok.output, Some(json!({ "rows": 42 })));
+    assert_eq!((ok.progress_done, ok.progress_total), (Some(42), Some(42)));
+    assert_eq!(ok.version.as_deref(), Some(env!("CARGO_PKG_VERSION")));
+    assert!(ok.host.is_some() && ok.pid.is_some() && ok.cpu_ms.is_some());
+    assert!(ok.max_rss_kb.unwrap() > 0);
+
+    assert_eq!(
+        (err.status, err.reason),
+        (Status::Failed, Some(Reason::Error))
+    );
+    assert_eq!(
+        err.error_message.as_deref(),
+        Some("cannot write the report: disk full")
+    );
+    assert_eq!(err.exit_code, Some(1));
+
+    assert_eq!(
+        (panic.status, panic.reason),
+        (Status::Failed, Some(Reason::Panicked))
+    );
+    assert!(
+        panic
+            .error_message
+            .as_deref()
+            .unwrap()
+            .contains("boom at row 7")
+    );
+    assert_eq!(panic.exit_code, Some(101));
+
+    // The attribute's options became the cron's settings.
+    let schedules = s.store().schedules().await.unwrap();
+    let sched = schedules
+        .iter()
+        .find(|c| c.cron_name == "test-job")
+        .unwrap();
+    assert_eq!(sched.timeout_ms, 600_000);
+}
+
+async fn sync_job_and_early_return(s: &Setup) {
+    let ok = output(s.job(SYNC_JOB, "ok")).await;
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let err = output(s.job(SYNC_JOB, "err")).await;
+    assert_eq!(err.status.code(), Some(1));
+    let early = output(s.job(SYNC_JOB, "early")).await;
+    assert!(early.status.success(), "{}", stderr(&early));
+
+    let runs = runs_of(s.store(), "sync-job").await;
+    let outcomes: Vec<_> = runs.iter().map(|e| (e.status, e.reason)).collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            (Status::Completed, None),
+            (Status::Failed, Some(Reason::Error)),
+            (Status::Completed, None),
+        ]
+    );
+    // The error's source chain is recorded.
+    assert_eq!(
+        runs[1].error_message.as_deref(),
+        Some("cannot load the configuration: no such file: job.toml")
+    );
+
+    // The guard API: a `?` before `complete()` is abandoned, never success.
+    let guarded = runs_of(s.store(), "guard-job").await;
+    let outcomes: Vec<_> = guarded.iter().map(|e| (e.status, e.reason)).collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            (Status::Failed, Some(Reason::Abandoned)),
+            (Status::Completed, None),
+        ]
+    );
+}
+
+async fn tokio_main_above_the_attribute(s: &Setup) {
+    let ok = output(s.job(JOB_ABOVE, "ok")).await;
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let err = output(s.job(JOB_ABOVE, "err")).await;
+    assert_eq!(err.status.code(), Some(1));
+    let runs = runs_of(s.store(), "above-job").await;
+    let outcomes: Vec<_> = runs
+        .iter()
+        .map(|e| (e.status, e.reason, e.trigger_type))
+        .collect();
+    use cronmon::TriggerType::Manual;
+    assert_eq!(
+        outcomes,
+        vec![
+            (Status::Completed, None, Manual),
+            (Status::Failed, Some(Reason::Error), Manual),
+        ]
+    );
+    assert_eq!(
+        runs[1].error_message.as_deref(),
+        Some("upstream API answered 503")
+    );
+}
+
+async fn runs_ended_before_process_exit_are_delivered(s: &Setup) {
+    let exit = output(s.job(SYNC_JOB, "exit")).await;
+    assert_eq!(exit.status.code(), Some(7), "{}", stderr(&exit));
+    let guarded = runs_of(s.store(), "guard-job").await;
+    assert_eq!(guarded.len(), 1);
+    assert_eq!(guarded[0].status, Status::Completed);
+    // `process::exit` skipped the attribute's end: the start is there, still running, for
+    // crash detection to close.
+    let own = runs_of(s.store(), "sync-job").await;
+    assert_eq!(own.len(), 1);
+    assert_eq!(own[0].status, Status::Running);
+}
+
+async fn sigterm_is_recorded_as_interrupted(s: &Setup) {
+    let mut child = s.job(JOB, "sleep").spawn().unwrap();
+    let running = wait_running(s.store(), "test-job").await;
+    assert_eq!(running.pid, Some(child.id() as i32));
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    // The process still dies of the signal, as it would have unmonitored.
+    assert_eq!(status.signal(), Some(15), "{status:?}");
+
+    let e = s.store().execution(running.id).await.unwrap().unwrap();
+    assert_eq!(
+        (e.status, e.reason),
+        (Status::Failed, Some(Reason::Interrupted))
+    );
+    assert_eq!(e.error_message.as_deref(), Some("interrupted by SIGTERM"));
+    assert_eq!(e.exit_code, Some(143));
+}
+
+async fn kill_9_is_closed_as_crashed_by_the_next_job(s: &Setup) {
+    if s.kind == Kind::Http {
+        return; // crash detection reads the store: over HTTP the server's sweeps do it
+    }
+    let mut child = s.job(JOB, "sleep").spawn().unwrap();
+    let running = wait_running(s.store(), "test-job").await;
+    child.kill().unwrap(); // SIGKILL: no handler, no Drop, nothing recorded
+    tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    let e = s.store().execution(running.id).await.unwrap().unwrap();
+    assert_eq!(e.status, Status::Running);
+
+    let next = output(s.job(JOB, "ok")).await;
+    assert!(next.status.success(), "{}", stderr(&next));
+    let e = s.store().execution(running.id).await.unwrap().unwrap();
+    assert_eq!(
+        (e.status, e.reason),
+        (Status::Failed, Some(Reason::Crashed))
+    );
+    let runs = runs_of(s.store(), "test-job").await;
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[1].status, Status::Completed);
+}
+
+/// The monitor is down: the job's result and exit code are its own, the run waits in the
+/// spool, and the next job (once the monitor is back) replays it: it appears exactly once.
+async fn unreachable_monitor_loses_nothing(kind: Kind) {
+    let spool = common::spool_dir();
+    let mut down = common::DownDest::new(kind).await;
+
+    let began = Instant::now();
+    let err = output(job(JOB, "err", &down.url, &spool)).await;
+    assert_eq!(err.status.code(), Some(1), "{}", stderr(&err));
+    assert!(stderr(&err).contains("disk full"));
+    assert!(began.elapsed() < Duration::from_secs(15));
+    let ok = output(job(SYNC_JOB, "ok", &down.url, &spool)).await;
+    assert!(ok.status.success());
+    // Both runs (start and end each) wait in the spool; the second job took over the first
+    // one's file when it found the monitor still down.
+    let lines: usize = common::spool_files(&spool)
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap().lines().count())
+        .sum();
+    assert_eq!(lines, 4);
+
+    let store = down.bring_up().await;
+    let next = output(job(JOB, "ok", &down.url, &spool)).await;
+    assert!(next.status.success(), "{}", stderr(&next));
+    let again = output(job(JOB, "ok", &down.url, &spool)).await;
+    assert!(again.status.success());
+
+    let runs = runs_of(&*store, "test-job").await;
+    let outcomes: Vec<_> = runs.iter().map(|e| (e.status, e.reason)).collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            (Status::Failed, Some(Reason::Error)),
+            (Status::Completed, None),
+            (Status::Completed, None),
+        ]
+    );
+    assert_eq!(runs_of(&*store, "sync-job").await.len(), 1);
+    assert!(common::spool_files(&spool).is_empty());
+    let _ = std::fs::remove_dir_all(&spool);
+    down.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_monitor_the_job_runs_and_warns_once() {
+    let mut c = Command::new(JOB);
+    c.arg("ok")
+        .env_remove("CRONMON_URL")
+        .env_remove("DATABASE_URL")
+        .env("CRONMON_SPOOL_DIR", common::spool_dir());
+    let o = output(c).await;
+    assert!(o.status.success());
+    assert_eq!(
+        stderr(&o).matches("unmonitored").count(),
+        1,
+        "{}",
+        stderr(&o)
+    );
+}
+
+macro_rules! on_all_destinations {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                use super::*;
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    let s = Setup::new(Kind::Sqlite).await;
+                    super::$name(&s).await;
+                    s.finish().await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    let s = Setup::new(Kind::Postgres).await;
+                    super::$name(&s).await;
+                    s.finish().await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn http() {
+                    let s = Setup::new(Kind::Http).await;
+                    super::$name(&s).await;
+                    s.finish().await;
+                }
+            }
+        )*
+    };
+}
+
+on_all_destinations!(
+    async_job_success_error_and_panic,
+    sync_job_and_early_return,
+    tokio_main_above_the_attribute,
+    runs_ended_before_process_exit_are_delivered,
+    sigterm_is_recorded_as_interrupted,
+    kill_9_is_closed_as_crashed_by_the_next_job,
+);
+
+mod unreachable_monitor {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        unreachable_monitor_loses_nothing(Kind::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        unreachable_monitor_loses_nothing(Kind::Postgres).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn http() {
+        unreachable_monitor_loses_nothing(Kind::Http).await;
+    }
+}

@@ -1,0 +1,579 @@
+//! The recorder in process: the guard API, `track`, the spool and its replay, crash detection,
+//! on real SQLite, real PostgreSQL, and a cronmon server over HTTP.
+//!
+//! One recorder serves the whole process, so these tests run one at a time: a destination
+//! that is down on purpose would otherwise hold up the others' deliveries.
+
+mod common;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::server::TestServer;
+use common::{Kind, SECRET, TestDb};
+use cronmon::store::Store;
+use cronmon::{
+    CronRun, Execution, ExecutionFilter, Monitor, PageRequest, Reason, Start, Status, TriggerType,
+};
+use serde_json::json;
+
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+const FLUSH: Duration = Duration::from_secs(15);
+
+/// A store to check, and a monitor that reports to it (directly, or through the server).
+struct Setup {
+    db: TestDb,
+    monitor: Monitor,
+    spool: PathBuf,
+    server: Option<TestServer>,
+    kind: Kind,
+}
+
+impl Setup {
+    async fn new(kind: Kind) -> Self {
+        let db = match kind {
+            Kind::Postgres => TestDb::postgres().await,
+            Kind::Sqlite | Kind::Http => TestDb::sqlite().await,
+        };
+        let spool = common::spool_dir();
+        let (url, server) = match kind {
+            Kind::Http => {
+                let server = TestServer::start(db.store.clone(), SECRET, None).await;
+                (server.url(), Some(server))
+            }
+            _ => (db.url.clone(), None),
+        };
+        let monitor = Monitor::builder(&url)
+            .secret(SECRET)
+            .spool_dir(&spool)
+            .build()
+            .expect("monitor");
+        Self {
+            db,
+            monitor,
+            spool,
+            server,
+            kind,
+        }
+    }
+
+    fn store(&self) -> &Arc<dyn Store> {
+        &self.db.store
+    }
+
+    async fn flush(&self) {
+        assert!(self.monitor.flush(FLUSH).await, "flush timed out");
+    }
+
+    async fn finish(self) {
+        drop(self.server);
+        let _ = std::fs::remove_dir_all(&self.spool);
+        self.db.finish().await;
+    }
+}
+
+async fn runs_of(store: &dyn Store, cron: &str) -> Vec<Execution> {
+    let filter = ExecutionFilter {
+        cron_name: Some(cron.into()),
+        ..Default::default()
+    };
+    store
+        .list_executions(&filter, PageRequest::new(1, 200).unwrap())
+        .await
+        .unwrap()
+        .items
+}
+
+async fn one_run(store: &dyn Store, id: uuid::Uuid) -> Execution {
+    store.execution(id).await.unwrap().expect("run stored")
+}
+
+async fn guard_records_every_ending(s: &Setup) {
+    let m = &s.monitor;
+
+    let run = CronRun::builder(m, "guard")
+        .trigger(TriggerType::Manual)
+        .version("9.9.9")
+        .start();
+    let completed = run.id();
+    run.set_output(json!({ "rows": 3 }));
+    run.progress(3, 3);
+    std::thread::sleep(Duration::from_millis(5));
+    run.complete();
+
+    let run = CronRun::start(m, "guard");
+    let failed = run.id();
+    run.fail(
+        anyhow::anyhow!("disk full").context("cannot write the report"),
+        Some(3),
+    );
+
+    let run = CronRun::start(m, "guard");
+    let finished = run.id();
+    run.finish(&Err::<(), _>(std::io::Error::other("nope")));
+
+    let abandoned = {
+        let run = CronRun::start(m, "guard");
+        run.id()
+    };
+
+    let m2 = m.clone();
+    let panicked = std::thread::spawn(move || {
+        let run = CronRun::start(&m2, "guard");
+        let id = run.id();
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            let _run = run;
+            panic!("row 7 is corrupt");
+        }));
+        assert!(r.is_err());
+        id
+    })
+    .join()
+    .unwrap();
+
+    s.flush().await;
+    let store = &**s.store();
+
+    let e = one_run(store, completed).await;
+    assert_eq!(e.status, Status::Completed);
+    assert_eq!(e.trigger_type, TriggerType::Manual);
+    assert_eq!(e.exit_code, Some(0));
+    assert_eq!(e.output, Some(json!({ "rows": 3 })));
+    assert_eq!(e.version.as_deref(), Some("9.9.9"));
+    assert_eq!(e.pid, Some(std::process::id() as i32));
+    assert!(e.host.is_some());
+    assert!(e.duration_ms.unwrap() >= 5, "{e:?}");
+    assert!(e.cpu_ms.is_some() && e.max_rss_kb.unwrap() > 0);
+    assert_eq!((e.progress_done, e.progress_total), (Some(3), Some(3)));
+
+    let e = one_run(store, failed).await;
+    assert_eq!((e.status, e.reason), (Status::Failed, Some(Reason::Error)));
+    assert_eq!(
+        e.error_message.as_deref(),
+        Some("cannot write the report: disk full")
+    );
+    assert_eq!(e.exit_code, Some(3));
+
+    let e = one_run(store, finished).await;
+    assert_eq!((e.status, e.reason), (Status::Failed, Some(Reason::Error)));
+    assert_eq!(e.error_message.as_deref(), Some("nope"));
+    assert_eq!(e.exit_code, Some(1));
+
+    let e = one_run(store, abandoned).await;
+    assert_eq!(
+        (e.status, e.reason),
+        (Status::Failed, Some(Reason::Abandoned))
+    );
+    assert_eq!(e.error_message.as_deref(), Some("ended without completion"));
+
+    let e = one_run(store, panicked).await;
+    assert_eq!(
+        (e.status, e.reason),
+        (Status::Failed, Some(Reason::Panicked))
+    );
+    assert!(
+        e.error_message
+            .as_deref()
+            .unwrap()
+            .contains("row 7 is corrupt"),
+        "{e:?}"
+    );
+    assert_eq!(e.exit_code, Some(101));
+
+    assert_eq!(runs_of(store, "guard").await.len(), 5);
+}
+
+async fn track_records_the_future_result(s: &Setup) {
+    let m = &s.monitor;
+    let ok: Result<u32, std::io::Error> = m.track("tracked", async { Ok(1) }).await;
+    assert_eq!(ok.unwrap(), 1);
+    let err: Result<(), std::io::Error> = m
+        .track("tracked", async { Err(std::io::Error::other("bad input")) })
+        .await;
+    assert!(err.is_err());
+    // A future dropped before it ends is abandoned.
+    let cancelled = tokio::time::timeout(
+        Duration::from_millis(10),
+        m.track("tracked", async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }),
+    )
+    .await;
+    assert!(cancelled.is_err());
+    s.flush().await;
+
+    let mut runs = runs_of(&**s.store(), "tracked").await;
+    runs.sort_by_key(|e| e.id);
+    let outcomes: Vec<_> = runs.iter().map(|e| (e.status, e.reason)).collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            (Status::Completed, None),
+            (Status::Failed, Some(Reason::Error)),
+            (Status::Failed, Some(Reason::Abandoned)),
+        ]
+    );
+    assert_eq!(runs[1].error_message.as_deref(), Some("bad input"));
+}
+
+async fn many_runs_are_each_stored_once(s: &Setup) {
+    let ids: Vec<_> = (0..300)
+        .map(|i| {
+            let run = CronRun::start(&s.monitor, &format!("bulk-{}", i % 3));
+            let id = run.id();
+            run.complete();
+            id
+        })
+        .collect();
+    s.flush().await;
+    let page = s
+        .store()
+        .list_executions(
+            &ExecutionFilter::default(),
+            PageRequest::new(1, 200).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.total, 300);
+    for id in ids.iter().step_by(37) {
+        assert_eq!(one_run(&**s.store(), *id).await.status, Status::Completed);
+    }
+}
+
+/// Our own host facts, as the recorder reads them.
+fn this_host() -> (String, String) {
+    let read = |p| std::fs::read_to_string(p).unwrap().trim().to_owned();
+    (
+        read("/proc/sys/kernel/hostname"),
+        read("/proc/sys/kernel/random/boot_id"),
+    )
+}
+
+/// A pid no process has now.
+fn dead_pid() -> i32 {
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let pid = child.id() as i32;
+    child.wait().unwrap();
+    pid
+}
+
+async fn runs_of_dead_processes_are_closed_as_crashed(s: &Setup) {
+    if s.kind == Kind::Http {
+        return; // the server's own sweeps close them: a remote job cannot see their hosts
+    }
+    let (host, boot) = this_host();
+    let start = |pid: i32, boot: &str, ago: i64| {
+        let mut st = Start::now(cronmon::CronName::new("crashy").unwrap());
+        st.started_at = chrono::Utc::now() - chrono::Duration::seconds(ago);
+        st.host = Some(host.clone());
+        st.pid = Some(pid);
+        st.boot_id = Some(boot.to_owned());
+        st
+    };
+    let dead = start(dead_pid(), &boot, 30);
+    let alive = start(std::process::id() as i32, &boot, 1);
+    let other_boot = start(dead_pid(), "another-boot", 30);
+    // Our pid, but the run started before this process did: the pid was reused.
+    let reused = start(std::process::id() as i32, &boot, 3600 * 24 * 365);
+    for st in [&dead, &alive, &other_boot, &reused] {
+        s.store().record_start(st).await.unwrap();
+    }
+
+    s.monitor.replay_spool();
+    s.flush().await;
+
+    let store = &**s.store();
+    let e = one_run(store, dead.id).await;
+    assert_eq!(
+        (e.status, e.reason),
+        (Status::Failed, Some(Reason::Crashed))
+    );
+    assert!(e.error_message.unwrap().contains("ended without reporting"));
+    assert!(e.duration_ms.unwrap() >= 29_000);
+    assert_eq!(
+        one_run(store, reused.id).await.reason,
+        Some(Reason::Crashed)
+    );
+    assert_eq!(one_run(store, alive.id).await.status, Status::Running);
+    assert_eq!(one_run(store, other_boot.id).await.status, Status::Running);
+}
+
+/// Runs a job while the destination is down: the job is unaffected, its events go to the
+/// spool; once the destination is back, a replay stores them exactly once and empties it.
+async fn down_destination_spools_then_replays(kind: Kind) {
+    let spool = common::spool_dir();
+    let mut down = common::DownDest::new(kind).await;
+    let monitor = Monitor::builder(&down.url)
+        .secret(SECRET)
+        .spool_dir(&spool)
+        .build()
+        .unwrap();
+
+    let run = CronRun::start(&monitor, "down");
+    let id = run.id();
+    run.complete();
+    assert!(monitor.flush(FLUSH).await);
+    let files = common::spool_files(&spool);
+    assert_eq!(files.len(), 1, "{files:?}");
+    let text = std::fs::read_to_string(&files[0]).unwrap();
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(monitor.stats().spooled >= 2);
+
+    let store = down.bring_up().await;
+    monitor.replay_spool();
+    monitor.replay_spool(); // a second replay finds nothing: nothing doubles
+    assert!(monitor.flush(FLUSH).await);
+
+    let runs = runs_of(&*store, "down").await;
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].id, id);
+    assert_eq!(runs[0].status, Status::Completed);
+    assert!(common::spool_files(&spool).is_empty());
+
+    let _ = std::fs::remove_dir_all(&spool);
+    down.finish().await;
+}
+
+macro_rules! on_all_destinations {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                use super::*;
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    let _serial = SERIAL.lock().await;
+                    let s = Setup::new(Kind::Sqlite).await;
+                    super::$name(&s).await;
+                    s.finish().await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    let _serial = SERIAL.lock().await;
+                    let s = Setup::new(Kind::Postgres).await;
+                    super::$name(&s).await;
+                    s.finish().await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn http() {
+                    let _serial = SERIAL.lock().await;
+                    let s = Setup::new(Kind::Http).await;
+                    super::$name(&s).await;
+                    s.finish().await;
+                }
+            }
+        )*
+    };
+}
+
+on_all_destinations!(
+    guard_records_every_ending,
+    track_records_the_future_result,
+    many_runs_are_each_stored_once,
+    runs_of_dead_processes_are_closed_as_crashed,
+);
+
+mod down {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        let _serial = SERIAL.lock().await;
+        down_destination_spools_then_replays(Kind::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        let _serial = SERIAL.lock().await;
+        down_destination_spools_then_replays(Kind::Postgres).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn http() {
+        let _serial = SERIAL.lock().await;
+        down_destination_spools_then_replays(Kind::Http).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_secret_spools_until_the_right_one_comes() {
+    let _serial = SERIAL.lock().await;
+    let db = TestDb::sqlite().await;
+    let server = TestServer::start(db.store.clone(), SECRET, None).await;
+    let spool = common::spool_dir();
+    let wrong = Monitor::builder(&server.url())
+        .secret("wrong")
+        .spool_dir(&spool)
+        .build()
+        .unwrap();
+    let run = CronRun::start(&wrong, "secretive");
+    let id = run.id();
+    run.complete();
+    assert!(wrong.flush(FLUSH).await);
+    assert!(db.store.execution(id).await.unwrap().is_none());
+    assert_eq!(common::spool_files(&spool).len(), 1);
+
+    let right = Monitor::builder(&server.url())
+        .secret(SECRET)
+        .spool_dir(&spool)
+        .build()
+        .unwrap();
+    assert!(right.flush(FLUSH).await);
+    assert_eq!(
+        db.store.execution(id).await.unwrap().unwrap().status,
+        Status::Completed
+    );
+    assert!(common::spool_files(&spool).is_empty());
+    drop(server);
+    db.finish().await;
+}
+
+#[test]
+fn disabled_monitor_records_nothing_and_never_fails() {
+    let m = Monitor::disabled();
+    let run = CronRun::start(&m, "anything");
+    assert!(run.id().is_nil());
+    run.progress(1, 2);
+    run.complete();
+    assert!(m.flush_blocking(Duration::from_millis(10)));
+    assert!(Monitor::new("mysql://x/y").is_err());
+}
+
+#[test]
+fn invalid_names_record_nothing() {
+    let m = Monitor::builder("sqlite://unused.db")
+        .spool_dir(common::spool_dir())
+        .build()
+        .unwrap();
+    let run = CronRun::start(&m, "bad\nname");
+    assert!(run.id().is_nil());
+    run.complete();
+}
+
+/// `CronRun::start` only queues: measured as a loop average (debug builds are slower; see
+/// README for the release figure).
+#[test]
+fn start_is_cheap() {
+    let m = Monitor::builder("sqlite::memory:")
+        .spool_dir(common::spool_dir())
+        .build()
+        .unwrap();
+    let n = 2000;
+    let began = std::time::Instant::now();
+    let runs: Vec<_> = (0..n).map(|_| CronRun::start(&m, "cheap")).collect();
+    let per_start = began.elapsed() / n;
+    for r in runs {
+        r.complete();
+    }
+    eprintln!("CronRun::start: {per_start:?} per call (debug build)");
+    assert!(per_start < Duration::from_micros(200), "{per_start:?}");
+}
+
+/// A destination that accepts connections and never answers holds the recorder up: the queue
+/// fills, and further events go straight to the spool from the job's thread, which never
+/// waits. After a flush, every event is in the spool, none lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_never_blocks_the_job() {
+    let _serial = SERIAL.lock().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let spool = common::spool_dir();
+    let monitor = Monitor::builder(&format!("http://{addr}/api/admin"))
+        .spool_dir(&spool)
+        .build()
+        .unwrap();
+    let before = monitor.stats();
+
+    let n = cronmon::QUEUE_CAPACITY + 2_000;
+    let mut slowest = Duration::ZERO;
+    let began = std::time::Instant::now();
+    for _ in 0..n {
+        let t = std::time::Instant::now();
+        CronRun::start(&monitor, "burst").complete();
+        slowest = slowest.max(t.elapsed());
+    }
+    let elapsed = began.elapsed();
+    let stats = monitor.stats();
+    assert!(
+        stats.overflowed > before.overflowed,
+        "{stats:?} (took {elapsed:?})"
+    );
+    assert!(slowest < Duration::from_millis(50), "{slowest:?}");
+
+    assert!(monitor.flush(Duration::from_secs(3)).await);
+    let lines: usize = common::spool_files(&spool)
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap().lines().count())
+        .sum();
+    assert_eq!(lines, 2 * n, "every start and end is in the spool");
+    assert_eq!(monitor.stats().dropped, before.dropped);
+    hold.abort();
+    let _ = std::fs::remove_dir_all(&spool);
+}
+
+/// The run starts inside a runtime that is gone before it ends (as with `#[tokio::main]`
+/// above the attribute), and ends in plain sync code: still recorded, from the recorder's own
+/// runtime.
+#[test]
+fn records_after_the_callers_runtime_is_gone() {
+    let _serial = SERIAL.blocking_lock();
+    let setup = tokio::runtime::Runtime::new().unwrap();
+    let db = setup.block_on(TestDb::sqlite());
+    let monitor = Monitor::builder(&db.url)
+        .spool_dir(common::spool_dir())
+        .build()
+        .unwrap();
+    let run = {
+        let job_rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        job_rt.block_on(async {
+            tokio::task::yield_now().await;
+            CronRun::start(&monitor, "outlives")
+        })
+    }; // the job's runtime is dropped here
+    let id = run.id();
+    run.complete();
+    assert!(monitor.flush_blocking(FLUSH));
+    let e = setup.block_on(db.store.execution(id)).unwrap().unwrap();
+    assert_eq!(e.status, Status::Completed);
+    setup.block_on(db.finish());
+}
+
+/// `flush().await` on a runtime built without a time driver (or on another executor) works:
+/// it uses no tokio timer.
+#[test]
+fn async_flush_needs_no_tokio_timer() {
+    let _serial = SERIAL.blocking_lock();
+    let dir = common::spool_dir();
+    let monitor = Monitor::builder(&format!("sqlite://{}/db.sqlite", dir.display()))
+        .spool_dir(&dir)
+        .build()
+        .unwrap();
+    let bare = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    bare.block_on(async {
+        CronRun::start(&monitor, "no-timer").complete();
+        assert!(monitor.flush(FLUSH).await);
+    });
+    assert_eq!(
+        common::spool_files(&dir)
+            .iter()
+            .filter(|f| f.extension().is_some_and(|e| e == "jsonl"))
+            .count(),
+        0
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
