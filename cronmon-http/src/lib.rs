@@ -35,11 +35,13 @@ use cronmon_core::{Backend, Store};
 use subtle::ConstantTimeEq;
 
 pub mod api;
+pub mod demo;
 pub mod error;
 pub mod extract;
 mod ingest;
 pub mod openapi;
 pub mod schedule;
+pub mod server;
 
 pub use error::ApiError;
 
