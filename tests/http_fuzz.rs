@@ -224,10 +224,10 @@ async fn answer(app: &Router, f: &Fuzz) -> Result<(u16, Vec<u8>), String> {
         format!("/api/admin{}?{}", f.path, f.query)
     };
     let mut r = Request::builder().method(f.method).uri(&uri);
-    if let Some((k, v)) = &f.auth {
-        if let Ok(v) = axum::http::HeaderValue::from_str(v) {
-            r = r.header(*k, v);
-        }
+    if let Some((k, v)) = &f.auth
+        && let Ok(v) = axum::http::HeaderValue::from_str(v)
+    {
+        r = r.header(*k, v);
     }
     let req = r
         .body(Body::from(f.body.clone()))
