@@ -147,8 +147,18 @@ async fn server_over_http_on_postgres() {
 
 #[tokio::test]
 async fn many_concurrent_writes_are_group_committed() {
+    concurrent_writes(None).await;
+}
+
+/// Four writers, events sharded by cron name: every write lands, none deadlocks.
+#[tokio::test]
+async fn many_concurrent_writes_on_four_writers() {
+    concurrent_writes(Some(4)).await;
+}
+
+async fn concurrent_writes(writers: Option<usize>) {
     let db = TestDb::postgres().await;
-    let server = Running::start(&db.url, |_| {}).await;
+    let server = Running::start(&db.url, |c| c.writers = writers).await;
     let base = server.base.clone();
     let mut tasks = Vec::new();
     for i in 0..200 {
