@@ -14,6 +14,8 @@ use crate::model::{CronName, CronStats, Event, StuckRun, TimelineDay};
 
 super::sql::shared_ops!(sqlx::Postgres);
 
+mod batch;
+
 const UPDATE_FINISH: &str =
     super::sql::update_finish!("greatest(0, (extract(epoch FROM $4 - started_at) * 1000)::bigint)");
 
@@ -72,7 +74,10 @@ impl Store for PgStore {
     }
 
     async fn record_batch(&self, events: &[Event]) -> Result<Vec<Result<Outcome>>> {
-        record_batch(&self.pool, events).await
+        match batch::record_batch_fast(&self.pool, events).await? {
+            Some(results) => Ok(results),
+            None => record_batch(&self.pool, events).await,
+        }
     }
 
     async fn execution(&self, id: uuid::Uuid) -> Result<Option<Execution>> {
