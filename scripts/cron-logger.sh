@@ -58,6 +58,7 @@ _cron_post() {
     _cron_warn "curl not found; run not reported"
     return 0
   fi
+  CRON_LAST_HTTP_CODE=000
   answer=$(curl -sS --max-time "${CRON_CURL_TIMEOUT:-5}" -X POST \
     -H "Content-Type: application/json" \
     -H "X-Cron-Secret: ${CRON_SECRET:-}" \
@@ -67,6 +68,7 @@ _cron_post() {
   }
   code=${answer##*$'\n'}
   answer=${answer%$'\n'*}
+  CRON_LAST_HTTP_CODE=$code
   case "$code" in
     2??) printf '%s' "$answer" ;;
     *) _cron_warn "monitor answered $code: $answer" ;;
@@ -95,12 +97,21 @@ _cron_finish() { # status output_json error_message exit_code
   fi
   local duration=$(( $(_cron_now_ms) - ${CRON_START_MS:-$(_cron_now_ms)} ))
   local body="{\"executionId\":\"$CRON_EXECUTION_ID\",\"status\":\"$1\",\"durationMs\":$duration"
-  body+=",\"cronName\":$(_cron_json_string "${CRON_NAME:-}"),\"startedAt\":\"${CRON_STARTED_AT:-}\""
-  [ -n "$2" ] && body+=",\"output\":$2"
-  [ -n "$3" ] && body+=",\"errorMessage\":$(_cron_json_string "$3")"
-  [ -n "$4" ] && body+=",\"exitCode\":$4"
-  body+="}"
-  _cron_post /cron-executions/complete "$body" >/dev/null
+  if [ -n "${CRON_STARTED_AT:-}" ] && [ -n "${CRON_NAME:-}" ]; then
+    body+=",\"cronName\":$(_cron_json_string "$CRON_NAME"),\"startedAt\":\"$CRON_STARTED_AT\""
+  fi
+  local rest=""
+  [ -n "$3" ] && rest+=",\"errorMessage\":$(_cron_json_string "$3")"
+  [ -n "$4" ] && rest+=",\"exitCode\":$4"
+  if [ -n "$2" ]; then
+    _cron_post /cron-executions/complete "$body,\"output\":$2$rest}" >/dev/null
+    # An output the server could not read must not cost the completion: send it as text.
+    if [ "${CRON_LAST_HTTP_CODE:-}" = 400 ]; then
+      _cron_post /cron-executions/complete "$body,\"output\":$(_cron_json_string "$2")$rest}" >/dev/null
+    fi
+  else
+    _cron_post /cron-executions/complete "$body$rest}" >/dev/null
+  fi
   CRON_LAST_DURATION_MS=$duration
   return 0
 }

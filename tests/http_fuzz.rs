@@ -266,7 +266,7 @@ fn no_input_yields_a_500() {
     let cases = std::env::var("CRONMON_FUZZ_CASES")
         .ok()
         .and_then(|c| c.parse().ok())
-        .unwrap_or(400);
+        .unwrap_or(1000);
     let mut runner = TestRunner::new(PropConfig {
         cases,
         failure_persistence: None,

@@ -215,6 +215,8 @@ cron_wrap "index-kb" "echo indexing; echo 'disk full' >&2; exit 4" || echo "wrap
 cron_wrap "refresh-mv" true
 CRON_API_BASE=http://127.0.0.1:9 cron_start "down"
 cron_complete
+cron_start "badjson"
+cron_complete '{{not json'
 echo done"#
         ))
         .env("CRON_API_BASE", &root)
@@ -265,6 +267,10 @@ echo done"#
     // The start of "down" never arrived; its completion carried name and start: stored whole.
     let (_, b) = get(&server.base, "/cron-executions/list?cronName=down").await;
     assert_eq!(b["executions"][0]["status"], "completed");
+    // An output the server cannot read is kept as text, and the completion still counts.
+    let (_, b) = get(&server.base, "/cron-executions/list?cronName=badjson").await;
+    assert_eq!(b["executions"][0]["status"], "completed");
+    assert_eq!(b["executions"][0]["output"], "{not json");
     server.stop().await;
     db.finish().await;
 }
