@@ -25,6 +25,9 @@ type Reply = oneshot::Sender<Result<Outcome, ApiError>>;
 /// forgotten goes to the shard of its id: correct, merely not deadlock-proof).
 const MAX_REMEMBERED: usize = 200_000;
 
+/// Longest a request waits for its write.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Handle to the writer tasks; cheap to clone. The writers stop once every handle is dropped.
 #[derive(Debug, Clone)]
 pub(crate) struct Ingest {
@@ -95,9 +98,15 @@ impl Ingest {
             .send((event, reply))
             .await
             .map_err(|_| ApiError::unavailable("the server is shutting down"))?;
-        answer
-            .await
-            .map_err(|_| ApiError::unavailable("the write was interrupted; retry"))?
+        // A database that hangs must not hang clients: past this, answer 503. The write may
+        // still land; a retry with the same executionId is idempotent.
+        match tokio::time::timeout(WRITE_TIMEOUT, answer).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(ApiError::unavailable("the write was interrupted; retry")),
+            Err(_) => Err(ApiError::unavailable(
+                "the database is slow to answer; retry",
+            )),
+        }
     }
 }
 
