@@ -609,3 +609,39 @@ async fn graceful_shutdown_finishes_requests_in_flight() {
     store.close().await;
     db.finish().await;
 }
+
+/// The server's background sweeps on SQLite: retention deletes old finished runs, orphans
+/// past their limit are closed, recent runs stay.
+#[tokio::test]
+async fn sweeps_apply_retention_and_close_orphans() {
+    let db = TestDb::sqlite().await;
+    let old = orphan(db.store.as_ref(), "old", chrono::Duration::days(10)).await;
+    db.store
+        .record_finish(&cronmon::Finish::now(old, Status::Completed))
+        .await
+        .unwrap();
+    let hung = orphan(db.store.as_ref(), "hung", chrono::Duration::hours(3)).await;
+    let fresh = orphan(db.store.as_ref(), "fresh", chrono::Duration::minutes(1)).await;
+    let server = Running::start(&db.url, |c| {
+        c.sweep_every = Duration::from_millis(100);
+        c.cleanup_every = Duration::from_secs(1);
+        c.orphan_after = Duration::from_secs(2 * 3600);
+        c.retention = Duration::from_secs(7 * 24 * 3600);
+    })
+    .await;
+    let mut done = false;
+    for _ in 0..50 {
+        let gone = db.store.execution(old).await.unwrap().is_none();
+        let closed = db.store.execution(hung).await.unwrap().unwrap().status == Status::Failed;
+        if gone && closed {
+            done = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(done, "retention and orphan sweeps ran");
+    let fresh = db.store.execution(fresh).await.unwrap().unwrap();
+    assert_eq!(fresh.status, Status::Running);
+    server.stop().await;
+    db.finish().await;
+}
