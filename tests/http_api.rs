@@ -500,6 +500,12 @@ async fn stats_list_schedules_batches(store: Arc<dyn Store>) {
         b["pagination"]["total"], 0,
         "SQL in a filter is only a name"
     );
+    // A NUL byte PostgreSQL cannot store: refused as a bad value, never a 500.
+    let (s, b) = get(&app, "/cron-executions/list?cronName=a%00b").await;
+    assert!(
+        s == StatusCode::OK || s == StatusCode::UNPROCESSABLE_ENTITY,
+        "{s} {b}"
+    );
     for (bad, field) in [
         ("page=0", "page"),
         ("page=-1", "page"),
