@@ -645,3 +645,101 @@ async fn sweeps_apply_retention_and_close_orphans() {
     server.stop().await;
     db.finish().await;
 }
+
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Two real server processes on one PostgreSQL, both sweeping every second: the orphans they
+/// report closing add up to exactly the orphans there were.
+#[tokio::test]
+async fn two_server_processes_close_each_orphan_once() {
+    use tokio::io::AsyncBufReadExt;
+    let db = TestDb::postgres().await;
+    let mut ids = Vec::new();
+    for _ in 0..40 {
+        ids.push(orphan(db.store.as_ref(), "hangs", chrono::Duration::hours(2)).await);
+    }
+    let mut children = Vec::new();
+    let logs = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    for _ in 0..2 {
+        let mut child = tokio::process::Command::new(server_binary())
+            .args(["--sweep-secs", "1", "--orphan-after-mins", "1"])
+            .env("CRONMON_URL", &db.url)
+            .env("CRONMON_BIND", format!("127.0.0.1:{}", free_port()))
+            .env("CRON_SECRET", SECRET)
+            .env("CRONMON_LOG", "info")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let logs = logs.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                logs.lock().unwrap().push(strip_ansi(&line));
+            }
+        });
+        children.push(child);
+    }
+    let mut closed_all = false;
+    for _ in 0..100 {
+        let mut open = 0;
+        for id in &ids {
+            if db.store.execution(*id).await.unwrap().unwrap().status == Status::Running {
+                open += 1;
+            }
+        }
+        if open == 0 {
+            closed_all = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(closed_all, "the sweeps closed every orphan");
+    tokio::time::sleep(Duration::from_millis(1500)).await; // a few more sweeps on both
+    for child in &mut children {
+        let pid = child.id().unwrap();
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap();
+        let exit = tokio::time::timeout(Duration::from_secs(20), child.wait())
+            .await
+            .expect("stops on SIGTERM")
+            .unwrap();
+        assert!(exit.success());
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let logs = logs.lock().unwrap().clone();
+    let listening = logs
+        .iter()
+        .filter(|l| l.contains("cronmon listening"))
+        .count();
+    assert_eq!(listening, 2, "{logs:#?}");
+    let closed: u64 = logs
+        .iter()
+        .filter(|l| l.contains("closed orphaned runs"))
+        .filter_map(|l| l.split("closed=").nth(1))
+        .filter_map(|n| n.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    assert_eq!(
+        closed, 40,
+        "each orphan closed once across both processes: {logs:#?}"
+    );
+    db.finish().await;
+}
