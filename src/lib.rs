@@ -20,3 +20,7 @@ pub use cronmon_core::*;
 /// Records every call of a function as one run of a cron; see the crate's README.
 #[cfg(feature = "macros")]
 pub use cronmon_macros::tracked_cron;
+
+/// The HTTP API as a mountable axum router, and the standalone server (feature `http`).
+#[cfg(feature = "http")]
+pub use cronmon_http as http;

@@ -13,6 +13,11 @@ use crate::model::{CronName, CronStats, Event, StuckRun, TimelineDay};
 
 super::sql::shared_ops!(sqlx::Postgres);
 
+mod batch;
+
+const UPDATE_FINISH: &str =
+    super::sql::update_finish!("greatest(0, (extract(epoch FROM $4 - started_at) * 1000)::bigint)");
+
 /// cronmon's PostgreSQL migrations, tracked apart from the host app's.
 pub static MIGRATOR: Migrator = Migrator {
     table_name: Cow::Borrowed("cronmon._cronmon_migrations"),
@@ -113,7 +118,10 @@ impl Store for PgStore {
     }
 
     async fn record_batch(&self, events: &[Event]) -> Result<Vec<Result<Outcome>>> {
-        record_batch(&self.pool, events).await
+        match batch::record_batch_fast(&self.pool, events).await? {
+            Some(results) => Ok(results),
+            None => record_batch(&self.pool, events).await,
+        }
     }
 
     async fn execution(&self, id: uuid::Uuid) -> Result<Option<Execution>> {

@@ -1,0 +1,220 @@
+//! Group commit on PostgreSQL with multi-row statements: a batch's starts are one `INSERT …
+//! SELECT FROM UNNEST`, its finishes one `UPDATE … FROM UNNEST`, in one transaction. What
+//! those statements do not settle (an unknown id, a finished run, a repeated id in the batch)
+//! goes through the per-event path, in the same transaction, for its exact result. Any
+//! database error falls back to the per-event batch, so results never depend on the path.
+//!
+//! Within a batch, starts are applied first, then heartbeats, then finishes: a run started
+//! and finished in one batch is recorded whole whatever the order of its events.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::model::{Event, Outcome, Reason};
+
+const INSERT_STARTS: &str = "\
+INSERT INTO cron_executions
+    (id, cron_name, status, trigger_type, started_at, host, pid, boot_id, version, scheduled_for)
+SELECT u.id, u.cron_name, 'running', u.trigger_type, u.started_at, u.host, u.pid, u.boot_id,
+       u.version, u.scheduled_for
+FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::int4[],
+            $7::text[], $8::text[], $9::timestamptz[])
+    AS u(id, cron_name, trigger_type, started_at, host, pid, boot_id, version, scheduled_for)
+ON CONFLICT (id) DO NOTHING
+RETURNING id";
+
+const UPDATE_FINISHES: &str = "\
+UPDATE cron_executions e SET
+    status = u.status, reason = u.reason, completed_at = u.completed_at,
+    duration_ms = coalesce(u.duration_ms,
+        greatest(0, (extract(epoch FROM u.completed_at - e.started_at) * 1000)::bigint)),
+    output = u.output::jsonb, output_truncated = u.truncated, error_message = u.error_message,
+    exit_code = u.exit_code, cpu_ms = u.cpu_ms, max_rss_kb = u.max_rss_kb
+FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::int8[], $6::text[],
+            $7::bool[], $8::text[], $9::int4[], $10::int8[], $11::int8[], $12::bool[])
+    AS u(id, status, reason, completed_at, duration_ms, output, truncated, error_message,
+         exit_code, cpu_ms, max_rss_kb, real_end)
+WHERE e.id = u.id
+  AND (e.status = 'running' OR (e.reason IN ('timed_out', 'crashed') AND u.real_end))
+RETURNING e.id";
+
+#[derive(Default)]
+struct Starts {
+    at: Vec<usize>,
+    id: Vec<Uuid>,
+    cron_name: Vec<String>,
+    trigger_type: Vec<&'static str>,
+    started_at: Vec<DateTime<Utc>>,
+    host: Vec<Option<String>>,
+    pid: Vec<Option<i32>>,
+    boot_id: Vec<Option<String>>,
+    version: Vec<Option<String>>,
+    scheduled_for: Vec<Option<DateTime<Utc>>>,
+}
+
+#[derive(Default)]
+struct Finishes {
+    at: Vec<usize>,
+    id: Vec<Uuid>,
+    status: Vec<&'static str>,
+    reason: Vec<Option<&'static str>>,
+    completed_at: Vec<DateTime<Utc>>,
+    duration_ms: Vec<Option<i64>>,
+    output: Vec<Option<String>>,
+    truncated: Vec<bool>,
+    error_message: Vec<Option<String>>,
+    exit_code: Vec<Option<i32>>,
+    cpu_ms: Vec<Option<i64>>,
+    max_rss_kb: Vec<Option<i64>>,
+    real_end: Vec<bool>,
+}
+
+/// Records `events` in one transaction with multi-row statements; `None` when the database
+/// refused (the caller then takes the per-event path).
+pub(super) async fn record_batch_fast(
+    pool: &sqlx::PgPool,
+    events: &[Event],
+) -> Result<Option<Vec<Result<Outcome>>>> {
+    let mut results: Vec<Option<Result<Outcome>>> = events.iter().map(|_| None).collect();
+    let mut starts = Starts::default();
+    let mut finishes = Finishes::default();
+    let mut later = Vec::new(); // (index) settled one by one, after the multi-row statements
+    let mut heartbeats = Vec::new();
+    let mut seen_starts = HashSet::new();
+    let mut seen_finishes = HashSet::new();
+    for (i, event) in events.iter().enumerate() {
+        match event {
+            Event::Start(s) => {
+                if !seen_starts.insert(s.id) {
+                    later.push(i);
+                    continue;
+                }
+                starts.at.push(i);
+                starts.id.push(s.id);
+                starts.cron_name.push(s.cron_name.as_str().to_owned());
+                starts.trigger_type.push(s.trigger_type.as_str());
+                starts.started_at.push(s.started_at);
+                starts.host.push(s.host.clone());
+                starts.pid.push(s.pid);
+                starts.boot_id.push(s.boot_id.clone());
+                starts.version.push(s.version.clone());
+                starts.scheduled_for.push(s.scheduled_for);
+            }
+            Event::Heartbeat(_) => heartbeats.push(i),
+            Event::Finish(f) => {
+                if let Err(e) = f.validate() {
+                    results[i] = Some(Err(e));
+                    continue;
+                }
+                if !seen_finishes.insert(f.id) {
+                    later.push(i);
+                    continue;
+                }
+                let (output, truncated) = f.stored_output();
+                finishes.at.push(i);
+                finishes.id.push(f.id);
+                finishes.status.push(f.status.as_str());
+                finishes.reason.push(f.reason.map(|r| r.as_str()));
+                finishes.completed_at.push(f.completed_at);
+                finishes.duration_ms.push(f.duration_ms);
+                finishes.output.push(output.map(|o| o.to_string()));
+                finishes.truncated.push(truncated);
+                finishes.error_message.push(f.stored_error());
+                finishes.exit_code.push(f.exit_code);
+                finishes.cpu_ms.push(f.cpu_ms);
+                finishes.max_rss_kb.push(f.max_rss_kb);
+                finishes.real_end.push(!matches!(
+                    f.reason,
+                    Some(Reason::TimedOut | Reason::Crashed)
+                ));
+            }
+        }
+    }
+
+    let mut tx = pool.begin().await?;
+    let attempt: Result<()> = async {
+        if !starts.id.is_empty() {
+            let inserted: Vec<Uuid> = sqlx::query_scalar(INSERT_STARTS)
+                .bind(&starts.id)
+                .bind(&starts.cron_name)
+                .bind(&starts.trigger_type)
+                .bind(&starts.started_at)
+                .bind(&starts.host)
+                .bind(&starts.pid)
+                .bind(&starts.boot_id)
+                .bind(&starts.version)
+                .bind(&starts.scheduled_for)
+                .fetch_all(&mut *tx)
+                .await?;
+            let inserted: HashSet<Uuid> = inserted.into_iter().collect();
+            for (&i, id) in starts.at.iter().zip(&starts.id) {
+                results[i] = Some(Ok(if inserted.contains(id) {
+                    Outcome::Recorded
+                } else {
+                    Outcome::AlreadyRecorded
+                }));
+            }
+        }
+        for &i in &heartbeats {
+            let r = super::record_event(&mut tx, &events[i]).await;
+            if matches!(r, Err(Error::Database(_) | Error::Unreachable(_))) {
+                return r.map(|_| ());
+            }
+            results[i] = Some(r);
+        }
+        if !finishes.id.is_empty() {
+            let updated: Vec<Uuid> = sqlx::query_scalar(UPDATE_FINISHES)
+                .bind(&finishes.id)
+                .bind(&finishes.status)
+                .bind(&finishes.reason)
+                .bind(&finishes.completed_at)
+                .bind(&finishes.duration_ms)
+                .bind(&finishes.output)
+                .bind(&finishes.truncated)
+                .bind(&finishes.error_message)
+                .bind(&finishes.exit_code)
+                .bind(&finishes.cpu_ms)
+                .bind(&finishes.max_rss_kb)
+                .bind(&finishes.real_end)
+                .fetch_all(&mut *tx)
+                .await?;
+            let updated: HashSet<Uuid> = updated.into_iter().collect();
+            for (&i, id) in finishes.at.iter().zip(&finishes.id) {
+                if updated.contains(id) {
+                    results[i] = Some(Ok(Outcome::Recorded));
+                } else {
+                    later.push(i);
+                }
+            }
+        }
+        later.sort_unstable();
+        for &i in &later {
+            let r = super::record_event(&mut tx, &events[i]).await;
+            if matches!(r, Err(Error::Database(_) | Error::Unreachable(_))) {
+                return r.map(|_| ());
+            }
+            results[i] = Some(r);
+        }
+        Ok(())
+    }
+    .await;
+    match attempt {
+        Ok(()) => {
+            tx.commit().await?;
+            Ok(Some(
+                results
+                    .into_iter()
+                    .map(|r| r.unwrap_or(Err(Error::UnknownExecution(Uuid::nil()))))
+                    .collect(),
+            ))
+        }
+        Err(Error::Database(e)) => {
+            tracing::debug!(error = %e, "multi-row batch refused; recording event by event");
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,145 @@
+//! Group commit: start, complete and heartbeat requests do not each run a transaction. Each
+//! handler sends its event with a reply channel to a writer task; a writer takes every event
+//! waiting (up to a batch size), records them with one [`Store::record_batch`] call (one
+//! transaction), and answers each request with its own result. Under load, batches grow by
+//! themselves; when idle, an event is written at once. No read happens before a write.
+//!
+//! With several writers, events are sharded by cron name (a finish or heartbeat follows its
+//! start's shard, remembered for the runs this process saw start), so two writers never lock
+//! the same hourly roll-up row and cannot deadlock on it.
+
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use cronmon_core::{Event, Outcome, Store};
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+type Reply = oneshot::Sender<Result<Outcome, ApiError>>;
+
+/// Runs remembered for routing; past this, the memory starts over (a finish whose start is
+/// forgotten goes to the shard of its id: correct, merely not deadlock-proof).
+const MAX_REMEMBERED: usize = 200_000;
+
+/// Longest a request waits for its write.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Handle to the writer tasks; cheap to clone. The writers stop once every handle is dropped.
+#[derive(Debug, Clone)]
+pub(crate) struct Ingest {
+    shards: Arc<[mpsc::Sender<(Event, Reply)>]>,
+    routes: Arc<Mutex<HashMap<Uuid, usize>>>,
+}
+
+impl Ingest {
+    /// Spawns `writers` writer tasks on the current tokio runtime.
+    pub(crate) fn spawn(
+        store: Arc<dyn Store>,
+        writers: usize,
+        max_batch: usize,
+        queue: usize,
+    ) -> Self {
+        let writers = writers.max(1);
+        let per_shard = (queue / writers).max(1);
+        let shards: Vec<_> = (0..writers)
+            .map(|_| {
+                let (tx, rx) = mpsc::channel(per_shard);
+                tokio::spawn(writer(store.clone(), rx, max_batch.max(1)));
+                tx
+            })
+            .collect();
+        Self {
+            shards: shards.into(),
+            routes: Arc::default(),
+        }
+    }
+
+    fn shard_of(&self, event: &Event) -> usize {
+        let n = self.shards.len();
+        if n == 1 {
+            return 0;
+        }
+        let by_name = |name: &str| {
+            let mut h = DefaultHasher::new();
+            name.hash(&mut h);
+            (h.finish() % n as u64) as usize
+        };
+        let mut routes = self.routes.lock().unwrap_or_else(|e| e.into_inner());
+        match event {
+            Event::Start(s) => {
+                let shard = by_name(s.cron_name.as_str());
+                if routes.len() >= MAX_REMEMBERED {
+                    routes.clear();
+                }
+                routes.insert(s.id, shard);
+                shard
+            }
+            Event::Finish(f) => match (routes.remove(&f.id), &f.start) {
+                (Some(shard), _) => shard,
+                (None, Some(s)) => by_name(s.cron_name.as_str()),
+                (None, None) => (f.id.as_u128() % n as u128) as usize,
+            },
+            Event::Heartbeat(h) => routes
+                .get(&h.id)
+                .copied()
+                .unwrap_or((h.id.as_u128() % n as u128) as usize),
+        }
+    }
+
+    /// Records `event` with the next batch of its shard and waits for its own result.
+    pub(crate) async fn submit(&self, event: Event) -> Result<Outcome, ApiError> {
+        let (reply, answer) = oneshot::channel();
+        let shard = self.shard_of(&event);
+        self.shards[shard]
+            .send((event, reply))
+            .await
+            .map_err(|_| ApiError::unavailable("the server is shutting down"))?;
+        // A database that hangs must not hang clients: past this, answer 503. The write may
+        // still land; a retry with the same executionId is idempotent.
+        match tokio::time::timeout(WRITE_TIMEOUT, answer).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(ApiError::unavailable("the write was interrupted; retry")),
+            Err(_) => Err(ApiError::unavailable(
+                "the database is slow to answer; retry",
+            )),
+        }
+    }
+}
+
+async fn writer(store: Arc<dyn Store>, mut rx: mpsc::Receiver<(Event, Reply)>, max_batch: usize) {
+    let mut jobs = Vec::with_capacity(max_batch);
+    while rx.recv_many(&mut jobs, max_batch).await > 0 {
+        let (events, replies): (Vec<Event>, Vec<Reply>) = jobs.drain(..).unzip();
+        let mut result = store.record_batch(&events).await;
+        if matches!(&result, Err(e) if e.is_transient()) {
+            // A serialization failure or a dropped connection: once more.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            result = store.record_batch(&events).await;
+        }
+        match result {
+            Ok(results) => {
+                let mut results = results.into_iter();
+                for reply in replies {
+                    let r = match results.next() {
+                        Some(r) => r.map_err(ApiError::from),
+                        None => {
+                            tracing::error!("record_batch returned fewer results than events");
+                            Err(ApiError::internal())
+                        }
+                    };
+                    let _ = reply.send(r);
+                }
+            }
+            Err(e) => {
+                let e = ApiError::from(e);
+                for reply in replies {
+                    let _ = reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+}
