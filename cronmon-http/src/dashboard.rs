@@ -212,7 +212,10 @@ async fn asset(Path(file): Path<String>, uri: Uri, headers: HeaderMap) -> Respon
     }
     (
         common,
-        [(header::CONTENT_TYPE, HeaderValue::from_static(a.content_type))],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(a.content_type),
+        )],
         a.body,
     )
         .into_response()
