@@ -1,1 +1,190 @@
+//! cronmon's HTTP API as a mountable axum router.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use cronmon_http::{Api, Config};
+//!
+//! let store = cronmon_core::store::connect("sqlite://cronmon.db").await?;
+//! let api = Api::new(store, Config::new("s3cret"));
+//! let app: axum::Router = axum::Router::new()
+//!     .route("/", axum::routing::get(|| async { "my app" }))
+//!     .nest("/api/admin", cronmon_http::router(api));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! axum::serve(listener, app).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! The endpoints (relative to the mount point) keep the seed's paths, bodies and field names:
+//! `POST /cron-executions/start`, `POST /cron-executions/complete`,
+//! `GET /cron-executions/stats`, `GET /cron-executions/list`, `GET /cron-schedules`,
+//! `GET /cron-executions/batches`, plus `GET /cron-executions/{id}`,
+//! `POST /cron-executions/{id}/heartbeat`, `PUT /cron-schedules/{name}`, `GET /openapi.json`
+//! and `GET /health`. See [`openapi::ApiDoc`].
 
+#![warn(missing_docs)]
+
+use std::fmt;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use cronmon_core::{Backend, Store};
+use subtle::ConstantTimeEq;
+
+pub mod api;
+pub mod error;
+pub mod extract;
+mod ingest;
+pub mod openapi;
+pub mod schedule;
+
+pub use error::ApiError;
+
+/// Largest request body accepted: 1 MiB (an `output` over 64 KiB is stored truncated, so
+/// this is what bounds a completion).
+pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
+
+/// Settings of the API.
+#[derive(Clone)]
+pub struct Config {
+    /// The shared secret clients send in `X-Cron-Secret` or `Authorization: Bearer`. An empty
+    /// secret lets nobody in.
+    pub secret: String,
+    /// Largest request body, bytes (default 1 MiB).
+    pub max_body_bytes: usize,
+    /// Writer tasks of the group commit (default: 4 on PostgreSQL, 1 on SQLite).
+    pub writers: Option<usize>,
+    /// Most events a writer records in one transaction (default 256).
+    pub max_batch: usize,
+    /// Events waiting for a writer before requests wait to enqueue (default 16384).
+    pub queue: usize,
+}
+
+impl Config {
+    /// Default settings with `secret`.
+    pub fn new(secret: impl Into<String>) -> Self {
+        Self {
+            secret: secret.into(),
+            max_body_bytes: DEFAULT_MAX_BODY,
+            writers: None,
+            max_batch: 256,
+            queue: 16 * 1024,
+        }
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never the secret.
+        f.debug_struct("Config")
+            .field("secret", &"<redacted>")
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("writers", &self.writers)
+            .field("max_batch", &self.max_batch)
+            .field("queue", &self.queue)
+            .finish()
+    }
+}
+
+/// What the router serves from: the store, the group-commit writers and the settings.
+/// Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Api {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Arc<dyn Store>,
+    config: Config,
+    ingest: ingest::Ingest,
+}
+
+impl Api {
+    /// Builds the API over `store`. Spawns the group-commit writer tasks, so call it inside a
+    /// tokio runtime; they stop when the last clone of the `Api` (and of its router) is gone.
+    pub fn new(store: Arc<dyn Store>, config: Config) -> Self {
+        let writers = config.writers.unwrap_or(match store.backend() {
+            Backend::Postgres => 4,
+            Backend::Sqlite => 1,
+        });
+        let ingest = ingest::Ingest::spawn(store.clone(), writers, config.max_batch, config.queue);
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                config,
+                ingest,
+            }),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub(crate) fn ingest(&self) -> &ingest::Ingest {
+        &self.inner.ingest
+    }
+
+    /// Whether the request's headers carry the secret (compared in constant time).
+    pub fn is_authorized(&self, headers: &axum::http::HeaderMap) -> bool {
+        let secret = self.inner.config.secret.as_bytes();
+        if secret.is_empty() {
+            return false;
+        }
+        let given = headers
+            .get("x-cron-secret")
+            .map(|v| v.as_bytes())
+            .or_else(|| {
+                let v = headers.get(axum::http::header::AUTHORIZATION)?.as_bytes();
+                (v.len() > 7 && v[..7].eq_ignore_ascii_case(b"bearer ")).then(|| &v[7..])
+            });
+        given.is_some_and(|g| bool::from(g.trim_ascii().ct_eq(secret)))
+    }
+}
+
+async fn require_secret(State(api): State<Api>, request: Request, next: Next) -> Response {
+    if api.is_authorized(request.headers()) {
+        next.run(request).await
+    } else {
+        ApiError::unauthorized().into_response()
+    }
+}
+
+/// The API as a router to nest anywhere (`Router::nest("/api/admin", router(api))`), whatever
+/// the host app's state type `S`.
+pub fn router<S: Clone + Send + Sync + 'static>(api: Api) -> Router<S> {
+    let protected = Router::new()
+        .route("/cron-executions/start", post(api::start))
+        .route("/cron-executions/complete", post(api::complete))
+        .route("/cron-executions/stats", get(api::stats))
+        .route("/cron-executions/list", get(api::list))
+        .route("/cron-executions/batches", get(api::batches))
+        .route("/cron-executions/{id}", get(api::execution))
+        .route("/cron-executions/{id}/heartbeat", post(api::heartbeat))
+        .route("/cron-schedules", get(api::schedules))
+        .route("/cron-schedules/{name}", put(api::put_schedule))
+        .route("/openapi.json", get(api::openapi))
+        .route_layer(middleware::from_fn_with_state(api.clone(), require_secret));
+
+    let max_body = api.config().max_body_bytes;
+    Router::new()
+        .merge(protected)
+        // Open to all: the health probe (and the dashboard's static page).
+        .route("/health", get(api::health))
+        // The dashboard (unauthenticated static HTML at `/dashboard`) merges here, outside
+        // the secret: `.merge(dashboard::routes())`
+        .fallback(api::not_found)
+        .method_not_allowed_fallback(api::method_not_allowed)
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(api)
+}

@@ -14,6 +14,9 @@ use crate::model::{CronName, CronStats, Event, StuckRun, TimelineDay};
 
 super::sql::shared_ops!(sqlx::Postgres);
 
+const UPDATE_FINISH: &str =
+    super::sql::update_finish!("greatest(0, (extract(epoch FROM $4 - started_at) * 1000)::bigint)");
+
 /// cronmon's PostgreSQL migrations, tracked apart from the host app's.
 pub static MIGRATOR: Migrator = Migrator {
     table_name: Cow::Borrowed("cronmon._cronmon_migrations"),

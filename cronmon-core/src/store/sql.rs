@@ -10,13 +10,21 @@ VALUES ($1, $2, 'running', $3, $4, $5, $6, $7, $8, $9)
 ON CONFLICT (id) DO NOTHING";
 
 /// Closes a running run, or replaces the end cronmon itself wrote for one (`timed_out`,
-/// `crashed`) by the job's real end.
-pub(super) const UPDATE_FINISH: &str = "\
-UPDATE cron_executions SET
-    status = $2, reason = $3, completed_at = $4, duration_ms = $5, output = $6,
+/// `crashed`) by the job's real end. Without a duration (`$5` null), the duration is the
+/// time from the stored start to `$4`: `$elapsed` is that in the backend's dialect.
+macro_rules! update_finish {
+    ($elapsed:literal) => {
+        concat!(
+            "UPDATE cron_executions SET
+    status = $2, reason = $3, completed_at = $4, duration_ms = coalesce($5, ",
+            $elapsed,
+            "), output = $6,
     output_truncated = $7, error_message = $8, exit_code = $9, cpu_ms = $10, max_rss_kb = $11
 WHERE id = $1
-  AND (status = 'running' OR (reason IN ('timed_out', 'crashed') AND $12))";
+  AND (status = 'running' OR (reason IN ('timed_out', 'crashed') AND $12))"
+        )
+    };
+}
 
 /// A run whose completion arrived before its start: stored whole in one go.
 pub(super) const INSERT_FINISHED: &str = "\
@@ -157,7 +165,7 @@ macro_rules! shared_ops {
             );
             // Twice at most: a start may be inserted between the update and the look-up.
             for _ in 0..2 {
-                let updated = sqlx::query(sql::UPDATE_FINISH)
+                let updated = sqlx::query(UPDATE_FINISH)
                     .bind(f.id)
                     .bind(f.status.as_str())
                     .bind(reason)
@@ -396,4 +404,4 @@ macro_rules! shared_ops {
     };
 }
 
-pub(super) use {push_filters, shared_ops};
+pub(super) use {push_filters, shared_ops, update_finish};

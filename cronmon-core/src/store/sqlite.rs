@@ -14,6 +14,10 @@ use crate::model::{CronName, CronStats, Event, StuckRun, TimelineDay};
 
 super::sql::shared_ops!(sqlx::Sqlite);
 
+const UPDATE_FINISH: &str = super::sql::update_finish!(
+    "max(0, CAST(round((julianday($4) - julianday(started_at)) * 86400000) AS INTEGER))"
+);
+
 /// cronmon's SQLite migrations, tracked apart from the host app's.
 pub static MIGRATOR: Migrator = Migrator {
     table_name: Cow::Borrowed("_cronmon_migrations"),
