@@ -33,6 +33,14 @@ async function check(name, fn) {
   } catch (e) {
     failed++;
     console.log(`not ok - ${name}\n  ${String(e?.stack || e).split("\n").join("\n  ")}`);
+    if (page && !page.isClosed()) {
+      const where = await page.evaluate(() => ({
+        url: location.href, state: document.body.dataset.state, info: document.getElementById("page-info")?.textContent,
+        banner: document.getElementById("error-banner")?.hidden ? "" : document.getElementById("error-text")?.textContent,
+        rows: [...document.querySelectorAll("#exec-table tbody tr")].slice(0, 3).map((r) => `${r.dataset.cron}/${r.dataset.status}`),
+      })).catch((err) => String(err));
+      console.log(`  page: ${JSON.stringify(where)}`);
+    }
   }
 }
 function assert(cond, msg) {
@@ -247,7 +255,7 @@ try {
 
   await check("an error message with <script> and <img onerror> is shown literally and runs nothing", async () => {
     await page.selectOption("#f-cron", "flaky-sync");
-    await waitPageInfo(page, /of 3$/);
+    await waitPageInfo(page, /of 4$/); // 1 completed, then 3 failures
     const id = (await rowIds(page))[0];
     await page.click(`#exec-table tbody tr[data-id="${id}"]`);
     await page.waitForSelector("#detail[open] #detail-error");
