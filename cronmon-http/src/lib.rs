@@ -36,11 +36,13 @@ use subtle::ConstantTimeEq;
 
 pub mod api;
 mod dashboard;
+pub mod demo;
 pub mod error;
 pub mod extract;
 mod ingest;
 pub mod openapi;
 pub mod schedule;
+pub mod server;
 
 pub use error::ApiError;
 

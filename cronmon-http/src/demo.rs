@@ -1,0 +1,263 @@
+//! `--demo`: the seed's six crons and a realistic week of history (successes, failures with
+//! their messages and JSON outputs, one run going on, one stuck), so a newcomer sees a living
+//! dashboard at once.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+use cronmon_core::{
+    CronName, Event, ExecutionFilter, Finish, Heartbeat, PageRequest, Reason, ScheduleUpdate,
+    Start, Status, Store, TriggerType,
+};
+use serde_json::json;
+
+/// The seed's crons: name, display name, expression, typical duration (ms), timeout (ms).
+pub const SEED_CRONS: [(&str, &str, &str, i64, i64); 6] = [
+    (
+        "monitor-openai",
+        "Monitor OpenAI Budget",
+        "0 9 * * *",
+        1_400,
+        600_000,
+    ),
+    (
+        "check-alerts",
+        "Check System Alerts",
+        "0 * * * *",
+        2_100,
+        300_000,
+    ),
+    (
+        "refresh-mv",
+        "Refresh Materialized Views",
+        "0 */6 * * *",
+        45_000,
+        1_800_000,
+    ),
+    (
+        "reanalyze-kb",
+        "Reanalyze KB Failures",
+        "0 3 * * *",
+        180_000,
+        3_600_000,
+    ),
+    (
+        "index-kb",
+        "Index KB (progressive)",
+        "*/5 * * * *",
+        38_000,
+        600_000,
+    ),
+    (
+        "acquisition",
+        "Weekly Acquisition Report",
+        "0 10 * * 0",
+        95_000,
+        1_800_000,
+    ),
+];
+
+const TIMEZONE: &str = "Africa/Tunis";
+
+/// A small deterministic generator, so every demo database looks alike.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+fn failure(cron: &str, rng: &mut Rng) -> (&'static str, i32) {
+    let choices: &[(&str, i32)] = match cron {
+        "monitor-openai" => &[("OpenAI API timeout after 30s (GET /v1/usage)", 1)],
+        "check-alerts" => &[("psql: could not connect to server: Connection refused", 2)],
+        "refresh-mv" => &[
+            (
+                "REFRESH MATERIALIZED VIEW mv_kb_metadata: deadlock detected",
+                1,
+            ),
+            ("canceling statement due to statement timeout", 1),
+        ],
+        "reanalyze-kb" => &[(
+            "Rate limited by embeddings API (429), gave up after 5 retries",
+            1,
+        )],
+        "index-kb" => &[
+            ("Embedding service unavailable (503)", 1),
+            ("Killed: out of memory while chunking doc 8812", 137),
+        ],
+        _ => &[("SMTP error: 421 too many connections", 1)],
+    };
+    choices[rng.below(choices.len() as u64) as usize]
+}
+
+fn output(cron: &str, rng: &mut Rng) -> serde_json::Value {
+    match cron {
+        "monitor-openai" => {
+            let consumed = 2.0 + rng.below(600) as f64 / 100.0;
+            json!({"openai": {"status": "accessible"},
+                   "budget": {"consumedUsd": consumed, "remainingUsd": 10.0 - consumed}})
+        }
+        "check-alerts" => json!({"checked": 12, "alertsSent": rng.below(3)}),
+        "refresh-mv" => {
+            json!({"views": ["mv_kb_metadata", "mv_doc_stats"], "rows": 120_000 + rng.below(5_000)})
+        }
+        "reanalyze-kb" => json!({"retried": rng.below(40), "fixed": rng.below(30)}),
+        "index-kb" => {
+            json!({"processed": 50, "chunks": 400 + rng.below(200), "remaining": rng.below(3_000)})
+        }
+        _ => json!({"newUsers": 30 + rng.below(40), "reportSent": true}),
+    }
+}
+
+/// Fills `store` with the demo crons and a week of their runs, unless it already holds runs.
+/// Returns how many runs it wrote.
+pub async fn fill(store: &dyn Store) -> cronmon_core::Result<usize> {
+    let existing = store
+        .list_executions(&ExecutionFilter::default(), PageRequest::new(1, 1)?)
+        .await?;
+    if existing.total > 0 {
+        return Ok(0);
+    }
+    let tz = Tz::from_str(TIMEZONE).unwrap_or(Tz::UTC);
+    let now = Utc::now();
+    let mut events = Vec::new();
+    let mut runs = 0;
+    for (i, (name, display, expression, typical_ms, timeout_ms)) in SEED_CRONS.iter().enumerate() {
+        let cron_name = CronName::new(*name)?;
+        store
+            .upsert_schedule(
+                &cron_name,
+                &ScheduleUpdate {
+                    display_name: Some((*display).into()),
+                    cron_expression: Some((*expression).into()),
+                    timezone: Some(TIMEZONE.into()),
+                    is_enabled: Some(true),
+                    timeout_ms: Some(*timeout_ms),
+                    grace_ms: Some(120_000),
+                    heartbeat_timeout_ms: None,
+                    failure_threshold: Some(3),
+                    recovery_threshold: Some(1),
+                },
+            )
+            .await?;
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((i as u64 + 1) * 0x1000_0001));
+        let Ok(cron) = croner::parser::CronParser::builder()
+            .seconds(croner::parser::Seconds::Disallowed)
+            .build()
+            .parse(expression)
+        else {
+            continue;
+        };
+        let mut slot = (now - Duration::days(7)).with_timezone(&tz);
+        let mut slots: Vec<DateTime<Utc>> = Vec::new();
+        while let Ok(next) = cron.find_next_occurrence(&slot, false) {
+            if next.with_timezone(&Utc) >= now {
+                break;
+            }
+            slots.push(next.with_timezone(&Utc));
+            slot = next;
+        }
+        let last = slots.len().saturating_sub(1);
+        for (k, at) in slots.into_iter().enumerate() {
+            let started_at = at + Duration::milliseconds(rng.below(3_000) as i64 + 200);
+            let mut start = Start::now(cron_name.clone());
+            start.started_at = started_at;
+            start.scheduled_for = Some(at);
+            start.trigger_type = if rng.below(40) == 0 {
+                TriggerType::Manual
+            } else {
+                TriggerType::Scheduled
+            };
+            start.host = Some("qadhya-prod-1".into());
+            start.pid = Some(1000 + rng.below(60_000) as i32);
+            start.version = Some("2.14.0".into());
+            // id made from the start time, so it sorts as a UUIDv7 would.
+            start.id = uuid::Uuid::new_v7(uuid::Timestamp::from_unix(
+                uuid::NoContext,
+                started_at.timestamp() as u64,
+                started_at.timestamp_subsec_nanos(),
+            ));
+            let id = start.id;
+            events.push(Event::Start(start));
+            runs += 1;
+            let duration = *typical_ms / 2 + rng.below(*typical_ms as u64) as i64;
+            let finished_at = started_at + Duration::milliseconds(duration);
+            // The newest index-kb run goes on; the newest refresh-mv one hangs (stuck).
+            if k == last && *name == "index-kb" {
+                events.push(Event::Heartbeat(Heartbeat {
+                    id,
+                    at: now,
+                    done: Some(30),
+                    total: Some(50),
+                }));
+                continue;
+            }
+            if k == last && *name == "refresh-mv" {
+                continue;
+            }
+            if finished_at > now {
+                continue; // still running at "now": leave it running
+            }
+            // check-alerts fails its last three runs (an outage going on: an alert for 3+
+            // consecutive failures); failures are sparse elsewhere.
+            let failed = if *name == "check-alerts" {
+                k + 3 > last || rng.below(25) == 0
+            } else {
+                rng.below(12) == 0
+            };
+            let mut finish = Finish::now(
+                id,
+                if failed {
+                    Status::Failed
+                } else {
+                    Status::Completed
+                },
+            );
+            finish.completed_at = finished_at;
+            finish.duration_ms = Some(duration);
+            if failed {
+                let (message, code) = failure(name, &mut rng);
+                finish.reason = Some(if code == 137 {
+                    Reason::Crashed
+                } else {
+                    Reason::Error
+                });
+                finish.error_message = Some(message.into());
+                finish.exit_code = Some(code);
+                finish.output = Some(json!({"stage": "run", "attempt": 1 + rng.below(3)}));
+            } else {
+                finish.exit_code = Some(0);
+                finish.output = Some(output(name, &mut rng));
+            }
+            events.push(Event::Finish(finish));
+        }
+    }
+    for chunk in events.chunks(500) {
+        for r in store.record_batch(chunk).await? {
+            r?;
+        }
+    }
+    // The hanging refresh-mv run is stuck once older than its timeout (30 min); if the
+    // schedule put it later than that, add one that started 95 minutes ago.
+    let stuck_start = {
+        let mut s = Start::now(CronName::new("refresh-mv")?);
+        s.started_at = now - Duration::minutes(95);
+        s.host = Some("qadhya-prod-1".into());
+        s.pid = Some(31_337);
+        s
+    };
+    if store.stuck_runs().await?.is_empty() {
+        store.record_start(&stuck_start).await?;
+        runs += 1;
+    }
+    Ok(runs)
+}

@@ -1,0 +1,299 @@
+//! The standalone server: the API mounted at `/api/admin` as the seed had it, `/` leading to
+//! the dashboard, the background sweeps, and a graceful shutdown. `examples/server.rs` is a
+//! thin command line over [`Server`]; tests start it in-process.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::{Redirect, Response};
+use axum::routing::get;
+use cronmon_core::Store;
+use tokio::net::TcpListener;
+
+use crate::{Api, Config};
+
+/// Where the server mounts the API, as the seed did.
+pub const MOUNT: &str = "/api/admin";
+
+/// Errors that stop the server from starting or running.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Settings of the standalone server.
+#[derive(Clone)]
+pub struct ServerConfig {
+    /// `sqlite://…` (default `sqlite://cronmon.db`) or `postgres://…`.
+    pub database_url: String,
+    /// Address to listen on (default `127.0.0.1:8080`; port 0 picks a free one).
+    pub bind: String,
+    /// The API secret; a random one is made (and reported by [`Server::generated_secret`])
+    /// when `None`.
+    pub secret: Option<String>,
+    /// Finished runs older than this are deleted (default 7 days).
+    pub retention: Duration,
+    /// How often retention runs (default hourly).
+    pub cleanup_every: Duration,
+    /// How often stuck runs are looked for and orphans closed (default every minute).
+    pub sweep_every: Duration,
+    /// A stuck run that started longer ago than this is closed as `failed`/`timed_out`
+    /// (default 24 h).
+    pub orphan_after: Duration,
+    /// Fill an empty database with the seed's six crons and a week of history.
+    pub demo: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            database_url: "sqlite://cronmon.db".into(),
+            bind: "127.0.0.1:8080".into(),
+            secret: None,
+            retention: cronmon_core::store::DEFAULT_RETENTION,
+            cleanup_every: Duration::from_secs(3600),
+            sweep_every: Duration::from_secs(60),
+            orphan_after: Duration::from_secs(24 * 3600),
+            demo: false,
+        }
+    }
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field(
+                "database_url",
+                &cronmon_core::store::redact(&self.database_url),
+            )
+            .field("bind", &self.bind)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("retention", &self.retention)
+            .field("cleanup_every", &self.cleanup_every)
+            .field("sweep_every", &self.sweep_every)
+            .field("orphan_after", &self.orphan_after)
+            .field("demo", &self.demo)
+            .finish()
+    }
+}
+
+/// A server bound to its address, not yet serving.
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+    store: Arc<dyn Store>,
+    api: Api,
+    config: ServerConfig,
+    generated_secret: Option<String>,
+}
+
+/// A fresh random secret: 256 bits as hex.
+pub fn random_secret() -> String {
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+impl Server {
+    /// Opens (and migrates) the database, fills it with demo data if asked, and binds the
+    /// address.
+    pub async fn bind(config: ServerConfig) -> Result<Self, BoxError> {
+        let store = cronmon_core::store::connect(&config.database_url).await?;
+        let (secret, generated_secret) = match config.secret.clone().filter(|s| !s.is_empty()) {
+            Some(s) => (s, None),
+            None => {
+                let s = random_secret();
+                (s.clone(), Some(s))
+            }
+        };
+        if config.demo {
+            match crate::demo::fill(store.as_ref()).await? {
+                0 => tracing::info!("--demo: the database already holds runs; left as is"),
+                n => tracing::info!(
+                    runs = n,
+                    "--demo: filled the database with a week of history"
+                ),
+            }
+        }
+        let listener = TcpListener::bind(&config.bind).await?;
+        let api = Api::new(store.clone(), Config::new(secret));
+        Ok(Self {
+            listener,
+            store,
+            api,
+            config,
+            generated_secret,
+        })
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The secret made at start when none was configured (print it once).
+    pub fn generated_secret(&self) -> Option<&str> {
+        self.generated_secret.as_deref()
+    }
+
+    /// The secret clients must send.
+    pub fn secret(&self) -> &str {
+        &self.api.config().secret
+    }
+
+    /// The whole app: the API at [`MOUNT`], `/` redirecting to the dashboard.
+    pub fn app(api: Api) -> Router {
+        Router::new()
+            .route(
+                "/",
+                get(|| async { Redirect::temporary(&format!("{MOUNT}/dashboard")) }),
+            )
+            .nest(MOUNT, crate::router(api))
+            .fallback(crate::api::not_found)
+            .layer(middleware::from_fn(log_request))
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests finish, stops the
+    /// sweeps and closes the database.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), BoxError> {
+        let addr = self.local_addr()?;
+        tracing::info!(
+            %addr,
+            database = %cronmon_core::store::redact(&self.config.database_url),
+            "cronmon listening: API at http://{addr}{MOUNT}, dashboard at http://{addr}{MOUNT}/dashboard"
+        );
+        let sweeps = tokio::spawn(sweeps(self.store.clone(), self.config.clone()));
+        let app = Self::app(self.api);
+        let served = axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        sweeps.abort();
+        let _ = sweeps.await;
+        self.store.close().await;
+        tracing::info!("cronmon stopped");
+        served.map_err(Into::into)
+    }
+}
+
+/// Binds and serves until `shutdown` completes.
+pub async fn serve(
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), BoxError> {
+    let server = Server::bind(config).await?;
+    if let Some(secret) = server.generated_secret() {
+        println!("CRON_SECRET was not set; generated for this run: {secret}");
+    }
+    server.run(shutdown).await
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+/// One log line per request: method, path, status, time. Never headers (the secret).
+async fn log_request(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let began = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    let ms = began.elapsed().as_secs_f64() * 1000.0;
+    if status >= 500 {
+        tracing::warn!(%method, %path, status, ms, "request");
+    } else {
+        tracing::debug!(%method, %path, status, ms, "request");
+    }
+    response
+}
+
+/// What one round of sweeps did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Runs stuck now.
+    pub stuck: usize,
+    /// Orphans this process closed (each orphan is closed by exactly one process).
+    pub orphans_closed: u64,
+}
+
+/// Looks for stuck runs and closes orphans, once. Safe from any number of processes sharing
+/// one database: closing is a conditional update of the row (`status = 'running'`), so each
+/// orphan is closed by exactly one of them.
+pub async fn sweep_once(
+    store: &dyn Store,
+    orphan_after: Duration,
+) -> cronmon_core::Result<SweepReport> {
+    let stuck = store.stuck_runs().await?;
+    let orphans_closed = store.fail_orphans(orphan_after).await?;
+    Ok(SweepReport {
+        stuck: stuck.len(),
+        orphans_closed,
+    })
+}
+
+async fn sweeps(store: Arc<dyn Store>, config: ServerConfig) {
+    let mut sweep = tokio::time::interval(config.sweep_every.max(Duration::from_millis(100)));
+    let mut cleanup = tokio::time::interval(config.cleanup_every.max(Duration::from_secs(1)));
+    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    cleanup.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut known_stuck = std::collections::HashSet::new();
+    loop {
+        tokio::select! {
+            _ = sweep.tick() => {
+                match store.stuck_runs().await {
+                    Ok(stuck) => {
+                        let now: std::collections::HashSet<_> =
+                            stuck.iter().map(|s| s.execution_id).collect();
+                        for s in stuck.iter().filter(|s| !known_stuck.contains(&s.execution_id)) {
+                            tracing::warn!(
+                                cron = %s.cron_name, execution = %s.execution_id,
+                                running_ms = s.running_ms, timeout_ms = s.timeout_ms,
+                                "stuck run"
+                            );
+                        }
+                        known_stuck = now;
+                    }
+                    Err(e) => tracing::warn!(error = %e, "stuck detection failed"),
+                }
+                match store.fail_orphans(config.orphan_after).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(closed = n, "closed orphaned runs as failed/timed_out"),
+                    Err(e) => tracing::warn!(error = %e, "orphan sweep failed"),
+                }
+            }
+            _ = cleanup.tick() => {
+                match store.cleanup(config.retention, 1000).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(deleted = n, "retention: deleted old runs"),
+                    Err(e) => tracing::warn!(error = %e, "retention failed"),
+                }
+            }
+        }
+    }
+}

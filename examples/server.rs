@@ -1,0 +1,67 @@
+//! The standalone cronmon server: API at `/api/admin`, dashboard at `/api/admin/dashboard`.
+//!
+//! Run with
+//! ```sh
+//! cargo run --release --example server                         # sqlite://cronmon.db, 127.0.0.1:8080
+//! cargo run --release --example server -- --demo               # plus the seed's crons and a week of history
+//! CRONMON_URL=postgres://postgres@127.0.0.1/cronmon cargo run --release --example server
+//! ```
+//! Without `CRON_SECRET`, a random secret is made and printed once.
+
+use std::time::Duration;
+
+use clap::Parser;
+use cronmon_http::server::{ServerConfig, serve, shutdown_signal};
+
+/// cronmon: monitor cron jobs and batch jobs.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Database: sqlite://FILE or postgres://… (falls back to DATABASE_URL).
+    #[arg(long, env = "CRONMON_URL")]
+    database_url: Option<String>,
+    /// Address to listen on.
+    #[arg(long, env = "CRONMON_BIND", default_value = "127.0.0.1:8080")]
+    bind: String,
+    /// Days of history to keep.
+    #[arg(long, env = "CRONMON_RETENTION_DAYS", default_value_t = 7)]
+    retention_days: u64,
+    /// Seconds between stuck-run sweeps.
+    #[arg(long, default_value_t = 60)]
+    sweep_secs: u64,
+    /// Minutes after which a stuck run is closed as failed/timed_out.
+    #[arg(long, default_value_t = 24 * 60)]
+    orphan_after_mins: u64,
+    /// Fill an empty database with the seed's six crons and a week of history.
+    #[arg(long)]
+    demo: bool,
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CRONMON_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let args = Args::parse();
+    let config = ServerConfig {
+        database_url: args
+            .database_url
+            .or_else(|| std::env::var("DATABASE_URL").ok())
+            .unwrap_or_else(|| "sqlite://cronmon.db".into()),
+        bind: args.bind,
+        // The secret comes from the environment only: never on a command line.
+        secret: std::env::var("CRON_SECRET").ok().filter(|s| !s.is_empty()),
+        retention: Duration::from_secs(args.retention_days.max(1) * 24 * 3600),
+        sweep_every: Duration::from_secs(args.sweep_secs.max(1)),
+        orphan_after: Duration::from_secs(args.orphan_after_mins * 60),
+        demo: args.demo,
+        ..ServerConfig::default()
+    };
+    if let Err(e) = serve(config, shutdown_signal()).await {
+        eprintln!("cronmon: {e}");
+        std::process::exit(1);
+    }
+}

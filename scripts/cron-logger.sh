@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# cron-logger.sh — report shell cron jobs to cronmon (the seed's bash client).
+#
+#   source /path/to/cron-logger.sh
+#   export CRON_API_BASE="http://127.0.0.1:8080"   # the server; the API is under /api/admin
+#   export CRON_SECRET="…"
+#
+#   cron_start "my-cron" "scheduled"               # exports CRON_EXECUTION_ID
+#   trap 'cron_fail "Script error" $?' EXIT
+#   do_work
+#   trap - EXIT
+#   cron_complete '{"items": 42, "status": "ok"}'
+#
+#   cron_wrap "my-cron" some-command --with args   # start, run, complete or fail; keeps the exit code
+#
+# A monitor that is down or slow costs the job a warning on stderr, never a failure: every call
+# has a timeout (CRON_CURL_TIMEOUT, 5 s) and every error is ignored. The completion carries
+# the run's name and start time, so a run whose start was lost is still recorded whole.
+#
+# Settings: CRON_API_BASE (default http://127.0.0.1:8080), CRON_API_PATH (default /api/admin),
+# CRON_SECRET, CRON_CURL_TIMEOUT. Needs bash, curl and GNU date.
+
+_cron_warn() { echo "[CRON WARN] $*" >&2; }
+
+_cron_now_ms() { date +%s%3N 2>/dev/null || echo $(( $(date +%s) * 1000 )); }
+
+_cron_now_iso() { date -u +%Y-%m-%dT%H:%M:%S.%3NZ 2>/dev/null || date -u +%Y-%m-%dT%H:%M:%SZ; }
+
+_cron_uuid() {
+  if [ -r /proc/sys/kernel/random/uuid ]; then
+    cat /proc/sys/kernel/random/uuid
+  elif command -v uuidgen >/dev/null 2>&1; then
+    uuidgen | tr 'A-Z' 'a-z'
+  else
+    od -An -N16 -tx1 /dev/urandom | tr -d ' \n' |
+      sed -E 's/^(.{8})(.{4}).(.{3}).(.{3})(.{12}).*$/\1-\2-4\3-a\4-\5/'
+  fi
+}
+
+# JSON string literal of $1 (quotes included).
+_cron_json_string() {
+  local s=${1-}
+  s=${s//\\/\\\\}
+  s=${s//\"/\\\"}
+  s=${s//$'\n'/\\n}
+  s=${s//$'\r'/\\r}
+  s=${s//$'\t'/\\t}
+  s=$(printf '%s' "$s" | tr -d '\000-\010\013\014\016-\037')
+  printf '"%s"' "$s"
+}
+
+# POSTs JSON $2 to the API path $1; prints the answer; never fails.
+_cron_post() {
+  local base=${CRON_API_BASE:-http://127.0.0.1:8080}
+  local url="${base%/}${CRON_API_PATH-/api/admin}$1"
+  local answer code
+  if ! command -v curl >/dev/null 2>&1; then
+    _cron_warn "curl not found; run not reported"
+    return 0
+  fi
+  answer=$(curl -sS --max-time "${CRON_CURL_TIMEOUT:-5}" -X POST \
+    -H "Content-Type: application/json" \
+    -H "X-Cron-Secret: ${CRON_SECRET:-}" \
+    --data-binary @- -w $'\n%{http_code}' "$url" <<<"$2" 2>/dev/null) || {
+    _cron_warn "monitor unreachable at $base; continuing"
+    return 0
+  }
+  code=${answer##*$'\n'}
+  answer=${answer%$'\n'*}
+  case "$code" in
+    2??) printf '%s' "$answer" ;;
+    *) _cron_warn "monitor answered $code: $answer" ;;
+  esac
+  return 0
+}
+
+# cron_start NAME [scheduled|manual]
+cron_start() {
+  local name=${1:?cron_start needs a cron name}
+  local trigger=${2:-scheduled}
+  CRON_NAME=$name
+  CRON_EXECUTION_ID=$(_cron_uuid)
+  CRON_STARTED_AT=$(_cron_now_iso)
+  CRON_START_MS=$(_cron_now_ms)
+  export CRON_NAME CRON_EXECUTION_ID CRON_STARTED_AT CRON_START_MS
+  _cron_post /cron-executions/start "{\"cronName\":$(_cron_json_string "$name"),\"triggerType\":$(_cron_json_string "$trigger"),\"executionId\":\"$CRON_EXECUTION_ID\",\"startedAt\":\"$CRON_STARTED_AT\",\"host\":$(_cron_json_string "$(hostname 2>/dev/null || echo unknown)"),\"pid\":$$}" >/dev/null
+  echo "[CRON START] $name (execution: $CRON_EXECUTION_ID)" >&2
+  return 0
+}
+
+_cron_finish() { # status output_json error_message exit_code
+  if [ -z "${CRON_EXECUTION_ID:-}" ]; then
+    _cron_warn "no run started (call cron_start first)"
+    return 0
+  fi
+  local duration=$(( $(_cron_now_ms) - ${CRON_START_MS:-$(_cron_now_ms)} ))
+  local body="{\"executionId\":\"$CRON_EXECUTION_ID\",\"status\":\"$1\",\"durationMs\":$duration"
+  body+=",\"cronName\":$(_cron_json_string "${CRON_NAME:-}"),\"startedAt\":\"${CRON_STARTED_AT:-}\""
+  [ -n "$2" ] && body+=",\"output\":$2"
+  [ -n "$3" ] && body+=",\"errorMessage\":$(_cron_json_string "$3")"
+  [ -n "$4" ] && body+=",\"exitCode\":$4"
+  body+="}"
+  _cron_post /cron-executions/complete "$body" >/dev/null
+  CRON_LAST_DURATION_MS=$duration
+  return 0
+}
+
+# cron_complete [output_json]
+cron_complete() {
+  local output=${1:-'{}'}
+  # Not JSON? Send it as a string rather than lose the completion.
+  case "${output#"${output%%[![:space:]]*}"}" in
+    \{*|\[*) ;;
+    *) output=$(_cron_json_string "$output") ;;
+  esac
+  _cron_finish completed "$output" "" 0
+  echo "[CRON COMPLETE] ${CRON_NAME:-?} (${CRON_LAST_DURATION_MS:-?}ms)" >&2
+  return 0
+}
+
+# cron_fail "message" [exit_code]
+cron_fail() {
+  local code=${2:-1}
+  case "$code" in ''|*[!0-9-]*) code=1 ;; esac
+  _cron_finish failed "" "${1:-failed}" "$code"
+  echo "[CRON FAIL] ${CRON_NAME:-?} (${CRON_LAST_DURATION_MS:-?}ms): ${1:-failed}" >&2
+  return 0
+}
+
+# cron_wrap NAME command [args…]   (or cron_wrap NAME "command args" as the seed wrote it)
+# Runs the command, reports it (its stderr's tail as the error), and returns its exit code.
+cron_wrap() {
+  local name=${1:?cron_wrap needs a cron name}
+  shift
+  local errlog status
+  errlog=$(mktemp 2>/dev/null || echo "/tmp/cron-wrap.$$")
+  cron_start "$name" "${CRON_TRIGGER:-scheduled}"
+  if [ $# -eq 1 ] && [[ "$1" == *" "* ]]; then
+    bash -c "$1" 2>"$errlog"
+  else
+    "$@" 2>"$errlog"
+  fi
+  status=$?
+  cat "$errlog" >&2 2>/dev/null
+  if [ "$status" -eq 0 ]; then
+    cron_complete '{}'
+  else
+    cron_fail "exit $status: $(tail -c 2000 "$errlog" 2>/dev/null)" "$status"
+  fi
+  rm -f "$errlog"
+  return "$status"
+}

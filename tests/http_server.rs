@@ -1,0 +1,491 @@
+//! End to end: the standalone server over real sockets, driven by an HTTP client, by the
+//! seed's bash client (`scripts/cron-logger.sh` in real bash and curl), as a real process
+//! (the `server` example), and as two instances sharing one PostgreSQL.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use common::TestDb;
+use cronmon::store::Store;
+use cronmon::{CronName, ScheduleUpdate, Start, Status};
+use cronmon_http::server::{Server, ServerConfig, sweep_once};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+const SECRET: &str = "e2e-secret";
+
+struct Running {
+    base: String,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    async fn start(url: &str, tweak: impl FnOnce(&mut ServerConfig)) -> Self {
+        let mut config = ServerConfig {
+            database_url: url.to_owned(),
+            bind: "127.0.0.1:0".into(),
+            secret: Some(SECRET.into()),
+            ..ServerConfig::default()
+        };
+        tweak(&mut config);
+        let server = Server::bind(config).await.expect("bind");
+        let base = format!("http://{}/api/admin", server.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            server
+                .run(async {
+                    let _ = stopped.await;
+                })
+                .await
+                .expect("serve");
+        });
+        Self {
+            base,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        self.task.await.unwrap();
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap()
+}
+
+async fn get(base: &str, path: &str) -> (u16, Value) {
+    let r = client()
+        .get(format!("{base}{path}"))
+        .header("X-Cron-Secret", SECRET)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+async fn post(base: &str, path: &str, body: Value) -> (u16, Value) {
+    let r = client()
+        .post(format!("{base}{path}"))
+        .header("X-Cron-Secret", SECRET)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+async fn drive_a_run(base: &str) {
+    let (s, b) = post(
+        base,
+        "/cron-executions/start",
+        json!({"cronName": "monitor-openai", "triggerType": "manual"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{b}");
+    let id = b["executionId"].clone();
+    let (s, b) = post(
+        base,
+        "/cron-executions/complete",
+        json!({"executionId": id, "status": "completed", "durationMs": 1398, "output": {}}),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = get(base, "/cron-executions/list?cronName=monitor-openai").await;
+    assert_eq!(s, 200);
+    assert_eq!(b["executions"][0]["status"], "completed");
+    assert_eq!(b["executions"][0]["trigger_type"], "manual");
+    // Without the secret: 401 over the wire too; health is open.
+    let r = client()
+        .get(format!("{base}/cron-schedules"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let r = client().get(format!("{base}/health")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn server_over_http_on_sqlite() {
+    let db = TestDb::sqlite().await;
+    let server = Running::start(&db.url, |_| {}).await;
+    drive_a_run(&server.base).await;
+    // `/` leads to the dashboard.
+    let root = server.base.trim_end_matches("/api/admin");
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{root}/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 307);
+    assert_eq!(r.headers()["location"], "/api/admin/dashboard");
+    server.stop().await;
+    db.finish().await;
+}
+
+#[tokio::test]
+async fn server_over_http_on_postgres() {
+    let db = TestDb::postgres().await;
+    let server = Running::start(&db.url, |_| {}).await;
+    drive_a_run(&server.base).await;
+    server.stop().await;
+    db.finish().await;
+}
+
+#[tokio::test]
+async fn many_concurrent_writes_are_group_committed() {
+    let db = TestDb::postgres().await;
+    let server = Running::start(&db.url, |_| {}).await;
+    let base = server.base.clone();
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let base = base.clone();
+        tasks.push(tokio::spawn(async move {
+            let (s, b) = post(
+                &base,
+                "/cron-executions/start",
+                json!({"cronName": format!("job-{}", i % 7)}),
+            )
+            .await;
+            assert_eq!(s, 201, "{b}");
+            let (s, b) = post(
+                &base,
+                "/cron-executions/complete",
+                json!({"executionId": b["executionId"], "status": if i % 5 == 0 { "failed" } else { "completed" }}),
+            )
+            .await;
+            assert_eq!(s, 200, "{b}");
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let (_, b) = get(&base, "/cron-executions/list?limit=1").await;
+    assert_eq!(b["pagination"]["total"], 200);
+    let (_, b) = get(&base, "/cron-executions/list?status=failed&limit=1").await;
+    assert_eq!(b["pagination"]["total"], 40);
+    server.stop().await;
+    db.finish().await;
+}
+
+/// The seed's client, unchanged in spirit: `source cron-logger.sh`, then start → complete
+/// (and fail, and wrap) with curl, from real bash.
+#[tokio::test]
+async fn the_bash_client_reports_runs() {
+    let db = TestDb::sqlite().await;
+    let server = Running::start(&db.url, |_| {}).await;
+    let root = server.base.trim_end_matches("/api/admin").to_owned();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/cron-logger.sh");
+    let out = tokio::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            r#"set -euo pipefail
+source '{script}'
+cron_start "monitor-openai" "scheduled"
+[ -n "$CRON_EXECUTION_ID" ]
+echo "id=$CRON_EXECUTION_ID"
+cron_complete '{{"openai": {{"status": "accessible"}}, "budget": {{"consumedUsd": 4.22}}}}'
+cron_start "check-alerts"
+cron_fail 'Script error: "quoted" and
+new line' 3
+cron_wrap "index-kb" "echo indexing; echo 'disk full' >&2; exit 4" || echo "wrap-exit=$?"
+cron_wrap "refresh-mv" true
+CRON_API_BASE=http://127.0.0.1:9 cron_start "down"
+cron_complete
+echo done"#
+        ))
+        .env("CRON_API_BASE", &root)
+        .env("CRON_SECRET", SECRET)
+        .output()
+        .await
+        .expect("bash runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("wrap-exit=4"), "{stdout}");
+    assert!(stdout.trim_end().ends_with("done"), "{stdout}");
+    assert!(stderr.contains("[CRON START] monitor-openai"), "{stderr}");
+    assert!(
+        stderr.contains("[CRON WARN] monitor unreachable"),
+        "{stderr}"
+    );
+
+    let id = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("id="))
+        .expect("id printed");
+    let (s, b) = get(&server.base, &format!("/cron-executions/{id}")).await;
+    assert_eq!(s, 200, "{b}");
+    let e = &b["execution"];
+    assert_eq!(e["status"], "completed");
+    assert_eq!(e["output"]["budget"]["consumedUsd"], 4.22);
+    assert!(e["duration_ms"].as_i64().unwrap() >= 0);
+    assert!(e["pid"].as_i64().is_some());
+
+    let (_, b) = get(&server.base, "/cron-executions/list?cronName=check-alerts").await;
+    let e = &b["executions"][0];
+    assert_eq!(e["status"], "failed");
+    assert_eq!(e["exit_code"], 3);
+    assert_eq!(e["error_message"], "Script error: \"quoted\" and\nnew line");
+
+    let (_, b) = get(&server.base, "/cron-executions/list?cronName=index-kb").await;
+    assert_eq!(b["executions"][0]["status"], "failed");
+    assert_eq!(b["executions"][0]["exit_code"], 4);
+    assert!(
+        b["executions"][0]["error_message"]
+            .as_str()
+            .unwrap()
+            .contains("disk full")
+    );
+    let (_, b) = get(&server.base, "/cron-executions/list?cronName=refresh-mv").await;
+    assert_eq!(b["executions"][0]["status"], "completed");
+    // The start of "down" never arrived; its completion carried name and start: stored whole.
+    let (_, b) = get(&server.base, "/cron-executions/list?cronName=down").await;
+    assert_eq!(b["executions"][0]["status"], "completed");
+    server.stop().await;
+    db.finish().await;
+}
+
+async fn orphan(store: &dyn Store, cron: &str, ago: chrono::Duration) -> uuid::Uuid {
+    let mut s = Start::now(CronName::new(cron).unwrap());
+    s.started_at = Utc::now() - ago;
+    store.record_start(&s).await.unwrap();
+    s.id
+}
+
+/// Two server instances on one PostgreSQL: both sweep, every orphan is closed exactly once,
+/// and what one instance records the other serves.
+#[tokio::test]
+async fn two_instances_share_one_postgres_and_sweep_once() {
+    let db = TestDb::postgres().await;
+    let name = CronName::new("hangs").unwrap();
+    db.store
+        .upsert_schedule(
+            &name,
+            &ScheduleUpdate {
+                timeout_ms: Some(60_000),
+                ..ScheduleUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..60 {
+        ids.push(orphan(db.store.as_ref(), "hangs", chrono::Duration::hours(2)).await);
+    }
+    // Two stores = two pools, as two processes have.
+    let a = cronmon::store::connect(&db.url).await.unwrap();
+    let b = cronmon::store::connect(&db.url).await.unwrap();
+    let mut closed = 0;
+    for _ in 0..5 {
+        let (ra, rb) = tokio::join!(
+            sweep_once(a.as_ref(), Duration::from_secs(60)),
+            sweep_once(b.as_ref(), Duration::from_secs(60)),
+        );
+        closed += ra.unwrap().orphans_closed + rb.unwrap().orphans_closed;
+    }
+    assert_eq!(closed, 60, "each orphan closed exactly once");
+    for id in &ids {
+        let e = db.store.execution(*id).await.unwrap().unwrap();
+        assert_eq!(e.status, Status::Failed);
+        assert_eq!(e.reason, Some(cronmon::Reason::TimedOut));
+    }
+    a.close().await;
+    b.close().await;
+
+    // Two real servers with fast sweeps on the same database.
+    let late = orphan(db.store.as_ref(), "hangs", chrono::Duration::hours(3)).await;
+    let fast = |c: &mut ServerConfig| {
+        c.sweep_every = Duration::from_millis(100);
+        c.orphan_after = Duration::from_secs(60);
+    };
+    let one = Running::start(&db.url, fast).await;
+    let two = Running::start(&db.url, fast).await;
+    let (s, started) = post(
+        &one.base,
+        "/cron-executions/start",
+        json!({"cronName": "shared"}),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let (s, _) = post(
+        &two.base,
+        "/cron-executions/complete",
+        json!({"executionId": started["executionId"], "status": "completed"}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (_, b) = get(
+        &one.base,
+        &format!(
+            "/cron-executions/{}",
+            started["executionId"].as_str().unwrap()
+        ),
+    )
+    .await;
+    assert_eq!(b["execution"]["status"], "completed");
+    let mut closed = false;
+    for _ in 0..50 {
+        if db.store.execution(late).await.unwrap().unwrap().status == Status::Failed {
+            closed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(closed, "the sweeps closed the orphan");
+    one.stop().await;
+    two.stop().await;
+    db.finish().await;
+}
+
+/// A database outage is 503 `unavailable`, never 500.
+#[tokio::test]
+async fn database_outage_is_503() {
+    for db in [TestDb::sqlite().await, TestDb::postgres().await] {
+        let store: Arc<dyn Store> = db.store.clone();
+        let app = axum::Router::new().nest(
+            "/api/admin",
+            cronmon_http::router(cronmon_http::Api::new(
+                store.clone(),
+                cronmon_http::Config::new(SECRET),
+            )),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}/api/admin", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        store.close().await; // the database goes away
+        for (s, b) in [
+            post(&base, "/cron-executions/start", json!({"cronName": "x"})).await,
+            get(&base, "/cron-executions/stats").await,
+            get(&base, "/cron-executions/list").await,
+            get(&base, "/cron-schedules").await,
+        ] {
+            assert_eq!(s, 503, "{b}");
+            assert_eq!(b["error"]["code"], "unavailable");
+        }
+        let r = client().get(format!("{base}/health")).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 503);
+        task.abort();
+        db.finish().await;
+    }
+}
+
+fn server_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap(); // target/debug/deps -> target/debug
+    let bin = dir.join("examples").join("server");
+    assert!(
+        bin.exists(),
+        "{} is missing: `cargo test` builds it (or run `cargo build --example server`)",
+        bin.display()
+    );
+    bin
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The real `server` example as a process: zero set-up on SQLite, a generated secret printed
+/// once, the API answering, and a clean exit on SIGTERM.
+#[tokio::test]
+async fn the_server_example_runs_and_stops_on_sigterm() {
+    let dir = std::env::temp_dir().join(format!("cronmon-e2e-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_port();
+    let mut child = tokio::process::Command::new(server_binary())
+        .arg("--demo")
+        .current_dir(&dir)
+        .env_remove("CRON_SECRET")
+        .env_remove("CRONMON_URL")
+        .env_remove("DATABASE_URL")
+        .env("CRONMON_BIND", format!("127.0.0.1:{port}"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    use tokio::io::AsyncBufReadExt;
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let secret = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(s) = line.split("generated for this run: ").nth(1) {
+                return s.trim().to_owned();
+            }
+        }
+        panic!("no secret printed")
+    })
+    .await
+    .expect("the server starts");
+    assert_eq!(secret.len(), 64);
+    let base = format!("http://127.0.0.1:{port}/api/admin");
+    let mut up = false;
+    for _ in 0..100 {
+        if let Ok(r) = client().get(format!("{base}/health")).send().await
+            && r.status().is_success()
+        {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(up, "health answers");
+    let r = client()
+        .get(format!("{base}/cron-schedules"))
+        .header("Authorization", format!("Bearer {secret}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let b: Value = r.json().await.unwrap();
+    assert_eq!(
+        b["schedules"].as_array().unwrap().len(),
+        6,
+        "--demo made the seed's crons"
+    );
+    let r = client()
+        .get(format!("{base}/cron-executions/stats"))
+        .header("X-Cron-Secret", &secret)
+        .send()
+        .await
+        .unwrap();
+    let b: Value = r.json().await.unwrap();
+    assert!(
+        !b["stuckCrons"].as_array().unwrap().is_empty(),
+        "one stuck run"
+    );
+    assert!(
+        dir.join("cronmon.db").exists(),
+        "sqlite://cronmon.db by default"
+    );
+
+    let pid = child.id().unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .expect("stops on SIGTERM")
+        .unwrap();
+    assert!(exit.success(), "{exit:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
