@@ -114,10 +114,11 @@
     const s = ms / 1000;
     if (s < 60) return `${s.toFixed(s < 10 ? 2 : 1)} s`;
     const m = Math.floor(s / 60);
-    if (m < 60) return `${m}m ${String(Math.floor(s % 60)).padStart(2, "0")}s`;
+    const sec = Math.floor(s % 60);
+    if (m < 60) return sec ? `${m}m ${String(sec).padStart(2, "0")}s` : `${m} min`;
     const h = Math.floor(m / 60);
-    if (h < 48) return `${h}h ${String(m % 60).padStart(2, "0")}m`;
-    return `${Math.floor(h / 24)}d ${h % 24}h`;
+    if (h < 48) return m % 60 ? `${h}h ${String(m % 60).padStart(2, "0")}m` : `${h} h`;
+    return h % 24 ? `${Math.floor(h / 24)}d ${h % 24}h` : `${Math.floor(h / 24)} d`;
   }
   function fmtRelative(v, now = Date.now()) {
     const d = parseDate(v);
@@ -389,12 +390,13 @@
     const box = clear($("alerts"));
     const stuck = state.data.stats?.stuckCrons || [];
     const schedules = state.data.schedules?.schedules || [];
+    const labels = new Map(schedules.map((s) => [s.cron_name, cronLabel(s)]));
     for (const r of stuck) {
       const where = [r.host, r.pid != null ? `pid ${r.pid}` : null].filter(Boolean).join(" · ");
       box.append(el("div", { className: "alert critical", dataset: { alert: "stuck", cron: r.cron_name } },
         el("span", { className: "icon", "aria-hidden": "true" }, "!"),
         el("div", null,
-          el("span", { className: "title" }, "Stuck: ", r.cron_name),
+          el("span", { className: "title" }, "Stuck: ", labels.get(r.cron_name) || r.cron_name),
           ` has been running for ${fmtDuration(r.running_ms)} (max ${fmtDuration(r.timeout_ms)}), started ${fmtDateTime(r.started_at)}`,
           r.last_heartbeat_at ? `, last heartbeat ${fmtRelative(r.last_heartbeat_at, now)}` : ", no heartbeat",
           where ? ` on ${where}` : "",

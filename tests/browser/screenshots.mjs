@@ -37,7 +37,6 @@ async function shoot(name, { width, height, scheme = "light", fullPage = false, 
 
 try {
   await shoot("dashboard-desktop", { width: 1440, height: 1024 });
-  await shoot("dashboard-desktop-full", { width: 1440, height: 1024, fullPage: true });
   await shoot("dashboard-detail", { width: 1440, height: 900, detail: true });
   await shoot("dashboard-dark", { width: 1440, height: 1024, scheme: "dark" });
   await shoot("dashboard-mobile", { width: 390, height: 1200 });
