@@ -29,9 +29,13 @@ struct Client {
 
 impl Client {
     async fn post(&self, path: &str, body: Value) -> Value {
+        self.send(reqwest::Method::POST, path, body).await
+    }
+
+    async fn send(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
         let res = self
             .http
-            .post(format!("{}{path}", self.base))
+            .request(method.clone(), format!("{}{path}", self.base))
             .header("X-Cron-Secret", SECRET)
             .json(&body)
             .send()
@@ -39,7 +43,10 @@ impl Client {
             .expect("request");
         let status = res.status();
         let value: Value = res.json().await.expect("JSON answer");
-        assert!(status.is_success(), "POST {path} {body}: {status} {value}");
+        assert!(
+            status.is_success(),
+            "{method} {path} {body}: {status} {value}"
+        );
         value
     }
 
@@ -165,6 +172,29 @@ async fn dashboard_in_headless_chromium() {
         .await;
     client
         .run("long-task", 60, None, Value::Null, None, None)
+        .await;
+    // Two crons with a schedule (for the next-run card); one of them stuck past its 1 min limit.
+    for (name, body) in [
+        (
+            "stuck-job",
+            json!({"displayName": "Stuck job", "cronExpression": "*/10 * * * *",
+                   "timezone": "Europe/Paris", "timeoutMs": 60_000}),
+        ),
+        (
+            "batch-import",
+            json!({"displayName": "Batch import", "cronExpression": "0 3 * * *"}),
+        ),
+    ] {
+        client
+            .send(
+                reqwest::Method::PUT,
+                &format!("/cron-schedules/{name}"),
+                body,
+            )
+            .await;
+    }
+    client
+        .run("stuck-job", 7200, None, Value::Null, None, None)
         .await;
 
     // The page itself answers without the secret, and with its base taken from the mount point.

@@ -9,6 +9,8 @@
 //   - "flaky-sync": 3 failed runs in a row whose error message carries HTML/JS payloads
 //   - a cron named `<img src=x onerror="window.__xssName=1">` with one failed run
 //   - "long-task": 1 run still running
+//   - "stuck-job" ("Stuck job", every 10 min, 1 min max runtime): 1 run started 2 h ago, stuck
+//   - schedules for "stuck-job" and "batch-import" (so a next run exists)
 // Every check compares what the page shows with what the API answers.
 // Exit status 0 when every check passes; the last line is "N passed, M failed".
 import { chromium } from "playwright-core";
@@ -136,7 +138,9 @@ try {
     eq(Number(await kpi("kpi-running")) >= 1, true, "the running fixture run is counted");
     const scheduled = schedules.filter((s) => s.next_run_at && s.is_enabled !== false)
       .sort((a, b) => Date.parse(a.next_run_at) - Date.parse(b.next_run_at));
-    eq(await kpi("kpi-next"), scheduled.length ? scheduled[0].cron_name : "", "next run cron");
+    assert(scheduled.length >= 2, "the fixture has two scheduled crons");
+    eq(await kpi("kpi-next"), scheduled[0].cron_name, "next run cron");
+    assert((await page.textContent("#kpi-next")).includes(scheduled[0].display_name), "next run shows the display name");
     const runsText = (await page.textContent("#kpi-runs [data-kpi=value]")).replace(/,/g, "");
     eq(Number(runsText), sum(stats, "total_executions"), "runs 24 h as displayed");
   });
@@ -160,7 +164,47 @@ try {
     const text = await page.textContent('#alerts [data-alert="failures"][data-cron="flaky-sync"]');
     assert(/failed 3 times in a row/.test(text), `alert text: ${text}`);
     const { stuckCrons } = await api("/cron-executions/stats?hours=24");
+    assert(stuckCrons.some((r) => r.cron_name === "stuck-job"), "the API reports the stuck run");
     eq(await page.locator('#alerts [data-alert="stuck"]').count(), stuckCrons.length, "one alert per stuck run");
+    const stuck = page.locator('#alerts [data-alert="stuck"][data-cron="stuck-job"]');
+    assert((await stuck.textContent()).includes("Stuck: Stuck job"), "stuck alert names the cron");
+    await stuck.locator("button").click();
+    await page.waitForSelector("#detail[open] .facts");
+    const id = stuckCrons.find((r) => r.cron_name === "stuck-job").execution_id;
+    assert((await page.textContent("#detail-body")).includes(id), "View run opens the stuck run");
+    assert(await page.isVisible("#detail-badge .badge.running"), "blue running badge");
+    await page.click("#detail-close");
+  });
+
+  await check("batches: empty state, then cards with progress bars", async () => {
+    const { batches } = await api("/cron-executions/batches");
+    if (Object.keys(batches).length === 0) {
+      assert(await page.isVisible("#batches-empty"), "empty state shown while no batch kind exists");
+    }
+    // The card layout, with batch kinds as the API will give them (answered in the browser here).
+    const fake = {
+      success: true,
+      batches: {
+        kbIndexation: { pending: 120, processing: 3, completedToday: 845, failedToday: 12, successRate: 98.6,
+          runs: [{ id: "run-1", progress_done: 340, progress_total: 1000 }] },
+        "<b>webCrawls</b>": { pending: 0, processing: 1, completedToday: 51, failedToday: 9, successRate: 85, runs: [] },
+      },
+    };
+    await page.route("**/cron-executions/batches", (r) => r.fulfill({ json: fake }));
+    const n = await refreshes(page);
+    await page.click("#refresh");
+    await waitRefreshAfter(page, n);
+    eq(await page.$$eval("#batches .batch", (b) => b.map((x) => x.dataset.kind)), Object.keys(fake.batches), "one card per kind");
+    assert(await page.isHidden("#batches-empty"), "no empty state");
+    eq(await page.$$eval("#batches h3", (h) => h.map((x) => x.textContent)), Object.keys(fake.batches), "kind names as text");
+    const widths = await page.$$eval('#batches .batch[data-kind="kbIndexation"] .bar > span', (s) => s.map((x) => x.style.width));
+    eq(widths, ["98.6%", "34%"], "success rate and run progress bars");
+    assert((await page.textContent('#batches .batch[data-kind="kbIndexation"]')).includes("340 / 1,000"), "progress figures");
+    await page.unroute("**/cron-executions/batches");
+    const m = await refreshes(page);
+    await page.click("#refresh");
+    await waitRefreshAfter(page, m);
+    assert(await page.isVisible("#batches-empty") === (Object.keys(batches).length === 0), "back to the API's batches");
   });
 
   await check("pagination moves through more than 50 runs", async () => {
