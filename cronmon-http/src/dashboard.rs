@@ -71,7 +71,7 @@ fn find(name: &str) -> Option<&'static Asset> {
 }
 
 /// The page's policy: scripts and styles only from this origin, API calls only to it.
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
 img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// Routes of the dashboard, to merge into the API router outside its auth layer.

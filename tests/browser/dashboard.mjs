@@ -75,6 +75,7 @@ const browser = await chromium.launch({
 
 const pageErrors = [];
 const dialogs = [];
+const cspViolations = [];
 const XSS_NAME = '<img src=x onerror="window.__xssName=1">';
 
 async function newPage(width, height, { withSecret } = {}) {
@@ -82,6 +83,9 @@ async function newPage(width, height, { withSecret } = {}) {
   const page = await ctx.newPage();
   page.setDefaultTimeout(TIMEOUT);
   page.on("pageerror", (e) => pageErrors.push(String(e)));
+  page.on("console", (m) => {
+    if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
+  });
   page.on("dialog", (d) => {
     dialogs.push(d.message());
     d.dismiss().catch(() => {});
@@ -357,6 +361,31 @@ try {
     assert(await page.isHidden("#error-banner"), "banner gone after recovery");
   });
 
+  await check("empty states when there is no data yet", async () => {
+    const p = await newPage(1280, 800, { withSecret: secret });
+    const empty = {
+      "/cron-executions/stats": { success: true, stats: [], stuckCrons: [], timeline: [] },
+      "/cron-schedules": { success: true, schedules: [] },
+      "/cron-executions/list": { success: true, executions: [], pagination: { page: 1, limit: 50, total: 0, totalPages: 0 } },
+      "/cron-executions/batches": { success: true, batches: {} },
+    };
+    await p.route(`${base}/cron-**`, (r) => {
+      const path = new URL(r.request().url()).pathname.slice(new URL(base).pathname.length);
+      return empty[path] ? r.fulfill({ json: empty[path] }) : r.continue();
+    });
+    await p.goto(`${base}/dashboard`);
+    await waitReady(p);
+    for (const sel of ["#timeline-empty", "#health-empty", "#exec-empty", "#batches-empty"]) {
+      assert(await p.isVisible(sel), `${sel} shown`);
+    }
+    eq(await p.textContent("#exec-empty-text"), "No run has been recorded yet.", "executions empty text");
+    eq(await p.textContent("#kpi-runs [data-kpi=value]"), "0", "runs card");
+    eq(await p.textContent("#kpi-next [data-kpi=value]"), "—", "next run card");
+    eq(await p.locator("#alerts .alert").count(), 0, "no alert");
+    assert(await p.isHidden("#error-banner"), "no error banner");
+    await p.context().close();
+  });
+
   await check("a wrong secret shows the error banner and asks again", async () => {
     const p = await newPage(1280, 800, { withSecret: "definitely-not-the-secret" });
     await p.goto(`${base}/dashboard`);
@@ -388,6 +417,7 @@ try {
   await check("no script error and no dialog on any page", async () => {
     eq(pageErrors, [], "page errors");
     eq(dialogs, [], "dialogs");
+    eq(cspViolations, [], "Content-Security-Policy violations");
   });
 } finally {
   await browser.close();
