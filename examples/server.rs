@@ -32,6 +32,9 @@ struct Args {
     /// Minutes after which a stuck run is closed as failed/timed_out.
     #[arg(long, default_value_t = 24 * 60)]
     orphan_after_mins: u64,
+    /// Group-commit writer tasks (events are sharded by cron name among them).
+    #[arg(long, env = "CRONMON_WRITERS")]
+    writers: Option<usize>,
     /// Fill an empty database with the seed's six crons and a week of history.
     #[arg(long)]
     demo: bool,
@@ -58,6 +61,7 @@ async fn main() {
         sweep_every: Duration::from_secs(args.sweep_secs.max(1)),
         orphan_after: Duration::from_secs(args.orphan_after_mins * 60),
         demo: args.demo,
+        writers: args.writers,
         ..ServerConfig::default()
     };
     if let Err(e) = serve(config, shutdown_signal()).await {

@@ -147,8 +147,18 @@ async fn server_over_http_on_postgres() {
 
 #[tokio::test]
 async fn many_concurrent_writes_are_group_committed() {
+    concurrent_writes(None).await;
+}
+
+/// Four writers, events sharded by cron name: every write lands, none deadlocks.
+#[tokio::test]
+async fn many_concurrent_writes_on_four_writers() {
+    concurrent_writes(Some(4)).await;
+}
+
+async fn concurrent_writes(writers: Option<usize>) {
     let db = TestDb::postgres().await;
-    let server = Running::start(&db.url, |_| {}).await;
+    let server = Running::start(&db.url, |c| c.writers = writers).await;
     let base = server.base.clone();
     let mut tasks = Vec::new();
     for i in 0..200 {
@@ -488,4 +498,108 @@ async fn the_server_example_runs_and_stops_on_sigterm() {
         .unwrap();
     assert!(exit.success(), "{exit:?}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+async fn raw_exchange(addr: &str, head: &[u8], rest: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let _ = s.write_all(head).await;
+    let _ = s.write_all(rest).await;
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A 10 MB header, invalid UTF-8 in headers and paths: refused cleanly, never a 500, and the
+/// server keeps serving.
+#[tokio::test]
+async fn hostile_requests_over_the_wire() {
+    let db = TestDb::sqlite().await;
+    let server = Running::start(&db.url, |_| {}).await;
+    let addr = server
+        .base
+        .trim_start_matches("http://")
+        .trim_end_matches("/api/admin")
+        .to_owned();
+
+    let mut big = b"GET /api/admin/health HTTP/1.1\r\nHost: x\r\nX-Big: ".to_vec();
+    big.extend(std::iter::repeat_n(b'a', 10 * 1024 * 1024));
+    let answer = raw_exchange(&addr, &big, b"\r\n\r\n").await;
+    assert!(
+        !answer.contains(" 500 "),
+        "{}",
+        &answer[..answer.len().min(200)]
+    );
+    if !answer.is_empty() {
+        assert!(
+            answer.starts_with("HTTP/1.1 431"),
+            "{}",
+            &answer[..answer.len().min(200)]
+        );
+    }
+
+    let bad_secret = b"GET /api/admin/cron-schedules HTTP/1.1\r\nHost: x\r\nX-Cron-Secret: \xff\xfe\r\nConnection: close\r\n\r\n";
+    let answer = raw_exchange(&addr, bad_secret, b"").await;
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(answer.contains("\"unauthorized\""), "{answer}");
+
+    let bad_path = format!(
+        "PUT /api/admin/cron-schedules/%FF%FE HTTP/1.1\r\nHost: x\r\nX-Cron-Secret: {SECRET}\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+    );
+    let answer = raw_exchange(&addr, bad_path.as_bytes(), b"").await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("\"invalid_path\""), "{answer}");
+
+    let (s, _) = get(&server.base, "/cron-schedules").await;
+    assert_eq!(s, 200, "still serving");
+    server.stop().await;
+    db.finish().await;
+}
+
+/// Shutdown lets a request in flight finish: its body arrives after the signal and it is
+/// still recorded and answered.
+#[tokio::test]
+async fn graceful_shutdown_finishes_requests_in_flight() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let db = TestDb::sqlite().await;
+    let server = Running::start(&db.url, |_| {}).await;
+    let addr = server
+        .base
+        .trim_start_matches("http://")
+        .trim_end_matches("/api/admin")
+        .to_owned();
+    let body = br#"{"cronName": "in-flight"}"#;
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /api/admin/cron-executions/start HTTP/1.1\r\nHost: x\r\nX-Cron-Secret: {SECRET}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(&body[..5]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let stopping = tokio::spawn(server.stop());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    s.write_all(&body[5..]).await.unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out))
+        .await
+        .expect("answered")
+        .unwrap();
+    let out = String::from_utf8_lossy(&out);
+    assert!(out.starts_with("HTTP/1.1 201"), "{out}");
+    tokio::time::timeout(Duration::from_secs(10), stopping)
+        .await
+        .expect("stops once the request is done")
+        .unwrap();
+    let store = cronmon::store::connect(&db.url).await.unwrap();
+    let page = store
+        .list_executions(
+            &cronmon::ExecutionFilter::default(),
+            cronmon::PageRequest::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.total, 1);
+    store.close().await;
+    db.finish().await;
 }

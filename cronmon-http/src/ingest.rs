@@ -1,23 +1,35 @@
 //! Group commit: start, complete and heartbeat requests do not each run a transaction. Each
-//! handler sends its event with a reply channel to a small pool of writer tasks; a writer
-//! takes every event waiting (up to a batch size), records them with one
-//! [`Store::record_batch`] call (one transaction), and answers each request with its own
-//! result. Under load, batches grow by themselves; when idle, an event is written at once.
+//! handler sends its event with a reply channel to a writer task; a writer takes every event
+//! waiting (up to a batch size), records them with one [`Store::record_batch`] call (one
+//! transaction), and answers each request with its own result. Under load, batches grow by
+//! themselves; when idle, an event is written at once. No read happens before a write.
+//!
+//! With several writers, events are sharded by cron name (a finish or heartbeat follows its
+//! start's shard, remembered for the runs this process saw start), so two writers never lock
+//! the same hourly roll-up row and cannot deadlock on it.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cronmon_core::{Event, Outcome, Store};
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
 
 use crate::error::ApiError;
 
 type Reply = oneshot::Sender<Result<Outcome, ApiError>>;
 
+/// Runs remembered for routing; past this, the memory starts over (a finish whose start is
+/// forgotten goes to the shard of its id: correct, merely not deadlock-proof).
+const MAX_REMEMBERED: usize = 200_000;
+
 /// Handle to the writer tasks; cheap to clone. The writers stop once every handle is dropped.
 #[derive(Debug, Clone)]
 pub(crate) struct Ingest {
-    tx: mpsc::Sender<(Event, Reply)>,
+    shards: Arc<[mpsc::Sender<(Event, Reply)>]>,
+    routes: Arc<Mutex<HashMap<Uuid, usize>>>,
 }
 
 impl Ingest {
@@ -28,18 +40,58 @@ impl Ingest {
         max_batch: usize,
         queue: usize,
     ) -> Self {
-        let (tx, rx) = mpsc::channel(queue.max(1));
-        let rx = Arc::new(Mutex::new(rx));
-        for _ in 0..writers.max(1) {
-            tokio::spawn(writer(store.clone(), rx.clone(), max_batch.max(1)));
+        let writers = writers.max(1);
+        let per_shard = (queue / writers).max(1);
+        let shards: Vec<_> = (0..writers)
+            .map(|_| {
+                let (tx, rx) = mpsc::channel(per_shard);
+                tokio::spawn(writer(store.clone(), rx, max_batch.max(1)));
+                tx
+            })
+            .collect();
+        Self {
+            shards: shards.into(),
+            routes: Arc::default(),
         }
-        Self { tx }
     }
 
-    /// Records `event` with the next batch and waits for its own result.
+    fn shard_of(&self, event: &Event) -> usize {
+        let n = self.shards.len();
+        if n == 1 {
+            return 0;
+        }
+        let by_name = |name: &str| {
+            let mut h = DefaultHasher::new();
+            name.hash(&mut h);
+            (h.finish() % n as u64) as usize
+        };
+        let mut routes = self.routes.lock().unwrap_or_else(|e| e.into_inner());
+        match event {
+            Event::Start(s) => {
+                let shard = by_name(s.cron_name.as_str());
+                if routes.len() >= MAX_REMEMBERED {
+                    routes.clear();
+                }
+                routes.insert(s.id, shard);
+                shard
+            }
+            Event::Finish(f) => match (routes.remove(&f.id), &f.start) {
+                (Some(shard), _) => shard,
+                (None, Some(s)) => by_name(s.cron_name.as_str()),
+                (None, None) => (f.id.as_u128() % n as u128) as usize,
+            },
+            Event::Heartbeat(h) => routes
+                .get(&h.id)
+                .copied()
+                .unwrap_or((h.id.as_u128() % n as u128) as usize),
+        }
+    }
+
+    /// Records `event` with the next batch of its shard and waits for its own result.
     pub(crate) async fn submit(&self, event: Event) -> Result<Outcome, ApiError> {
         let (reply, answer) = oneshot::channel();
-        self.tx
+        let shard = self.shard_of(&event);
+        self.shards[shard]
             .send((event, reply))
             .await
             .map_err(|_| ApiError::unavailable("the server is shutting down"))?;
@@ -49,23 +101,13 @@ impl Ingest {
     }
 }
 
-async fn writer(
-    store: Arc<dyn Store>,
-    rx: Arc<Mutex<mpsc::Receiver<(Event, Reply)>>>,
-    max_batch: usize,
-) {
+async fn writer(store: Arc<dyn Store>, mut rx: mpsc::Receiver<(Event, Reply)>, max_batch: usize) {
     let mut jobs = Vec::with_capacity(max_batch);
-    loop {
-        {
-            let mut rx = rx.lock().await;
-            if rx.recv_many(&mut jobs, max_batch).await == 0 {
-                return; // every sender is gone
-            }
-        }
+    while rx.recv_many(&mut jobs, max_batch).await > 0 {
         let (events, replies): (Vec<Event>, Vec<Reply>) = jobs.drain(..).unzip();
         let mut result = store.record_batch(&events).await;
         if matches!(&result, Err(e) if e.is_transient()) {
-            // A deadlock, a serialization failure or a dropped connection: once more.
+            // A serialization failure or a dropped connection: once more.
             tokio::time::sleep(Duration::from_millis(20)).await;
             result = store.record_batch(&events).await;
         }

@@ -44,6 +44,8 @@ pub struct ServerConfig {
     pub orphan_after: Duration,
     /// Fill an empty database with the seed's six crons and a week of history.
     pub demo: bool,
+    /// Group-commit writer tasks (see [`Config::writers`]).
+    pub writers: Option<usize>,
 }
 
 impl Default for ServerConfig {
@@ -57,6 +59,7 @@ impl Default for ServerConfig {
             sweep_every: Duration::from_secs(60),
             orphan_after: Duration::from_secs(24 * 3600),
             demo: false,
+            writers: None,
         }
     }
 }
@@ -75,6 +78,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("sweep_every", &self.sweep_every)
             .field("orphan_after", &self.orphan_after)
             .field("demo", &self.demo)
+            .field("writers", &self.writers)
             .finish()
     }
 }
@@ -120,7 +124,9 @@ impl Server {
             }
         }
         let listener = TcpListener::bind(&config.bind).await?;
-        let api = Api::new(store.clone(), Config::new(secret));
+        let mut api_config = Config::new(secret);
+        api_config.writers = config.writers;
+        let api = Api::new(store.clone(), api_config);
         Ok(Self {
             listener,
             store,

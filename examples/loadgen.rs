@@ -1,0 +1,108 @@
+//! A tiny load generator for cronmon's HTTP ingest: `connections` clients each loop start →
+//! complete (two events) for `seconds`, then it prints events/s and latency percentiles.
+//!
+//! Run with
+//! ```sh
+//! CRON_SECRET=s3cret cargo run --release --example server -- --database-url postgres://… &
+//! CRON_SECRET=s3cret cargo run --release --example loadgen -- --connections 64 --seconds 10
+//! ```
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use serde_json::json;
+
+/// Measures events/s and latency of POST start/complete against a running server.
+#[derive(Debug, Parser)]
+struct Args {
+    /// Base URL of the API (the mount point).
+    #[arg(long, default_value = "http://127.0.0.1:8080/api/admin")]
+    url: String,
+    /// Concurrent clients (each keeps one connection).
+    #[arg(long, default_value_t = 64)]
+    connections: usize,
+    /// How long to run.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Distinct cron names to spread runs over.
+    #[arg(long, default_value_t = 100)]
+    crons: usize,
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    let secret = std::env::var("CRON_SECRET").expect("set CRON_SECRET to the server's secret");
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.connections)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client");
+    let deadline = Instant::now() + Duration::from_secs(args.seconds);
+    let began = Instant::now();
+    let errors = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for worker in 0..args.connections {
+        let (client, url, secret, errors) = (
+            client.clone(),
+            args.url.clone(),
+            secret.clone(),
+            errors.clone(),
+        );
+        let crons = args.crons.max(1);
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut i = worker;
+            while Instant::now() < deadline {
+                let id = uuid::Uuid::now_v7();
+                let bodies = [
+                    (
+                        "start",
+                        json!({"cronName": format!("load-{}", i % crons), "executionId": id}),
+                    ),
+                    (
+                        "complete",
+                        json!({"executionId": id, "status": "completed", "durationMs": 12, "output": {"n": i}}),
+                    ),
+                ];
+                for (path, body) in bodies {
+                    let t = Instant::now();
+                    let ok = client
+                        .post(format!("{url}/cron-executions/{path}"))
+                        .header("X-Cron-Secret", &secret)
+                        .json(&body)
+                        .send()
+                        .await
+                        .is_ok_and(|r| r.status().is_success());
+                    latencies.push(t.elapsed());
+                    if !ok {
+                        errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+                i += 7;
+            }
+            latencies
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.expect("worker"));
+    }
+    let elapsed = began.elapsed().as_secs_f64();
+    all.sort();
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
+    println!(
+        "{} events in {elapsed:.1} s = {:.0} events/s over {} connections; errors {}; latency ms p50 {:.2} p99 {:.2} max {:.2}",
+        all.len(),
+        all.len() as f64 / elapsed,
+        args.connections,
+        errors.load(std::sync::atomic::Ordering::Relaxed),
+        pct(0.50),
+        pct(0.99),
+        pct(1.0),
+    );
+}
