@@ -290,12 +290,23 @@ try {
   });
 
   await check("auto-refresh (30 s) keeps filters, page and the open detail view", async () => {
+    await page.click("#detail-close");
+    await page.click("#page-next");
+    await waitPageInfo(page, /^Showing 51–55 of 55$/);
+    const id = (await rowIds(page))[0];
+    await page.click(`#exec-table tbody tr[data-id="${id}"]`);
+    await page.waitForSelector("#detail[open] #detail-output");
     const n = await refreshes(page);
     await page.clock.fastForward(31_000);
     await waitRefreshAfter(page, n);
     assert(await page.isVisible("#detail[open] #detail-output"), "detail still open");
+    assert((await page.textContent("#detail-body")).includes(id), "same run in the detail");
     eq(await page.inputValue("#f-cron"), "batch-import", "cron filter kept");
-    assert((await pageInfo(page)).endsWith("of 55"), "filtered table kept");
+    eq(await pageInfo(page), "Showing 51–55 of 55", "filtered table and page kept");
+    const m = await refreshes(page);
+    await page.clock.fastForward(31_000);
+    await waitRefreshAfter(page, m); // and again 30 s later
+    assert(await page.isVisible("#detail[open]"), "detail still open after a second refresh");
     await page.click("#detail-close");
     assert(await page.isHidden("#detail"), "detail closed");
     assert(!page.url().includes("run="), "run removed from the URL");
