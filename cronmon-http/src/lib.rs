@@ -31,7 +31,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use cronmon_core::Store;
+use cronmon_core::{Backend, Store};
 use subtle::ConstantTimeEq;
 
 pub mod api;
@@ -58,9 +58,9 @@ pub struct Config {
     pub secret: String,
     /// Largest request body, bytes (default 1 MiB).
     pub max_body_bytes: usize,
-    /// Writer tasks of the group commit (default 1). One writer already batches whatever
-    /// waits while it writes; several writers on PostgreSQL contend for the same hourly
-    /// roll-up rows (one per cron and hour) and can deadlock, which costs a second each.
+    /// Writer tasks of the group commit (default: 2 on PostgreSQL, 1 on SQLite, which has
+    /// one writer anyway). Each batches whatever waits while it writes; events are sharded
+    /// among writers by cron name, so two writers never lock the same hourly roll-up row.
     pub writers: Option<usize>,
     /// Most events a writer records in one transaction (default 512).
     pub max_batch: usize,
@@ -112,7 +112,10 @@ impl Api {
     /// Builds the API over `store`. Spawns the group-commit writer tasks, so call it inside a
     /// tokio runtime; they stop when the last clone of the `Api` (and of its router) is gone.
     pub fn new(store: Arc<dyn Store>, config: Config) -> Self {
-        let writers = config.writers.unwrap_or(1);
+        let writers = config.writers.unwrap_or(match store.backend() {
+            Backend::Postgres => 2,
+            Backend::Sqlite => 1,
+        });
         let ingest = ingest::Ingest::spawn(store.clone(), writers, config.max_batch, config.queue);
         Self {
             inner: Arc::new(Inner {
