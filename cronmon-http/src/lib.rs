@@ -35,6 +35,7 @@ use cronmon_core::{Backend, Store};
 use subtle::ConstantTimeEq;
 
 pub mod api;
+mod dashboard;
 pub mod demo;
 pub mod error;
 pub mod extract;
@@ -185,8 +186,9 @@ pub fn router<S: Clone + Send + Sync + 'static>(api: Api) -> Router<S> {
         .merge(protected)
         // Open to all: the health probe (and the dashboard's static page).
         .route("/health", get(api::health))
-        // The dashboard (unauthenticated static HTML at `/dashboard`) merges here, outside
-        // the secret: `.merge(dashboard::routes())`
+        // The dashboard (HTML at `/dashboard`, assets under `/dashboard/assets/`): open to
+        // all, outside the secret; the page asks for the secret and sends it to the API.
+        .merge(dashboard::routes())
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))

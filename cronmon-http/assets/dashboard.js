@@ -1,0 +1,784 @@
+// cronmon dashboard. Plain modern JS, no build step, no framework.
+//
+// Safety rule: every string that comes from a job or from the API (cron names, error messages,
+// output JSON, hosts...) reaches the DOM through textContent / text nodes only. Nothing here
+// assigns innerHTML, outerHTML or insertAdjacentHTML.
+(() => {
+  "use strict";
+
+  const REFRESH_MS = 30_000;
+  const PAGE_SIZE = 50;
+  const SECRET_KEY = "cronmon.secret";
+  const ALERT_FAILURES = 3;
+
+  // The API base comes from the mount point the server saw (injected into the page), never
+  // from a guess or a relative URL.
+  const API_BASE = (document.querySelector('meta[name="cronmon-api-base"]')?.content ?? "").replace(/\/+$/, "");
+
+  const $ = (id) => document.getElementById(id);
+
+  // ---------------------------------------------------------------- state
+  const state = {
+    secret: sessionStorage.getItem(SECRET_KEY) || "",
+    filters: { cron: "", status: "", from: "", to: "" },
+    page: 1,
+    run: null, // id of the execution shown in the detail view
+    lastOk: null, // Date of the last fully successful refresh
+    inFlight: null,
+    queued: false,
+    refreshes: 0,
+    listSeq: 0,
+    detailSeq: 0,
+    detailJson: "",
+    chart: null,
+    data: { stats: null, schedules: null, list: null, batches: null },
+  };
+
+  // URL hash keeps filters, page and the open run, so a reload or a shared link keeps them.
+  function readHash() {
+    const p = new URLSearchParams(location.hash.replace(/^#/, ""));
+    state.filters.cron = p.get("cron") || "";
+    state.filters.status = ["running", "completed", "failed"].includes(p.get("status")) ? p.get("status") : "";
+    state.filters.from = p.get("from") || "";
+    state.filters.to = p.get("to") || "";
+    const page = parseInt(p.get("page") || "1", 10);
+    state.page = Number.isFinite(page) && page > 0 ? page : 1;
+    state.run = p.get("run") || null;
+  }
+  function writeHash() {
+    const p = new URLSearchParams();
+    for (const [k, v] of Object.entries(state.filters)) if (v) p.set(k, v);
+    if (state.page > 1) p.set("page", String(state.page));
+    if (state.run) p.set("run", state.run);
+    const h = p.toString();
+    history.replaceState(null, "", h ? `#${h}` : location.pathname + location.search);
+  }
+
+  // ---------------------------------------------------------------- DOM helpers
+  // el("td", {className: "x", title: "t", dataset: {label: "L"}}, "text", childNode, ...)
+  function el(tag, props, ...children) {
+    const node = document.createElement(tag);
+    if (props) {
+      for (const [k, v] of Object.entries(props)) {
+        if (v === undefined || v === null || v === false) continue;
+        if (k === "dataset") Object.assign(node.dataset, v);
+        else if (k === "onclick" || k === "onkeydown") node.addEventListener(k.slice(2), v);
+        else if (k === "style") node.style.cssText = v;
+        else if (k in node && k !== "list") node[k] = v;
+        else node.setAttribute(k, v);
+      }
+    }
+    append(node, children);
+    return node;
+  }
+  function append(node, children) {
+    for (const c of children.flat()) {
+      if (c === null || c === undefined || c === false) continue;
+      node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    }
+    return node;
+  }
+  function setText(node, text) {
+    node.textContent = text == null ? "" : String(text);
+  }
+  function clear(node) {
+    node.replaceChildren();
+    return node;
+  }
+
+  // ---------------------------------------------------------------- formatting
+  const num = (v) => {
+    const n = Number(v);
+    return Number.isFinite(n) ? n : 0;
+  };
+  const fmtInt = (v) => num(v).toLocaleString("en-US");
+  const timeFmt = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  const dateTimeFmt = new Intl.DateTimeFormat(undefined, {
+    month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit",
+  });
+  const dayFmt = new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric", timeZone: "UTC" });
+
+  function parseDate(v) {
+    if (!v) return null;
+    const d = new Date(v);
+    return Number.isNaN(d.getTime()) ? null : d;
+  }
+  function fmtDateTime(v) {
+    const d = parseDate(v);
+    return d ? dateTimeFmt.format(d) : "—";
+  }
+  function fmtDuration(ms) {
+    if (ms === null || ms === undefined || ms === "") return "—";
+    ms = num(ms);
+    if (ms < 1000) return `${Math.round(ms)} ms`;
+    const s = ms / 1000;
+    if (s < 60) return `${s.toFixed(s < 10 ? 2 : 1)} s`;
+    const m = Math.floor(s / 60);
+    const sec = Math.floor(s % 60);
+    if (m < 60) return sec ? `${m}m ${String(sec).padStart(2, "0")}s` : `${m} min`;
+    const h = Math.floor(m / 60);
+    if (h < 48) return m % 60 ? `${h}h ${String(m % 60).padStart(2, "0")}m` : `${h} h`;
+    return h % 24 ? `${Math.floor(h / 24)}d ${h % 24}h` : `${Math.floor(h / 24)} d`;
+  }
+  function fmtRelative(v, now = Date.now()) {
+    const d = parseDate(v);
+    if (!d) return "—";
+    const diff = d.getTime() - now;
+    const abs = Math.abs(diff);
+    let text;
+    if (abs < 45_000) text = diff >= 0 ? "in a few seconds" : "just now";
+    else {
+      const mins = Math.round(abs / 60_000);
+      const hours = Math.round(abs / 3_600_000);
+      const days = Math.round(abs / 86_400_000);
+      const span = mins < 60 ? `${mins} min` : hours < 36 ? `${hours} h` : `${days} d`;
+      text = diff >= 0 ? `in ${span}` : `${span} ago`;
+    }
+    return text;
+  }
+  function fmtPct(v) {
+    if (v === null || v === undefined || v === "") return "—";
+    const n = num(v);
+    return `${n >= 99.95 || n === 0 ? n.toFixed(0) : n.toFixed(1)}%`;
+  }
+  function timeEl(v, relative) {
+    const d = parseDate(v);
+    if (!d) return el("span", { className: "muted" }, "—");
+    return el("time", { dateTime: d.toISOString(), title: d.toISOString() }, relative ? fmtRelative(v) : fmtDateTime(v));
+  }
+  function badge(status) {
+    const s = String(status || "");
+    const cls = ["running", "completed", "failed"].includes(s) ? s : "neutral";
+    return el("span", { className: `badge ${cls}`, dataset: { status: s } }, s || "none");
+  }
+  function rateBar(pct, cls) {
+    if (pct === null || pct === undefined || pct === "") return el("span", { className: "muted" }, "—");
+    const n = Math.max(0, Math.min(100, num(pct)));
+    const tone = cls || (n >= 90 ? "" : n >= 75 ? "mid" : "low");
+    return el("div", { className: "rate" },
+      el("div", { className: `bar ${tone}`, role: "presentation" }, el("span", { style: `width:${n}%` })),
+      el("span", { className: "pct" }, fmtPct(n)));
+  }
+  const cronLabel = (s) => (s && s.display_name ? s.display_name : s?.cron_name) || "";
+
+  // ---------------------------------------------------------------- API
+  class ApiError extends Error {
+    constructor(message, status, code) {
+      super(message);
+      this.status = status;
+      this.code = code;
+    }
+  }
+  async function api(path, params) {
+    const qs = params ? new URLSearchParams(Object.entries(params).filter(([, v]) => v !== "" && v != null)).toString() : "";
+    const url = `${API_BASE}${path}${qs ? `?${qs}` : ""}`;
+    let res;
+    try {
+      res = await fetch(url, {
+        headers: { "X-Cron-Secret": state.secret, Accept: "application/json" },
+        cache: "no-store",
+        credentials: "same-origin",
+      });
+    } catch (e) {
+      throw new ApiError(`cannot reach the cronmon API at ${API_BASE || "/"} (${e.message || e})`, 0, "network");
+    }
+    let body = null;
+    try {
+      body = await res.json();
+    } catch {
+      body = null;
+    }
+    if (!res.ok) {
+      const msg = body?.error?.message || `HTTP ${res.status} ${res.statusText}`;
+      throw new ApiError(msg, res.status, body?.error?.code || "http");
+    }
+    if (!body || typeof body !== "object") throw new ApiError(`unexpected answer from ${path}`, res.status, "format");
+    return body;
+  }
+  function listParams() {
+    const f = state.filters;
+    const toIso = (v) => {
+      const d = parseDate(v);
+      return d ? d.toISOString() : "";
+    };
+    return {
+      page: state.page, limit: PAGE_SIZE, status: f.status, cronName: f.cron, from: toIso(f.from), to: toIso(f.to),
+    };
+  }
+
+  // ---------------------------------------------------------------- banner, auth, status line
+  function showError(title, text) {
+    setText($("error-title"), title);
+    setText($("error-text"), text);
+    $("error-banner").hidden = false;
+  }
+  function hideError() {
+    $("error-banner").hidden = true;
+  }
+  function showAuth(rejected) {
+    $("auth").hidden = false;
+    $("app").hidden = true;
+    $("change-secret").hidden = true;
+    if (rejected) showError("Wrong secret.", "The API answered 401: enter the server's CRON_SECRET.");
+    const input = $("secret-input");
+    input.value = "";
+    input.focus();
+  }
+  function showApp() {
+    $("auth").hidden = true;
+    $("app").hidden = false;
+    $("change-secret").hidden = false;
+  }
+  function setUpdated(ok) {
+    const box = $("updated-at");
+    if (state.lastOk) {
+      setText($("updated-text"), `${ok ? "Updated" : "Stale · last update"} ${timeFmt.format(state.lastOk)}`);
+    } else {
+      setText($("updated-text"), ok ? "Updated" : "Not loaded");
+    }
+    box.classList.toggle("stale", !ok);
+  }
+
+  // ---------------------------------------------------------------- refresh
+  // Refreshes everything; a request made while one runs is queued (one at most), so a manual
+  // click during an auto-refresh still gets fresh data.
+  function refresh() {
+    if (!state.secret) {
+      showAuth(false);
+      return Promise.resolve();
+    }
+    if (state.inFlight) {
+      state.queued = true;
+      return state.inFlight;
+    }
+    state.inFlight = doRefresh().finally(() => {
+      state.inFlight = null;
+      if (state.queued) {
+        state.queued = false;
+        refresh();
+      }
+    });
+    return state.inFlight;
+  }
+
+  async function doRefresh() {
+    document.body.dataset.state = "loading";
+    const listSeq = ++state.listSeq;
+    const jobs = {
+      stats: api("/cron-executions/stats", { hours: 24 }),
+      schedules: api("/cron-schedules"),
+      list: api("/cron-executions/list", listParams()),
+      batches: api("/cron-executions/batches"),
+    };
+    const names = Object.keys(jobs);
+    const results = await Promise.allSettled(Object.values(jobs));
+    const errors = [];
+    results.forEach((r, i) => {
+      if (r.status === "fulfilled") state.data[names[i]] = r.value;
+      else errors.push(r.reason);
+    });
+    if (errors.some((e) => e.status === 401)) {
+      state.refreshes++;
+      document.body.dataset.state = "error";
+      document.body.dataset.refreshes = String(state.refreshes);
+      setUpdated(false);
+      showAuth(true);
+      return;
+    }
+    showApp();
+    const now = Date.now();
+    render(now, listSeq);
+    if (state.run) await loadDetail(state.run, false);
+    state.refreshes++;
+    if (errors.length) {
+      const e = errors[0];
+      const more = errors.length > 1 ? ` (${errors.length} requests failed)` : "";
+      showError(e.code === "network" ? "API unreachable." : "API error.", `${e.message}${more}.${state.lastOk ? " Showing the last data received." : ""}`);
+      setUpdated(false);
+      document.body.dataset.state = "error";
+    } else {
+      hideError();
+      state.lastOk = new Date(now);
+      setUpdated(true);
+      document.body.dataset.state = "ready";
+    }
+    document.body.dataset.refreshes = String(state.refreshes);
+  }
+
+  // Only the table: used when filters or the page change.
+  async function reloadList() {
+    const seq = ++state.listSeq;
+    document.body.dataset.state = "loading";
+    try {
+      const list = await api("/cron-executions/list", listParams());
+      if (seq !== state.listSeq) return;
+      state.data.list = list;
+      renderList(Date.now());
+      document.body.dataset.state = "ready";
+    } catch (e) {
+      if (seq !== state.listSeq) return;
+      if (e.status === 401) return showAuth(true);
+      showError(e.code === "network" ? "API unreachable." : "API error.", `${e.message}.`);
+      document.body.dataset.state = "error";
+    }
+  }
+
+  function render(now, listSeq) {
+    renderKpis(now);
+    renderAlerts(now);
+    renderTimeline();
+    renderHealth(now);
+    renderCronOptions();
+    if (listSeq === state.listSeq) renderList(now);
+    renderBatches();
+  }
+
+  // ---------------------------------------------------------------- KPIs
+  function setKpi(id, value, hint, opts = {}) {
+    const card = $(id);
+    const v = card.querySelector('[data-kpi="value"]');
+    setText(v, value);
+    if (opts.raw !== undefined) v.dataset.value = String(opts.raw);
+    const h = card.querySelector('[data-kpi="hint"]');
+    clear(h);
+    append(h, [hint || "\u00a0"]);
+    if (opts.tone) {
+      card.classList.remove("tone-ok", "tone-fail", "tone-run", "tone-accent");
+      card.classList.add(`tone-${opts.tone}`);
+    }
+  }
+  function renderKpis(now) {
+    const stats = state.data.stats?.stats || [];
+    const stuck = state.data.stats?.stuckCrons || [];
+    const schedules = state.data.schedules?.schedules || [];
+    const total = stats.reduce((a, s) => a + num(s.total_executions), 0);
+    const completed = stats.reduce((a, s) => a + num(s.completed_count), 0);
+    const failed = stats.reduce((a, s) => a + num(s.failed_count), 0);
+    const finished = completed + failed;
+    setKpi("kpi-runs", fmtInt(total),
+      total ? `${fmtInt(completed)} completed · ${finished ? fmtPct((completed * 100) / finished) : "—"} success` : "No runs in the last 24 h",
+      { raw: total });
+
+    // Running now counts every running run (not only those started in the last 24 h).
+    const running = state.data.schedules
+      ? schedules.reduce((a, s) => a + num(s.running_count), 0)
+      : stats.reduce((a, s) => a + num(s.running_count), 0);
+    setKpi("kpi-running", fmtInt(running),
+      stuck.length ? el("strong", { className: "fail-text" }, `${stuck.length} stuck`) : running ? "none stuck" : "Nothing running",
+      { raw: running });
+
+    const failingCrons = stats.filter((s) => num(s.failed_count) > 0).length;
+    setKpi("kpi-failures", fmtInt(failed),
+      failed ? `in ${failingCrons} cron${failingCrons === 1 ? "" : "s"}` : "All runs succeeded",
+      { raw: failed, tone: failed ? "fail" : "ok" });
+
+    let next = null;
+    for (const s of schedules) {
+      if (s.is_enabled === false) continue;
+      const d = parseDate(s.next_run_at);
+      if (d && (!next || d < next.at)) next = { at: d, s };
+    }
+    if (next) {
+      setKpi("kpi-next", fmtRelative(next.at, now), `${cronLabel(next.s)} · ${fmtDateTime(next.at)}`, { raw: next.s.cron_name });
+    } else {
+      setKpi("kpi-next", "—", "No cron has a schedule", { raw: "" });
+    }
+  }
+
+  // ---------------------------------------------------------------- alerts
+  function renderAlerts(now) {
+    const box = clear($("alerts"));
+    const stuck = state.data.stats?.stuckCrons || [];
+    const schedules = state.data.schedules?.schedules || [];
+    const labels = new Map(schedules.map((s) => [s.cron_name, cronLabel(s)]));
+    for (const r of stuck) {
+      const where = [r.host, r.pid != null ? `pid ${r.pid}` : null].filter(Boolean).join(" · ");
+      box.append(el("div", { className: "alert critical", dataset: { alert: "stuck", cron: r.cron_name } },
+        el("span", { className: "icon", "aria-hidden": "true" }, "!"),
+        el("div", null,
+          el("span", { className: "title" }, "Stuck: ", labels.get(r.cron_name) || r.cron_name),
+          ` has been running for ${fmtDuration(r.running_ms)} (max ${fmtDuration(r.timeout_ms)}), started ${fmtDateTime(r.started_at)}`,
+          r.last_heartbeat_at ? `, last heartbeat ${fmtRelative(r.last_heartbeat_at, now)}` : ", no heartbeat",
+          where ? ` on ${where}` : "",
+          ".",
+          el("button", { type: "button", className: "linkish", onclick: () => openDetail(r.execution_id) }, "View run"))));
+    }
+    for (const s of schedules) {
+      const cf = num(s.consecutive_failures);
+      const threshold = Math.min(ALERT_FAILURES, num(s.failure_threshold) || ALERT_FAILURES);
+      if (cf < threshold) continue;
+      box.append(el("div", { className: "alert critical", dataset: { alert: "failures", cron: s.cron_name } },
+        el("span", { className: "icon", "aria-hidden": "true" }, "!"),
+        el("div", null,
+          el("span", { className: "title" }, cronLabel(s)),
+          ` failed ${cf} times in a row`,
+          s.last_execution_at ? ` (last run ${fmtRelative(s.last_execution_at, now)})` : "",
+          ".",
+          el("button", { type: "button", className: "linkish", onclick: () => setFilters({ cron: s.cron_name, status: "failed" }) }, "Show failures"))));
+    }
+    box.hidden = box.childElementCount === 0;
+  }
+
+  // ---------------------------------------------------------------- timeline chart
+  function cssVar(name) {
+    return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  }
+  function renderTimeline() {
+    const days = state.data.stats?.timeline || [];
+    const labels = days.map((d) => {
+      const [y, m, dd] = String(d.date).split("-").map(Number);
+      return y ? dayFmt.format(new Date(Date.UTC(y, m - 1, dd))) : String(d.date);
+    });
+    const series = ["completed", "failed", "running"].map((k) => days.map((d) => num(d[k])));
+    const sums = series.map((s) => s.reduce((a, b) => a + b, 0));
+    const empty = sums.every((n) => n === 0);
+    $("timeline-empty").hidden = !empty;
+    const canvas = $("timeline-chart");
+    canvas.parentElement.hidden = empty;
+    canvas.setAttribute("aria-label", `Runs per day, last 7 days: ${days.map((d, i) => `${labels[i]}: ${num(d.completed)} completed, ${num(d.failed)} failed, ${num(d.running)} running`).join("; ")}`);
+    if (empty) return;
+    if (typeof window.Chart !== "function") return;
+    const names = [`Completed (${fmtInt(sums[0])})`, `Failed (${fmtInt(sums[1])})`, `Running (${fmtInt(sums[2])})`];
+    if (state.chart) {
+      state.chart.data.labels = labels;
+      state.chart.data.datasets.forEach((ds, i) => {
+        ds.data = series[i];
+        ds.label = names[i];
+      });
+      state.chart.update("none");
+      return;
+    }
+    const colors = [cssVar("--chart-ok"), cssVar("--chart-fail"), cssVar("--chart-run")];
+    const grid = cssVar("--chart-grid");
+    const text = cssVar("--muted");
+    state.chart = new window.Chart(canvas, {
+      type: "bar",
+      data: {
+        labels,
+        datasets: series.map((data, i) => ({
+          label: names[i], data, backgroundColor: colors[i], borderRadius: 3, maxBarThickness: 42, stack: "runs",
+        })),
+      },
+      options: {
+        responsive: true,
+        maintainAspectRatio: false,
+        animation: false,
+        interaction: { mode: "index", intersect: false },
+        scales: {
+          x: { stacked: true, grid: { display: false }, ticks: { color: text } },
+          y: { stacked: true, beginAtZero: true, grid: { color: grid }, border: { display: false }, ticks: { color: text, precision: 0 } },
+        },
+        plugins: {
+          legend: { position: "top", align: "end", labels: { boxWidth: 10, boxHeight: 10, color: text, useBorderRadius: true, borderRadius: 2 } },
+          tooltip: {
+            callbacks: {
+              label: (ctx) => ` ${ctx.dataset.label.replace(/ \(.*\)$/, "")}: ${fmtInt(ctx.parsed.y)}`,
+              footer: (items) => `Total: ${fmtInt(items.reduce((a, it) => a + it.parsed.y, 0))}`,
+            },
+          },
+        },
+      },
+    });
+  }
+
+  // ---------------------------------------------------------------- cron health
+  function renderHealth(now) {
+    const schedules = [...(state.data.schedules?.schedules || [])];
+    const tbody = clear($("health-table").tBodies[0]);
+    $("health-empty").hidden = schedules.length > 0;
+    $("health-table").hidden = schedules.length === 0;
+    const alerting = (s) => num(s.consecutive_failures) >= Math.min(ALERT_FAILURES, num(s.failure_threshold) || ALERT_FAILURES);
+    schedules.sort((a, b) => (alerting(b) - alerting(a)) || num(b.consecutive_failures) - num(a.consecutive_failures)
+      || String(a.cron_name).localeCompare(String(b.cron_name)));
+    const enabled = schedules.filter((s) => s.is_enabled !== false).length;
+    setText($("health-meta"), schedules.length ? `${schedules.length} cron${schedules.length === 1 ? "" : "s"}${enabled < schedules.length ? ` · ${schedules.length - enabled} disabled` : ""}` : "");
+    for (const s of schedules) {
+      const cf = num(s.consecutive_failures);
+      const nameCell = el("td", { className: "primary", dataset: { label: "Cron" } },
+        el("div", null,
+          el("div", { className: "cron-title" },
+            el("button", { type: "button", className: "linkish", title: "Show its executions", onclick: () => setFilters({ cron: s.cron_name, status: "" }) }, cronLabel(s)),
+            s.is_enabled === false ? el("span", { className: "badge neutral" }, "disabled") : null,
+            num(s.running_count) > 0 ? el("span", { className: "badge running" }, `${num(s.running_count)} running`) : null),
+          s.display_name && s.display_name !== s.cron_name ? el("div", { className: "cron-sub mono" }, s.cron_name) : null,
+          el("div", { className: "cron-sub" },
+            s.cron_expression ? el("span", { className: "mono nowrap" }, s.cron_expression) : "no schedule",
+            s.cron_expression ? ` · ${s.timezone || "UTC"}` : "")));
+      const last = s.last_execution_at
+        ? el("div", { className: "nowrap" }, s.last_status ? badge(s.last_status) : null, " ", timeEl(s.last_execution_at, true))
+        : el("span", { className: "muted" }, "never");
+      const nextRun = s.next_run_at ? timeEl(s.next_run_at, true) : el("span", { className: "muted" }, "—");
+      const cfCell = cf >= ALERT_FAILURES || alerting(s)
+        ? el("span", { className: "badge failed" }, String(cf))
+        : el("span", { className: cf ? "" : "muted" }, String(cf));
+      tbody.append(el("tr", { className: alerting(s) ? "row-alert" : "", dataset: { cron: s.cron_name } },
+        nameCell,
+        el("td", { dataset: { label: "Last run" } }, last),
+        el("td", { dataset: { label: "Next run" } }, nextRun),
+        el("td", { dataset: { label: "Success 7 d" } }, rateBar(s.success_rate_7d)),
+        el("td", { className: "num", dataset: { label: "Fail streak" } }, cfCell)));
+    }
+    void now;
+  }
+
+  // ---------------------------------------------------------------- executions
+  function renderCronOptions() {
+    const names = new Set();
+    for (const s of state.data.schedules?.schedules || []) names.add(s.cron_name);
+    for (const s of state.data.stats?.stats || []) names.add(s.cron_name);
+    if (state.filters.cron) names.add(state.filters.cron);
+    const sel = $("f-cron");
+    const sorted = [...names].filter(Boolean).sort((a, b) => a.localeCompare(b));
+    const current = [...sel.options].slice(1).map((o) => o.value);
+    if (current.join("\n") !== sorted.join("\n")) {
+      sel.replaceChildren(el("option", { value: "" }, "All crons"), ...sorted.map((n) => el("option", { value: n }, n)));
+    }
+    sel.value = state.filters.cron;
+  }
+
+  function renderList(now) {
+    const body = state.data.list;
+    const rows = body?.executions || [];
+    const pg = body?.pagination || { page: state.page, limit: PAGE_SIZE, total: 0, totalPages: 0 };
+    const totalPages = num(pg.totalPages);
+    if (totalPages > 0 && state.page > totalPages) {
+      // The data shrank under the user's page: go to the last page that exists.
+      state.page = totalPages;
+      writeHash();
+      reloadList();
+      return;
+    }
+    const tbody = clear($("exec-table").tBodies[0]);
+    for (const r of rows) {
+      const reason = r.reason && !(r.status === "failed" && r.reason === "error") ? el("span", { className: "reason" }, r.reason) : null;
+      const duration = r.status === "running"
+        ? el("span", { className: "muted", title: "running for" }, fmtDuration(now - (parseDate(r.started_at)?.getTime() ?? now)))
+        : fmtDuration(r.duration_ms);
+      const open = () => openDetail(r.id);
+      tbody.append(el("tr", {
+        className: "clickable", tabIndex: 0, dataset: { id: r.id, status: r.status, cron: r.cron_name },
+        onclick: open,
+        onkeydown: (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); open(); } },
+      },
+      el("td", { className: "primary", dataset: { label: "Cron" } }, el("span", { className: "cron-name" }, r.cron_name)),
+      el("td", { dataset: { label: "Status" } }, el("span", { className: "nowrap" }, badge(r.status), reason)),
+      el("td", { dataset: { label: "Trigger" } }, r.trigger_type || "—"),
+      el("td", { className: "nowrap", dataset: { label: "Started" } }, timeEl(r.started_at, false)),
+      el("td", { className: "num", dataset: { label: "Duration" } }, duration),
+      el("td", { className: "num", dataset: { label: "Exit code" } },
+        r.exit_code === null || r.exit_code === undefined ? el("span", { className: "muted" }, "—")
+          : el("span", { className: num(r.exit_code) !== 0 ? "fail-text" : "" }, String(r.exit_code)))));
+    }
+    const total = num(pg.total);
+    const filtered = Object.values(state.filters).some(Boolean);
+    $("exec-empty").hidden = rows.length > 0;
+    $("exec-table").hidden = rows.length === 0;
+    setText($("exec-empty-text"), filtered ? "Nothing matches these filters." : "No run has been recorded yet.");
+    const first = rows.length ? (num(pg.page) - 1) * num(pg.limit) + 1 : 0;
+    const last = rows.length ? first + rows.length - 1 : 0;
+    setText($("page-info"), total ? `Showing ${fmtInt(first)}–${fmtInt(last)} of ${fmtInt(total)}` : "No results");
+    setText($("page-num"), totalPages ? `Page ${fmtInt(pg.page)} of ${fmtInt(totalPages)}` : "");
+    $("page-prev").disabled = state.page <= 1;
+    $("page-next").disabled = state.page >= totalPages;
+    setText($("exec-meta"), filtered ? "filtered" : "all runs, newest first");
+    $("f-status").value = state.filters.status;
+    $("f-from").value = state.filters.from;
+    $("f-to").value = state.filters.to;
+  }
+
+  function setFilters(patch) {
+    Object.assign(state.filters, patch);
+    state.page = 1;
+    writeHash();
+    renderCronOptions();
+    $("f-status").value = state.filters.status;
+    reloadList();
+    if (patch.cron !== undefined || patch.status !== undefined) {
+      $("exec-title").scrollIntoView({ behavior: "smooth", block: "start" });
+    }
+  }
+
+  // ---------------------------------------------------------------- batches
+  function renderBatches() {
+    const box = clear($("batches"));
+    const batches = state.data.batches?.batches;
+    const kinds = batches && typeof batches === "object" ? Object.entries(batches) : [];
+    $("batches-empty").hidden = kinds.length > 0;
+    box.hidden = kinds.length === 0;
+    for (const [kind, b] of kinds) {
+      const fig = (n, l) => el("div", { className: "fig" }, el("div", { className: "n" }, fmtInt(n)), el("div", { className: "l" }, l));
+      const runs = Array.isArray(b?.runs) ? b.runs : [];
+      const runLines = runs.map((r) => {
+        const done = num(r.progress_done ?? r.done ?? r.processed);
+        const total = num(r.progress_total ?? r.total);
+        const pct = total > 0 ? Math.min(100, (done * 100) / total) : null;
+        return el("div", null,
+          el("div", { className: "run-line" },
+            el("span", { className: "mono" }, String(r.name ?? r.id ?? r.execution_id ?? "run")),
+            el("span", null, total > 0 ? `${fmtInt(done)} / ${fmtInt(total)}` : `${fmtInt(done)} done`)),
+          pct === null ? null : rateBar(pct, "run"));
+      });
+      box.append(el("div", { className: "card batch", dataset: { kind } },
+        el("h3", null, kind),
+        el("div", { className: "figures" },
+          fig(b?.pending, "pending"), fig(b?.processing, "processing"),
+          fig(b?.completedToday, "completed today"), fig(b?.failedToday, "failed today")),
+        el("div", { className: "l muted" }, "Success rate today"),
+        rateBar(b?.successRate),
+        runLines.length ? el("div", { className: "runs" }, runLines) : null));
+    }
+  }
+
+  // ---------------------------------------------------------------- detail view
+  function openDetail(id) {
+    if (!id) return;
+    state.run = String(id);
+    state.detailJson = "";
+    writeHash();
+    const dlg = $("detail");
+    setText($("detail-title"), "Execution");
+    clear($("detail-badge"));
+    clear($("detail-body")).append(el("div", { className: "empty" }, "Loading…"));
+    if (!dlg.open) dlg.showModal();
+    loadDetail(state.run, true);
+  }
+  function closeDetail() {
+    state.run = null;
+    state.detailJson = "";
+    writeHash();
+    if ($("detail").open) $("detail").close();
+  }
+  async function loadDetail(id, fresh) {
+    const seq = ++state.detailSeq;
+    let body;
+    try {
+      body = await api(`/cron-executions/${encodeURIComponent(id)}`);
+    } catch (e) {
+      if (seq !== state.detailSeq || state.run !== id) return;
+      if (e.status === 401) return;
+      if (fresh || e.status === 404) {
+        const dlg = $("detail");
+        if (!dlg.open) dlg.showModal();
+        clear($("detail-body")).append(el("div", { className: "empty" },
+          el("strong", null, e.status === 404 ? "Execution not found" : "Could not load this execution"), e.message));
+      }
+      return;
+    }
+    if (seq !== state.detailSeq || state.run !== id) return;
+    const x = body.execution || {};
+    const json = JSON.stringify(x);
+    if (json === state.detailJson) return; // unchanged: leave the view (and its scroll) alone
+    state.detailJson = json;
+    renderDetail(x);
+  }
+  function renderDetail(x) {
+    const dlg = $("detail");
+    const scroll = dlg.scrollTop;
+    setText($("detail-title"), x.cron_name || "Execution");
+    clear($("detail-badge")).append(badge(x.status));
+    const fact = (label, value, mono) => el("div", null, el("dt", null, label),
+      el("dd", { className: mono ? "mono" : "" }, value === null || value === undefined || value === "" ? "—" : value));
+    const progress = x.progress_total != null ? `${fmtInt(x.progress_done)} / ${fmtInt(x.progress_total)}`
+      : x.progress_done != null ? fmtInt(x.progress_done) : null;
+    const facts = el("dl", { className: "facts" },
+      fact("Execution id", x.id, true),
+      fact("Status", x.status),
+      fact("Reason", x.reason),
+      fact("Trigger", x.trigger_type),
+      fact("Started", x.started_at ? `${fmtDateTime(x.started_at)}` : null),
+      fact("Completed", x.completed_at ? fmtDateTime(x.completed_at) : null),
+      fact("Duration", x.status === "running" ? `running for ${fmtDuration(Date.now() - (parseDate(x.started_at)?.getTime() ?? Date.now()))}` : fmtDuration(x.duration_ms)),
+      fact("Exit code", x.exit_code != null ? String(x.exit_code) : null),
+      fact("Host", x.host),
+      fact("PID", x.pid != null ? String(x.pid) : null),
+      fact("Version", x.version),
+      fact("CPU time", x.cpu_ms != null ? fmtDuration(x.cpu_ms) : null),
+      fact("Max RSS", x.max_rss_kb != null ? `${fmtInt(Math.round(num(x.max_rss_kb) / 1024))} MiB` : null),
+      fact("Last heartbeat", x.last_heartbeat_at ? fmtDateTime(x.last_heartbeat_at) : null),
+      fact("Progress", progress),
+      fact("Scheduled for", x.scheduled_for ? fmtDateTime(x.scheduled_for) : null));
+    const parts = [facts];
+    if (x.error_message) {
+      parts.push(el("h3", null, "Error"), el("pre", { className: "error-text", id: "detail-error" }, x.error_message));
+    }
+    let out = x.output;
+    if (typeof out === "string") {
+      try {
+        out = JSON.parse(out);
+      } catch {
+        /* a plain string: shown as is */
+      }
+    }
+    parts.push(el("h3", null, "Output", x.output_truncated ? el("span", { className: "badge warn", style: "margin-left:8px" }, "truncated at 64 KiB") : null));
+    parts.push(out === null || out === undefined
+      ? el("div", { className: "muted", id: "detail-output-empty" }, "No output recorded.")
+      : el("pre", { id: "detail-output" }, typeof out === "string" ? out : JSON.stringify(out, null, 2)));
+    clear($("detail-body")).append(...parts);
+    dlg.scrollTop = scroll;
+  }
+
+  // ---------------------------------------------------------------- wiring
+  function init() {
+    readHash();
+    $("refresh").addEventListener("click", () => refresh());
+    $("error-retry").addEventListener("click", () => refresh());
+    $("change-secret").addEventListener("click", () => showAuth(false));
+    $("auth-form").addEventListener("submit", (e) => {
+      e.preventDefault();
+      const v = $("secret-input").value.trim();
+      if (!v) return;
+      state.secret = v;
+      sessionStorage.setItem(SECRET_KEY, v);
+      hideError();
+      showApp();
+      refresh();
+    });
+    $("f-cron").addEventListener("change", (e) => setFilters({ cron: e.target.value }));
+    $("f-status").addEventListener("change", (e) => setFilters({ status: e.target.value }));
+    $("f-from").addEventListener("change", (e) => setFilters({ from: e.target.value }));
+    $("f-to").addEventListener("change", (e) => setFilters({ to: e.target.value }));
+    $("f-clear").addEventListener("click", () => setFilters({ cron: "", status: "", from: "", to: "" }));
+    $("filters").addEventListener("submit", (e) => e.preventDefault());
+    $("page-prev").addEventListener("click", () => {
+      if (state.page > 1) {
+        state.page--;
+        writeHash();
+        reloadList();
+      }
+    });
+    $("page-next").addEventListener("click", () => {
+      state.page++;
+      writeHash();
+      reloadList();
+    });
+    $("detail-close").addEventListener("click", closeDetail);
+    $("detail").addEventListener("close", () => {
+      if (state.run) closeDetail();
+    });
+    $("detail").addEventListener("click", (e) => {
+      if (e.target === $("detail")) closeDetail(); // click on the backdrop
+    });
+    window.addEventListener("hashchange", () => {
+      readHash();
+      reloadList();
+      if (state.run) openDetail(state.run);
+      else if ($("detail").open) $("detail").close();
+    });
+    setInterval(() => {
+      if (!document.hidden && state.secret) refresh();
+    }, REFRESH_MS);
+    document.addEventListener("visibilitychange", () => {
+      if (!document.hidden && state.secret && (!state.lastOk || Date.now() - state.lastOk.getTime() > REFRESH_MS)) refresh();
+    });
+    if (!state.secret) {
+      showAuth(false);
+      return;
+    }
+    showApp();
+    if (state.run) openDetail(state.run);
+    refresh();
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();
