@@ -55,8 +55,10 @@ CREATE TYPE cronmon.cron_rollup_change AS (
     cron_name TEXT, started_at TIMESTAMPTZ, status TEXT, duration_ms BIGINT, sign INTEGER
 );
 
+-- PL/pgSQL, not SQL: its statements' plans are cached per session instead of made per call.
 CREATE FUNCTION cronmon.cron_rollup_apply(changes cronmon.cron_rollup_change[]) RETURNS void
-LANGUAGE sql AS $$
+LANGUAGE plpgsql AS $$
+BEGIN
     INSERT INTO cronmon.cron_stats_hourly AS h
         (cron_name, bucket, started, completed, failed, duration_sum_ms, duration_count)
     SELECT c.cron_name, date_trunc('hour', c.started_at),
@@ -101,6 +103,7 @@ LANGUAGE sql AS $$
     GROUP BY 1, 2, 3
     ORDER BY 1, 2, 3
     ON CONFLICT (cron_name, bucket, le) DO UPDATE SET n = h.n + EXCLUDED.n;
+END
 $$;
 
 -- A run counts once in `started` (the change with status NULL) and once per outcome it holds.
