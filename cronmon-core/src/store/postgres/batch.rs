@@ -179,6 +179,10 @@ pub(super) async fn record_batch_fast(
                 .bind(&finishes.cpu_ms)
                 .bind(&finishes.max_rss_kb)
                 .bind(&finishes.real_end)
+                // Planned afresh each time: a cached generic plan made while the table was
+                // small joins by seq-scanning it long after it has grown (it halved ingest on a
+                // young database until the next ANALYZE).
+                .persistent(false)
                 .fetch_all(&mut *tx)
                 .await?;
             let updated: HashSet<Uuid> = updated.into_iter().collect();
