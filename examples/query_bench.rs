@@ -82,7 +82,7 @@ async fn fill(
     crons: i64,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let t = Instant::now();
-    // Bulk load without the per-row roll-up trigger, then build the roll-up in one pass.
+    // Bulk load without the roll-up triggers, then build the roll-ups in one pass each.
     let mut tx = pool.begin().await?;
     sqlx::query("SET LOCAL session_replication_role = replica")
         .execute(&mut *tx)
@@ -119,6 +119,21 @@ async fn fill(
                 coalesce(sum(duration_ms) FILTER (WHERE status <> 'running'), 0),
                 count(duration_ms) FILTER (WHERE status <> 'running')
          FROM cron_executions GROUP BY 1, 2",
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO cron_stats_daily (cron_name, day, started, completed, failed, duration_sum_ms, duration_count)
+         SELECT cron_name, (bucket AT TIME ZONE 'UTC')::date, sum(started), sum(completed), sum(failed),
+                sum(duration_sum_ms), sum(duration_count)
+         FROM cron_stats_hourly GROUP BY 1, 2",
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO cron_durations_hourly (cron_name, bucket, le, n)
+         SELECT cron_name, date_trunc('hour', started_at), floor(4 * log(2, duration_ms + 1))::smallint, count(*)
+         FROM cron_executions WHERE status <> 'running' AND duration_ms >= 0 GROUP BY 1, 2, 3",
     )
     .execute(&mut *tx)
     .await?;
