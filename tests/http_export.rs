@@ -1,4 +1,4 @@
-//! `GET /metrics` (Prometheus) through the router, on
+//! `GET /metrics` (Prometheus) and `GET /cron-executions/export.csv` through the router, on
 //! real SQLite and real PostgreSQL.
 
 mod common;
@@ -307,15 +307,217 @@ async fn metrics_of_an_empty_store(store: Arc<dyn Store>) {
     assert_eq!(value(&samples, "cronmon_stuck_runs", &[]), Some(0.0));
 }
 
+// ---------------------------------------------------------------------------------------------
+// /cron-executions/export.csv
+
+/// Parses RFC 4180 CSV (CRLF records, quoted fields may hold anything).
+fn parse_csv(text: &str) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    let mut row = Vec::new();
+    let mut field = String::new();
+    let mut chars = text.chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        if quoted {
+            if c == '"' {
+                if chars.peek() == Some(&'"') {
+                    chars.next();
+                    field.push('"');
+                } else {
+                    quoted = false;
+                }
+            } else {
+                field.push(c);
+            }
+        } else {
+            match c {
+                '"' => {
+                    assert!(field.is_empty(), "quote inside an unquoted field");
+                    quoted = true;
+                }
+                ',' => row.push(std::mem::take(&mut field)),
+                '\r' => {
+                    assert_eq!(chars.next(), Some('\n'), "CR without LF");
+                    row.push(std::mem::take(&mut field));
+                    rows.push(std::mem::take(&mut row));
+                }
+                '\n' => panic!("bare LF outside quotes"),
+                c => field.push(c),
+            }
+        }
+    }
+    assert!(
+        !quoted && field.is_empty() && row.is_empty(),
+        "unterminated record"
+    );
+    rows
+}
+
+async fn csv(app: &Router, query: &str) -> (HeaderMap, Vec<Vec<String>>) {
+    let (s, headers, body) = get(app, &format!("/cron-executions/export.csv{query}")).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(headers["content-type"], "text/csv; charset=utf-8");
+    assert_eq!(
+        headers["content-disposition"],
+        "attachment; filename=\"cron-executions.csv\""
+    );
+    let rows = parse_csv(&body);
+    assert_eq!(
+        rows[0],
+        [
+            "id",
+            "cron_name",
+            "status",
+            "reason",
+            "trigger_type",
+            "started_at",
+            "completed_at",
+            "duration_ms",
+            "exit_code",
+            "host",
+            "pid",
+            "version",
+            "error_message",
+            "output"
+        ]
+    );
+    assert!(rows.iter().all(|r| r.len() == 14));
+    (headers, rows)
+}
+
+async fn export_csv_rows_filters_and_quoting(store: Arc<dyn Store>) {
+    let app = app(store);
+    let nasty = "boom, \"quoted\"\nsecond line\r\nthird";
+    let failed = run(
+        &app,
+        "backup",
+        "failed",
+        30,
+        json!({"durationMs": 1234, "exitCode": -1, "errorMessage": nasty,
+               "output": {"a": [1, "x,y"]}}),
+    )
+    .await;
+    let ok = run(&app, "backup", "completed", 20, json!({"durationMs": 10})).await;
+    let formula = run(
+        &app,
+        "=HYPERLINK(\"http://evil\")",
+        "failed",
+        10,
+        json!({"errorMessage": "@SUM(A1)", "output": -5}),
+    )
+    .await;
+    let running = run(&app, "report", "running", 5, json!({})).await;
+
+    let (headers, rows) = csv(&app, "").await;
+    assert!(headers.get("x-cronmon-truncated").is_none());
+    assert_eq!(rows.len(), 1 + 4);
+    // Newest first.
+    let ids: Vec<&str> = rows[1..].iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(ids, [&running, &formula, &ok, &failed]);
+
+    let f = &rows[4];
+    assert_eq!(f[1], "backup");
+    assert_eq!(f[2], "failed");
+    assert_eq!(f[3], "error");
+    assert_eq!(f[4], "scheduled");
+    assert!(chrono::DateTime::parse_from_rfc3339(&f[5]).is_ok());
+    assert!(chrono::DateTime::parse_from_rfc3339(&f[6]).is_ok());
+    assert_eq!(f[7], "1234");
+    assert_eq!(f[8], "-1"); // a number the server writes keeps its sign
+    assert_eq!(f[9], "web-1");
+    assert_eq!(f[10], "7");
+    assert_eq!(f[11], "");
+    assert_eq!(f[12], nasty);
+    assert_eq!(
+        serde_json::from_str::<Value>(&f[13]).unwrap(),
+        json!({"a": [1, "x,y"]})
+    );
+
+    // Job strings that look like formulas are defused.
+    let g = &rows[2];
+    assert_eq!(g[1], "'=HYPERLINK(\"http://evil\")");
+    assert_eq!(g[12], "'@SUM(A1)");
+    assert_eq!(g[13], "'-5");
+    // A running run: empty end, duration and exit code.
+    assert_eq!(&rows[1][6..9], ["", "", ""]);
+
+    // Filters, as on /list.
+    assert_eq!(csv(&app, "?status=failed").await.1.len(), 1 + 2);
+    assert_eq!(csv(&app, "?cronName=backup").await.1.len(), 1 + 2);
+    assert_eq!(
+        csv(&app, "?cronName=backup&status=completed").await.1.len(),
+        1 + 1
+    );
+    assert_eq!(csv(&app, "?status=all&cronName=").await.1.len(), 1 + 4);
+    assert_eq!(csv(&app, "?cronName=nobody").await.1.len(), 1);
+    let from = (chrono::Utc::now() - chrono::Duration::minutes(15)).to_rfc3339();
+    let q = format!("?from={}", from.replace('+', "%2B"));
+    assert_eq!(csv(&app, &q).await.1.len(), 1 + 2);
+    assert_eq!(csv(&app, "?to=2000-01-01").await.1.len(), 1);
+
+    // Errors: JSON, like the rest of the API.
+    for (q, field) in [
+        ("?status=weird", "status"),
+        ("?from=yesterday", "from"),
+        ("?to=2026-13-40", "to"),
+    ] {
+        let (s, _, body) = get(&app, &format!("/cron-executions/export.csv{q}")).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{q}: {body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["error"]["code"], "invalid_query", "{body}");
+        assert_eq!(v["error"]["field"], field, "{body}");
+    }
+    let (s, _, _) = call(&app, "GET", "/cron-executions/export.csv", None, false).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+}
+
+async fn export_csv_pages_through_many_runs(store: Arc<dyn Store>) {
+    let app = app(store);
+    // 450 runs: three store pages of 200.
+    let events: Vec<Value> = (0..450)
+        .map(|i| {
+            json!({"cronName": format!("bulk-{}", i % 3),
+                   "startedAt": chrono::Utc::now() - chrono::Duration::seconds(i)})
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for e in events {
+        let (s, _, b) = call(&app, "POST", "/cron-executions/start", Some(e), true).await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        ids.push(
+            serde_json::from_str::<Value>(&b).unwrap()["executionId"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let (_, rows) = csv(&app, "").await;
+    assert_eq!(rows.len(), 1 + 450);
+    let got: Vec<&str> = rows[1..].iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(got, ids, "every run once, newest first");
+    assert_eq!(csv(&app, "?cronName=bulk-1").await.1.len(), 1 + 150);
+}
+
 async fn openapi_lists_the_extras(store: Arc<dyn Store>) {
     let app = app(store);
     let doc = get_json(&app, "/openapi.json").await;
     let paths = doc["paths"].as_object().unwrap();
     assert!(paths.contains_key("/metrics"));
+    let export = &paths["/cron-executions/export.csv"]["get"];
+    let params: Vec<&str> = export["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(params, ["status", "cronName", "from", "to"]);
+    assert!(export["responses"]["200"]["content"]["text/csv; charset=utf-8"].is_object());
 }
 
 on_both_databases!(
     metrics_match_the_json_api,
     metrics_of_an_empty_store,
+    export_csv_rows_filters_and_quoting,
+    export_csv_pages_through_many_runs,
     openapi_lists_the_extras,
 );

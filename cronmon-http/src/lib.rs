@@ -19,7 +19,7 @@
 //! `GET /cron-executions/stats`, `GET /cron-executions/list`, `GET /cron-schedules`,
 //! `GET /cron-executions/batches`, plus `GET /cron-executions/{id}`,
 //! `POST /cron-executions/{id}/heartbeat`, `PUT /cron-schedules/{name}`, `GET /openapi.json`,
-//! `GET /metrics` (Prometheus)
+//! `GET /cron-executions/export.csv` (CSV of the history), `GET /metrics` (Prometheus)
 //! and `GET /health`. See [`openapi::ApiDoc`].
 
 #![warn(missing_docs)]
@@ -39,6 +39,7 @@ pub mod api;
 mod dashboard;
 pub mod demo;
 pub mod error;
+pub mod export;
 pub mod extract;
 mod ingest;
 pub mod metrics;
@@ -175,6 +176,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(api: Api) -> Router<S> {
         .route("/cron-executions/complete", post(api::complete))
         .route("/cron-executions/stats", get(api::stats))
         .route("/cron-executions/list", get(api::list))
+        .route("/cron-executions/export.csv", get(export::export_csv))
         .route("/cron-executions/batches", get(api::batches))
         .route("/cron-executions/{id}", get(api::execution))
         .route("/cron-executions/{id}/heartbeat", post(api::heartbeat))
