@@ -206,6 +206,58 @@
     };
   }
 
+  // The CSV export of the runs the filters select. The secret travels in a header, so a plain
+  // link cannot fetch it: the file is fetched here and saved through a Blob URL.
+  async function exportCsv() {
+    const btn = $("f-export");
+    const params = listParams();
+    delete params.page;
+    delete params.limit;
+    const qs = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== "" && v != null)).toString();
+    btn.disabled = true;
+    try {
+      let res;
+      try {
+        res = await fetch(`${API_BASE}/cron-executions/export.csv${qs ? `?${qs}` : ""}`, {
+          headers: { "X-Cron-Secret": state.secret },
+          cache: "no-store",
+          credentials: "same-origin",
+        });
+      } catch (e) {
+        showError("API unreachable.", `cannot reach the cronmon API (${e.message || e}).`);
+        return;
+      }
+      if (res.status === 401) {
+        showAuth(true);
+        return;
+      }
+      if (!res.ok) {
+        let msg = `HTTP ${res.status} ${res.statusText}`;
+        try {
+          msg = (await res.json())?.error?.message || msg;
+        } catch {
+          // not JSON: keep the status line
+        }
+        showError("Export failed.", `${msg}.`);
+        return;
+      }
+      const blob = await res.blob();
+      const url = URL.createObjectURL(blob);
+      const a = el("a", { href: url, download: "cron-executions.csv", hidden: true });
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60_000);
+      if (res.headers.get("X-Cronmon-Truncated") === "true") {
+        showError("Export truncated.", "Only the newest 100,000 runs: narrow the filters (From, To) for the rest.");
+      }
+    } catch (e) {
+      showError("Export failed.", `${e.message || e}.`);
+    } finally {
+      btn.disabled = false;
+    }
+  }
+
   // ---------------------------------------------------------------- banner, auth, status line
   function showError(title, text) {
     setText($("error-title"), title);
@@ -738,6 +790,7 @@
     $("f-from").addEventListener("change", (e) => setFilters({ from: e.target.value }));
     $("f-to").addEventListener("change", (e) => setFilters({ to: e.target.value }));
     $("f-clear").addEventListener("click", () => setFilters({ cron: "", status: "", from: "", to: "" }));
+    $("f-export").addEventListener("click", exportCsv);
     $("filters").addEventListener("submit", (e) => e.preventDefault());
     $("page-prev").addEventListener("click", () => {
       if (state.page > 1) {

@@ -506,6 +506,34 @@ fn parse_bound(field: &str, v: &str, end_of_day: bool) -> Result<DateTime<Utc>, 
     Ok(t)
 }
 
+/// The run filter of `/cron-executions/list` and `/cron-executions/export.csv` from their query
+/// parameters (empty means absent), with the same 400s.
+pub(crate) fn execution_filter(
+    status: Option<&str>,
+    cron_name: Option<String>,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<ExecutionFilter, ApiError> {
+    let status =
+        match status.map(str::trim) {
+            None | Some("" | "all") => None,
+            Some(s) => Some(s.parse::<Status>().map_err(|_| {
+                ApiError::bad_query("status", "expected running, completed or failed")
+            })?),
+        };
+    let bound = |field: &str, v: Option<&str>, end_of_day: bool| {
+        v.filter(|v| !v.trim().is_empty())
+            .map(|v| parse_bound(field, v, end_of_day))
+            .transpose()
+    };
+    Ok(ExecutionFilter {
+        cron_name: cron_name.filter(|n| !n.is_empty()),
+        status,
+        from: bound("from", from, false)?,
+        to: bound("to", to, true)?,
+    })
+}
+
 // ---------------------------------------------------------------------------------------------
 // Handlers
 
@@ -686,29 +714,12 @@ pub async fn list(
     if limit == 0 {
         return Err(ApiError::bad_query("limit", "limit is from 1 to 200"));
     }
-    let status =
-        match q.status.as_deref().map(str::trim) {
-            None | Some("" | "all") => None,
-            Some(s) => Some(s.parse::<Status>().map_err(|_| {
-                ApiError::bad_query("status", "expected running, completed or failed")
-            })?),
-        };
-    let filter = ExecutionFilter {
-        cron_name: q.cron_name.filter(|n| !n.is_empty()),
-        status,
-        from: q
-            .from
-            .as_deref()
-            .filter(|v| !v.trim().is_empty())
-            .map(|v| parse_bound("from", v, false))
-            .transpose()?,
-        to: q
-            .to
-            .as_deref()
-            .filter(|v| !v.trim().is_empty())
-            .map(|v| parse_bound("to", v, true))
-            .transpose()?,
-    };
+    let filter = execution_filter(
+        q.status.as_deref(),
+        q.cron_name,
+        q.from.as_deref(),
+        q.to.as_deref(),
+    )?;
     let request = PageRequest::new(page, limit)?;
     let found = api.store().list_executions(&filter, request).await?;
     Ok(Json(ListResponse {

@@ -18,7 +18,8 @@
 //! `POST /cron-executions/start`, `POST /cron-executions/complete`,
 //! `GET /cron-executions/stats`, `GET /cron-executions/list`, `GET /cron-schedules`,
 //! `GET /cron-executions/batches`, plus `GET /cron-executions/{id}`,
-//! `POST /cron-executions/{id}/heartbeat`, `PUT /cron-schedules/{name}`, `GET /openapi.json`
+//! `POST /cron-executions/{id}/heartbeat`, `PUT /cron-schedules/{name}`, `GET /openapi.json`,
+//! `GET /cron-executions/export.csv` (CSV of the history), `GET /metrics` (Prometheus)
 //! and `GET /health`. See [`openapi::ApiDoc`].
 
 #![warn(missing_docs)]
@@ -38,8 +39,10 @@ pub mod api;
 mod dashboard;
 pub mod demo;
 pub mod error;
+pub mod export;
 pub mod extract;
 mod ingest;
+pub mod metrics;
 pub mod openapi;
 pub mod schedule;
 pub mod server;
@@ -173,12 +176,14 @@ pub fn router<S: Clone + Send + Sync + 'static>(api: Api) -> Router<S> {
         .route("/cron-executions/complete", post(api::complete))
         .route("/cron-executions/stats", get(api::stats))
         .route("/cron-executions/list", get(api::list))
+        .route("/cron-executions/export.csv", get(export::export_csv))
         .route("/cron-executions/batches", get(api::batches))
         .route("/cron-executions/{id}", get(api::execution))
         .route("/cron-executions/{id}/heartbeat", post(api::heartbeat))
         .route("/cron-schedules", get(api::schedules))
         .route("/cron-schedules/{name}", put(api::put_schedule))
         .route("/openapi.json", get(api::openapi))
+        .route("/metrics", get(metrics::metrics))
         .route_layer(middleware::from_fn_with_state(api.clone(), require_secret));
 
     let max_body = api.config().max_body_bytes;

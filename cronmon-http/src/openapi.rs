@@ -140,7 +140,8 @@ impl Modify for Security {
     ),
     paths(
         api::start, api::complete, api::heartbeat, api::stats, api::list, api::execution,
-        api::schedules, api::put_schedule, api::batches, api::health, api::openapi
+        api::schedules, api::put_schedule, api::batches, api::health, api::openapi,
+        crate::export::export_csv, crate::metrics::metrics
     ),
     components(schemas(
         ErrorBody, ErrorDetail, ExecutionRow, CronStatsRow, StuckRunRow, TimelineDayRow,

@@ -256,6 +256,20 @@ try {
     assert(page.url().includes("cron=flaky-sync") && page.url().includes("status=failed"), "filters in the URL");
   });
 
+  await check("Export CSV downloads the filtered runs, with the secret in a header", async () => {
+    // The filters of the previous check: flaky-sync, failed.
+    const [download] = await Promise.all([page.waitForEvent("download"), page.click("#f-export")]);
+    eq(download.suggestedFilename(), "cron-executions.csv", "file name");
+    const path = await download.path();
+    const { readFileSync } = await import("node:fs");
+    const text = readFileSync(path, "utf8");
+    assert(text.startsWith("id,cron_name,status,reason,trigger_type,started_at,"), "header row");
+    const rows = text.split("\r\n").filter((l) => /^[0-9a-f]{8}-/.test(l));
+    eq(rows.length, 3, "one row per flaky-sync failure");
+    assert(rows.every((r) => r.split(",")[1] === "flaky-sync"), "only flaky-sync");
+    assert(!(await page.isDisabled("#f-export")), "button enabled again");
+  });
+
   await check("filtering by date range narrows the table", async () => {
     await page.click("#f-clear");
     await waitPageInfo(page, /of \d+$/);

@@ -1,0 +1,303 @@
+//! `GET /cron-executions/export.csv`: the runs matching the list's filters as RFC 4180 CSV,
+//! newest first, streamed page by page from the store.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, SecondsFormat, Utc};
+use cronmon_core::{Execution, ExecutionFilter, PageRequest, Store};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use uuid::Uuid;
+
+use crate::Api;
+use crate::api::execution_filter;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::QueryParams;
+
+/// Most rows an export holds; past it the answer carries `X-Cronmon-Truncated: true`.
+pub const MAX_EXPORT_ROWS: usize = 100_000;
+
+/// Rows read from the store at a time.
+const CHUNK: u32 = PageRequest::MAX_LIMIT;
+
+/// The columns, in order.
+pub const COLUMNS: [&str; 14] = [
+    "id",
+    "cron_name",
+    "status",
+    "reason",
+    "trigger_type",
+    "started_at",
+    "completed_at",
+    "duration_ms",
+    "exit_code",
+    "host",
+    "pid",
+    "version",
+    "error_message",
+    "output",
+];
+
+/// Query of `GET /cron-executions/export.csv`: the filters of `/cron-executions/list`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportQuery {
+    /// `running`, `completed` or `failed` (`all` or empty: any).
+    pub status: Option<String>,
+    /// Only this cron.
+    pub cron_name: Option<String>,
+    /// Started at or after: RFC 3339, or a date (`2026-02-13`, start of that day UTC).
+    pub from: Option<String>,
+    /// Started before: RFC 3339, or a date (inclusive: up to the end of that day UTC).
+    pub to: Option<String>,
+}
+
+/// The matching runs as CSV, newest first.
+#[utoipa::path(
+    get, path = "/cron-executions/export.csv", tag = "executions",
+    params(ExportQuery),
+    responses(
+        (status = 200, description = "RFC 4180 CSV with a header row; columns id, cron_name, \
+            status, reason, trigger_type, started_at, completed_at, duration_ms, exit_code, host, \
+            pid, version, error_message, output (JSON text). Text fields starting with =, +, -, \
+            @, tab or CR get a leading ' (spreadsheet formula guard). At most 100,000 rows; \
+            header X-Cronmon-Truncated: true when more matched.",
+            content_type = "text/csv; charset=utf-8", body = String),
+        (status = 400, description = "A bad parameter (named)", body = ErrorBody),
+        (status = 401, description = "Missing or wrong secret", body = ErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody),
+    ),
+    security(("secret" = []), ("bearer" = []))
+)]
+pub async fn export_csv(
+    State(api): State<Api>,
+    QueryParams(q): QueryParams<ExportQuery>,
+) -> Result<Response, ApiError> {
+    let filter = execution_filter(
+        q.status.as_deref(),
+        q.cron_name,
+        q.from.as_deref(),
+        q.to.as_deref(),
+    )?;
+    let store = api.store().clone();
+    // The first page is read before answering, so a failing database is a 503, not a cut body.
+    let first = store
+        .list_executions(&filter, PageRequest::new(1, CHUNK)?)
+        .await?;
+    let truncated = first.total > MAX_EXPORT_ROWS as i64;
+
+    let mut head = String::new();
+    write_row(&mut head, COLUMNS.iter().map(|c| Field::Plain(c)));
+    let state = Pages {
+        store,
+        filter,
+        next_page: 2,
+        pending: Some(first.items),
+        seen: HashSet::new(),
+        sent: 0,
+        done: false,
+    };
+    let head = futures_util::stream::once(async move { Ok::<_, std::io::Error>(head) });
+    let rows = futures_util::stream::unfold(state, Pages::next_chunk);
+    let body = Body::from_stream(futures_util::StreamExt::chain(head, rows));
+
+    let mut response = (
+        [
+            (CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                CONTENT_DISPOSITION,
+                "attachment; filename=\"cron-executions.csv\"",
+            ),
+        ],
+        body,
+    )
+        .into_response();
+    if truncated {
+        response.headers_mut().insert(
+            "x-cronmon-truncated",
+            axum::http::HeaderValue::from_static("true"),
+        );
+    }
+    Ok(response)
+}
+
+/// Where the export is in the store's pages.
+struct Pages {
+    store: Arc<dyn Store>,
+    filter: ExecutionFilter,
+    next_page: u32,
+    pending: Option<Vec<Execution>>,
+    /// Ids already written: a run recorded meanwhile (newer, so ahead in the order) shifts
+    /// the later pages down, so a row can come twice; it is written once. (Retention deletes
+    /// the oldest runs, at the end of the order: it shifts nothing already read.)
+    seen: HashSet<Uuid>,
+    sent: usize,
+    done: bool,
+}
+
+impl Pages {
+    async fn next_chunk(mut self) -> Option<(Result<String, std::io::Error>, Self)> {
+        if self.done || self.sent >= MAX_EXPORT_ROWS {
+            return None;
+        }
+        let items = match self.pending.take() {
+            Some(items) => items,
+            None => {
+                let page = PageRequest::new(self.next_page, CHUNK).ok()?;
+                self.next_page += 1;
+                match self.store.list_executions(&self.filter, page).await {
+                    Ok(found) => found.items,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "CSV export cut short by a database error");
+                        self.done = true;
+                        return Some((Err(std::io::Error::other(e.to_string())), self));
+                    }
+                }
+            }
+        };
+        if items.len() < CHUNK as usize {
+            self.done = true;
+        }
+        let mut out = String::with_capacity(items.len() * 256);
+        for e in &items {
+            if self.sent >= MAX_EXPORT_ROWS {
+                break;
+            }
+            if self.seen.insert(e.id) {
+                write_execution(&mut out, e);
+                self.sent += 1;
+            }
+        }
+        Some((Ok(out), self))
+    }
+}
+
+/// A CSV field: `Plain` is written as is (but quoted when needed); `Text` came from a job
+/// and is guarded against spreadsheet formulas.
+enum Field<'a> {
+    Plain(&'a str),
+    Text(&'a str),
+}
+
+fn write_execution(out: &mut String, e: &Execution) {
+    let time = |t: &DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Millis, true);
+    let num = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
+    let id = e.id.to_string();
+    let status = e.status.to_string();
+    let reason = e.reason.map(|r| r.to_string()).unwrap_or_default();
+    let trigger = e.trigger_type.to_string();
+    let started = time(&e.started_at);
+    let completed = e.completed_at.as_ref().map(time).unwrap_or_default();
+    let duration = num(e.duration_ms);
+    let exit_code = num(e.exit_code.map(i64::from));
+    let pid = num(e.pid.map(i64::from));
+    let output = e.output.as_ref().map(|o| o.to_string()).unwrap_or_default();
+    write_row(
+        out,
+        [
+            Field::Plain(&id),
+            Field::Text(&e.cron_name),
+            Field::Plain(&status),
+            Field::Plain(&reason),
+            Field::Plain(&trigger),
+            Field::Plain(&started),
+            Field::Plain(&completed),
+            Field::Plain(&duration),
+            Field::Plain(&exit_code),
+            Field::Text(e.host.as_deref().unwrap_or_default()),
+            Field::Plain(&pid),
+            Field::Text(e.version.as_deref().unwrap_or_default()),
+            Field::Text(e.error_message.as_deref().unwrap_or_default()),
+            Field::Text(&output),
+        ],
+    );
+}
+
+/// Appends one CSV record ending in CRLF (RFC 4180).
+fn write_row<'a>(out: &mut String, fields: impl IntoIterator<Item = Field<'a>>) {
+    for (i, field) in fields.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        match field {
+            Field::Plain(v) => write_field(out, v, false),
+            Field::Text(v) => write_field(out, v, true),
+        }
+    }
+    out.push_str("\r\n");
+}
+
+/// Appends `value`: with a leading `'` when `guard` is set and it starts like a spreadsheet
+/// formula, and in double quotes (quotes doubled) when it holds a comma, quote, CR or LF.
+fn write_field(out: &mut String, value: &str, guard: bool) {
+    let formula = guard && value.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    let quote = value.contains([',', '"', '\r', '\n']);
+    if quote {
+        out.push('"');
+    }
+    if formula {
+        out.push('\'');
+    }
+    if quote {
+        for c in value.chars() {
+            if c == '"' {
+                out.push('"');
+            }
+            out.push(c);
+        }
+        out.push('"');
+    } else {
+        out.push_str(value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(v: &str, guard: bool) -> String {
+        let mut out = String::new();
+        write_field(&mut out, v, guard);
+        out
+    }
+
+    #[test]
+    fn rfc4180_quoting() {
+        assert_eq!(field("plain", true), "plain");
+        assert_eq!(field("", true), "");
+        assert_eq!(field("a,b", true), "\"a,b\"");
+        assert_eq!(field("say \"hi\"", true), "\"say \"\"hi\"\"\"");
+        assert_eq!(field("two\nlines", true), "\"two\nlines\"");
+        assert_eq!(field("cr\rhere", true), "\"cr\rhere\"");
+    }
+
+    #[test]
+    fn formula_guard() {
+        for v in ["=1+1", "+1", "-1", "@SUM(A1)", "\tx"] {
+            assert_eq!(field(v, true), format!("'{v}"), "{v}");
+        }
+        assert_eq!(
+            field("=HYPERLINK(\"x\",\"y\")", true),
+            "\"'=HYPERLINK(\"\"x\"\",\"\"y\"\")\""
+        );
+        // Numbers the server writes keep their sign.
+        assert_eq!(field("-1", false), "-1");
+        assert_eq!(field("a=b", true), "a=b");
+    }
+
+    #[test]
+    fn rows_end_in_crlf() {
+        let mut out = String::new();
+        write_row(
+            &mut out,
+            [Field::Plain("a"), Field::Text("=b"), Field::Plain("")],
+        );
+        assert_eq!(out, "a,'=b,\r\n");
+    }
+}
