@@ -43,8 +43,9 @@ CREATE TABLE cronmon.cron_executions (
     scheduled_for     TIMESTAMPTZ
 );
 
--- History of one cron, newest first (list by cron, last run, consecutive failures).
-CREATE INDEX cron_executions_name_started_idx ON cronmon.cron_executions (cron_name, started_at DESC);
+-- History of one cron, newest first, with the status (last run and its status index-only).
+CREATE INDEX cron_executions_name_started_status_idx
+    ON cronmon.cron_executions (cron_name, started_at DESC) INCLUDE (status);
 -- History across crons, newest first (list, stats window, retention).
 CREATE INDEX cron_executions_started_idx ON cronmon.cron_executions (started_at DESC);
 -- Running runs stay few: stuck detection and running counts read only this.
@@ -52,7 +53,10 @@ CREATE INDEX cron_executions_running_idx ON cronmon.cron_executions (cron_name, 
 -- Failures stay few too: failures_24h and the status filter of the list.
 CREATE INDEX cron_executions_failed_idx ON cronmon.cron_executions (cron_name, started_at DESC) WHERE status = 'failed';
 
--- Hourly roll-up kept by trigger, so the 7-day timeline and success rates never scan history.
+-- Roll-ups kept by triggers, so the timeline, success rates, list totals and stats never scan
+-- the history: per cron and hour, per cron and day, and a duration histogram per cron and hour
+-- (for the p95 of any window). They follow inserts, changes of outcome and deletions, so they
+-- count exactly what is stored.
 CREATE TABLE cronmon.cron_stats_hourly (
     cron_name       TEXT NOT NULL,
     bucket          TIMESTAMPTZ NOT NULL,
@@ -65,42 +69,137 @@ CREATE TABLE cronmon.cron_stats_hourly (
 );
 CREATE INDEX cron_stats_hourly_bucket_idx ON cronmon.cron_stats_hourly (bucket);
 
+CREATE TABLE cronmon.cron_stats_daily (
+    cron_name       TEXT NOT NULL,
+    day             DATE NOT NULL,
+    started         BIGINT NOT NULL DEFAULT 0,
+    completed       BIGINT NOT NULL DEFAULT 0,
+    failed          BIGINT NOT NULL DEFAULT 0,
+    duration_sum_ms BIGINT NOT NULL DEFAULT 0,
+    duration_count  BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (cron_name, day)
+);
+CREATE INDEX cron_stats_daily_day_idx ON cronmon.cron_stats_daily (day);
+
+-- `le` is floor(4 * log2(duration_ms + 1)): bucket `le` holds durations from
+-- 2^(le/4) - 1 to 2^((le+1)/4) - 1 ms, a 19 % wide step.
+CREATE TABLE cronmon.cron_durations_hourly (
+    cron_name TEXT NOT NULL,
+    bucket    TIMESTAMPTZ NOT NULL,
+    le        SMALLINT NOT NULL,
+    n         BIGINT NOT NULL,
+    PRIMARY KEY (cron_name, bucket, le)
+);
+CREATE INDEX cron_durations_hourly_bucket_idx ON cronmon.cron_durations_hourly (bucket);
+
+-- The roll-ups are kept per statement, not per row: a group commit that inserts or closes
+-- hundreds of runs in one statement costs one upsert per (cron, hour) and per (cron, day), not
+-- a trigger call per run. Upserts take their rows in key order, so concurrent batches lock
+-- them in the same order.
+--
+-- One signed run: +1 when it appears (or takes a new outcome), -1 when it goes (or leaves an
+-- outcome).
+CREATE TYPE cronmon.cron_rollup_change AS (
+    cron_name TEXT, started_at TIMESTAMPTZ, status TEXT, duration_ms BIGINT, sign INTEGER
+);
+
+-- PL/pgSQL, not SQL: its statements' plans are cached per session instead of made per call.
+CREATE FUNCTION cronmon.cron_rollup_apply(changes cronmon.cron_rollup_change[]) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO cronmon.cron_stats_hourly AS h
+        (cron_name, bucket, started, completed, failed, duration_sum_ms, duration_count)
+    SELECT c.cron_name, date_trunc('hour', c.started_at),
+           coalesce(sum(c.sign) FILTER (WHERE c.status IS NULL), 0),
+           coalesce(sum(c.sign) FILTER (WHERE c.status = 'completed'), 0),
+           coalesce(sum(c.sign) FILTER (WHERE c.status = 'failed'), 0),
+           coalesce(sum(c.sign * c.duration_ms) FILTER (WHERE c.status IN ('completed', 'failed')), 0),
+           coalesce(sum(c.sign) FILTER (WHERE c.status IN ('completed', 'failed') AND c.duration_ms IS NOT NULL), 0)
+    FROM unnest(changes) c
+    GROUP BY 1, 2
+    ORDER BY 1, 2
+    ON CONFLICT (cron_name, bucket) DO UPDATE SET
+        started = h.started + EXCLUDED.started,
+        completed = h.completed + EXCLUDED.completed,
+        failed = h.failed + EXCLUDED.failed,
+        duration_sum_ms = h.duration_sum_ms + EXCLUDED.duration_sum_ms,
+        duration_count = h.duration_count + EXCLUDED.duration_count;
+
+    INSERT INTO cronmon.cron_stats_daily AS h
+        (cron_name, day, started, completed, failed, duration_sum_ms, duration_count)
+    SELECT c.cron_name, (c.started_at AT TIME ZONE 'UTC')::date,
+           coalesce(sum(c.sign) FILTER (WHERE c.status IS NULL), 0),
+           coalesce(sum(c.sign) FILTER (WHERE c.status = 'completed'), 0),
+           coalesce(sum(c.sign) FILTER (WHERE c.status = 'failed'), 0),
+           coalesce(sum(c.sign * c.duration_ms) FILTER (WHERE c.status IN ('completed', 'failed')), 0),
+           coalesce(sum(c.sign) FILTER (WHERE c.status IN ('completed', 'failed') AND c.duration_ms IS NOT NULL), 0)
+    FROM unnest(changes) c
+    GROUP BY 1, 2
+    ORDER BY 1, 2
+    ON CONFLICT (cron_name, day) DO UPDATE SET
+        started = h.started + EXCLUDED.started,
+        completed = h.completed + EXCLUDED.completed,
+        failed = h.failed + EXCLUDED.failed,
+        duration_sum_ms = h.duration_sum_ms + EXCLUDED.duration_sum_ms,
+        duration_count = h.duration_count + EXCLUDED.duration_count;
+
+    INSERT INTO cronmon.cron_durations_hourly AS h (cron_name, bucket, le, n)
+    SELECT c.cron_name, date_trunc('hour', c.started_at),
+           floor(4 * log(2, c.duration_ms + 1))::smallint, sum(c.sign)
+    FROM unnest(changes) c
+    WHERE c.status IN ('completed', 'failed') AND c.duration_ms >= 0
+    GROUP BY 1, 2, 3
+    ORDER BY 1, 2, 3
+    ON CONFLICT (cron_name, bucket, le) DO UPDATE SET n = h.n + EXCLUDED.n;
+END
+$$;
+
+-- A run counts once in `started` (the change with status NULL) and once per outcome it holds.
 CREATE FUNCTION cronmon.cron_executions_rollup() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        INSERT INTO cronmon.cron_schedules (cron_name) VALUES (NEW.cron_name) ON CONFLICT DO NOTHING;
-        INSERT INTO cronmon.cron_stats_hourly AS h
-            (cron_name, bucket, started, completed, failed, duration_sum_ms, duration_count)
-        VALUES (NEW.cron_name, date_trunc('hour', NEW.started_at), 1,
-                (NEW.status = 'completed')::int, (NEW.status = 'failed')::int,
-                CASE WHEN NEW.status <> 'running' THEN coalesce(NEW.duration_ms, 0) ELSE 0 END,
-                (NEW.status <> 'running' AND NEW.duration_ms IS NOT NULL)::int)
-        ON CONFLICT (cron_name, bucket) DO UPDATE SET
-            started = h.started + 1,
-            completed = h.completed + EXCLUDED.completed,
-            failed = h.failed + EXCLUDED.failed,
-            duration_sum_ms = h.duration_sum_ms + EXCLUDED.duration_sum_ms,
-            duration_count = h.duration_count + EXCLUDED.duration_count;
-    ELSIF NEW.status IS DISTINCT FROM OLD.status OR NEW.duration_ms IS DISTINCT FROM OLD.duration_ms THEN
-        UPDATE cronmon.cron_stats_hourly SET
-            completed = completed + (NEW.status = 'completed')::int - (OLD.status = 'completed')::int,
-            failed = failed + (NEW.status = 'failed')::int - (OLD.status = 'failed')::int,
-            duration_sum_ms = duration_sum_ms
-                + CASE WHEN NEW.status <> 'running' THEN coalesce(NEW.duration_ms, 0) ELSE 0 END
-                - CASE WHEN OLD.status <> 'running' THEN coalesce(OLD.duration_ms, 0) ELSE 0 END,
-            duration_count = duration_count
-                + (NEW.status <> 'running' AND NEW.duration_ms IS NOT NULL)::int
-                - (OLD.status <> 'running' AND OLD.duration_ms IS NOT NULL)::int
-        WHERE cron_name = NEW.cron_name AND bucket = date_trunc('hour', NEW.started_at);
+        INSERT INTO cronmon.cron_schedules (cron_name)
+        SELECT DISTINCT n.cron_name FROM new_rows n
+        WHERE NOT EXISTS (SELECT 1 FROM cronmon.cron_schedules s WHERE s.cron_name = n.cron_name)
+        ORDER BY 1
+        ON CONFLICT DO NOTHING;
+        PERFORM cronmon.cron_rollup_apply(ARRAY(
+            SELECT (n.cron_name, n.started_at, NULL, NULL, 1)::cronmon.cron_rollup_change FROM new_rows n
+            UNION ALL
+            SELECT (n.cron_name, n.started_at, n.status, n.duration_ms, 1)::cronmon.cron_rollup_change
+            FROM new_rows n WHERE n.status <> 'running'));
+    ELSIF TG_OP = 'DELETE' THEN
+        PERFORM cronmon.cron_rollup_apply(ARRAY(
+            SELECT (o.cron_name, o.started_at, NULL, NULL, -1)::cronmon.cron_rollup_change FROM old_rows o
+            UNION ALL
+            SELECT (o.cron_name, o.started_at, o.status, o.duration_ms, -1)::cronmon.cron_rollup_change
+            FROM old_rows o WHERE o.status <> 'running'));
+    ELSE
+        -- Only runs whose outcome changed: a heartbeat touches no roll-up.
+        PERFORM cronmon.cron_rollup_apply(ARRAY(
+            SELECT (o.cron_name, o.started_at, o.status, o.duration_ms, -1)::cronmon.cron_rollup_change
+            FROM old_rows o JOIN new_rows n ON n.id = o.id
+            WHERE o.status <> 'running'
+              AND (n.status IS DISTINCT FROM o.status OR n.duration_ms IS DISTINCT FROM o.duration_ms)
+            UNION ALL
+            SELECT (n.cron_name, n.started_at, n.status, n.duration_ms, 1)::cronmon.cron_rollup_change
+            FROM old_rows o JOIN new_rows n ON n.id = o.id
+            WHERE n.status <> 'running'
+              AND (n.status IS DISTINCT FROM o.status OR n.duration_ms IS DISTINCT FROM o.duration_ms)));
     END IF;
     RETURN NULL;
 END $$;
 
 CREATE TRIGGER cron_executions_rollup_ins AFTER INSERT ON cronmon.cron_executions
-    FOR EACH ROW EXECUTE FUNCTION cronmon.cron_executions_rollup();
-CREATE TRIGGER cron_executions_rollup_upd AFTER UPDATE OF status, duration_ms ON cronmon.cron_executions
-    FOR EACH ROW EXECUTE FUNCTION cronmon.cron_executions_rollup();
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION cronmon.cron_executions_rollup();
+CREATE TRIGGER cron_executions_rollup_upd AFTER UPDATE ON cronmon.cron_executions
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION cronmon.cron_executions_rollup();
+CREATE TRIGGER cron_executions_rollup_del AFTER DELETE ON cronmon.cron_executions
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION cronmon.cron_executions_rollup();
 
 -- Runs of batch kinds (SPEC section 7); the seed's unified batch view reads them.
 CREATE TABLE cronmon.batch_runs (
@@ -179,7 +278,8 @@ LANGUAGE sql STABLE AS $$
     ORDER BY e.started_at
 $$;
 
--- Deletes finished runs older than `retention_days`, in batches; returns how many went.
+-- Deletes finished runs older than `retention_days`, in batches; returns how many went. The
+-- roll-ups follow the deletions (triggers); their emptied rows go too.
 CREATE FUNCTION cronmon.cleanup_old_cron_executions(retention_days INTEGER DEFAULT 7)
 RETURNS BIGINT
 LANGUAGE plpgsql AS $$
@@ -198,8 +298,9 @@ BEGIN
         deleted := deleted + batch;
         EXIT WHEN batch = 0;
     END LOOP;
-    DELETE FROM cronmon.cron_stats_hourly
-    WHERE bucket < now() - make_interval(days => greatest(retention_days, 35));
+    DELETE FROM cronmon.cron_stats_hourly WHERE started <= 0 AND bucket < now() - interval '1 day';
+    DELETE FROM cronmon.cron_stats_daily WHERE started <= 0 AND day < current_date - 1;
+    DELETE FROM cronmon.cron_durations_hourly WHERE n <= 0;
     RETURN deleted;
 END $$;
 
@@ -225,10 +326,11 @@ SELECT s.cron_name,
            AND e.started_at > coalesce((SELECT max(c.started_at) FROM cronmon.cron_executions c
                                         WHERE c.cron_name = s.cron_name AND c.status = 'completed'),
                                        '-infinity')) AS consecutive_failures,
-       (SELECT CASE WHEN sum(h.completed + h.failed) = 0 THEN NULL
-                    ELSE round(100.0 * sum(h.completed) / sum(h.completed + h.failed), 2) END
-          FROM cronmon.cron_stats_hourly h
-         WHERE h.cron_name = s.cron_name AND h.bucket >= now() - interval '7 days') AS success_rate_7d,
+       (SELECT CASE WHEN sum(d.completed + d.failed) = 0 THEN NULL
+                    ELSE round(100.0 * sum(d.completed) / sum(d.completed + d.failed), 2) END
+          FROM cronmon.cron_stats_daily d
+         WHERE d.cron_name = s.cron_name
+           AND d.day > (now() AT TIME ZONE 'UTC')::date - 7) AS success_rate_7d,
        l.started_at AS last_execution_at,
        l.status AS last_status
 FROM cronmon.cron_schedules s
