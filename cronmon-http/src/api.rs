@@ -168,17 +168,23 @@ pub struct StatsResponse {
     pub timeline: Vec<TimelineDay>,
 }
 
-/// Query of `GET /cron-executions/list`.
+/// Paging of `GET /cron-executions/list` (its filters are [`FilterQuery`]).
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-#[serde(rename_all = "camelCase")]
-pub struct ListQuery {
+pub struct PageQuery {
     /// 1-based page (default 1).
     #[param(value_type = Option<u32>)]
     pub page: Option<String>,
     /// Rows a page, 1 to 200 (default 50; more is cut to 200).
     #[param(value_type = Option<u32>)]
     pub limit: Option<String>,
+}
+
+/// The run filters of `/cron-executions/list` and `/cron-executions/export.csv`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(rename_all = "camelCase")]
+pub struct FilterQuery {
     /// `running`, `completed` or `failed` (`all` or empty: any).
     pub status: Option<String>,
     /// Only this cron.
@@ -506,32 +512,27 @@ fn parse_bound(field: &str, v: &str, end_of_day: bool) -> Result<DateTime<Utc>, 
     Ok(t)
 }
 
-/// The run filter of `/cron-executions/list` and `/cron-executions/export.csv` from their query
-/// parameters (empty means absent), with the same 400s.
-pub(crate) fn execution_filter(
-    status: Option<&str>,
-    cron_name: Option<String>,
-    from: Option<&str>,
-    to: Option<&str>,
-) -> Result<ExecutionFilter, ApiError> {
-    let status =
-        match status.map(str::trim) {
+impl FilterQuery {
+    /// The filter these parameters name (empty means absent), or a 400 naming the bad one.
+    pub(crate) fn into_filter(self) -> Result<ExecutionFilter, ApiError> {
+        let status = match self.status.as_deref().map(str::trim) {
             None | Some("" | "all") => None,
             Some(s) => Some(s.parse::<Status>().map_err(|_| {
                 ApiError::bad_query("status", "expected running, completed or failed")
             })?),
         };
-    let bound = |field: &str, v: Option<&str>, end_of_day: bool| {
-        v.filter(|v| !v.trim().is_empty())
-            .map(|v| parse_bound(field, v, end_of_day))
-            .transpose()
-    };
-    Ok(ExecutionFilter {
-        cron_name: cron_name.filter(|n| !n.is_empty()),
-        status,
-        from: bound("from", from, false)?,
-        to: bound("to", to, true)?,
-    })
+        let bound = |field: &str, v: Option<&str>, end_of_day: bool| {
+            v.filter(|v| !v.trim().is_empty())
+                .map(|v| parse_bound(field, v, end_of_day))
+                .transpose()
+        };
+        Ok(ExecutionFilter {
+            cron_name: self.cron_name.filter(|n| !n.is_empty()),
+            status,
+            from: bound("from", self.from.as_deref(), false)?,
+            to: bound("to", self.to.as_deref(), true)?,
+        })
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -687,7 +688,7 @@ pub async fn stats(
 /// Runs, newest first, filtered and paged.
 #[utoipa::path(
     get, path = "/cron-executions/list", tag = "executions",
-    params(ListQuery),
+    params(PageQuery, FilterQuery),
     responses(
         (status = 200, description = "A page of runs", body = ListResponse),
         (status = 400, description = "A bad parameter (named)", body = ErrorBody),
@@ -698,7 +699,8 @@ pub async fn stats(
 )]
 pub async fn list(
     State(api): State<Api>,
-    QueryParams(q): QueryParams<ListQuery>,
+    QueryParams(q): QueryParams<PageQuery>,
+    QueryParams(filter): QueryParams<FilterQuery>,
 ) -> Result<Json<ListResponse>, ApiError> {
     let page = match q.page.as_deref() {
         None | Some("") => 1,
@@ -714,12 +716,7 @@ pub async fn list(
     if limit == 0 {
         return Err(ApiError::bad_query("limit", "limit is from 1 to 200"));
     }
-    let filter = execution_filter(
-        q.status.as_deref(),
-        q.cron_name,
-        q.from.as_deref(),
-        q.to.as_deref(),
-    )?;
+    let filter = filter.into_filter()?;
     let request = PageRequest::new(page, limit)?;
     let found = api.store().list_executions(&filter, request).await?;
     Ok(Json(ListResponse {

@@ -10,12 +10,10 @@ use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, SecondsFormat, Utc};
 use cronmon_core::{Execution, ExecutionFilter, PageRequest, Store};
-use serde::Deserialize;
-use utoipa::IntoParams;
 use uuid::Uuid;
 
 use crate::Api;
-use crate::api::execution_filter;
+use crate::api::FilterQuery;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::QueryParams;
 
@@ -43,25 +41,10 @@ pub const COLUMNS: [&str; 14] = [
     "output",
 ];
 
-/// Query of `GET /cron-executions/export.csv`: the filters of `/cron-executions/list`.
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(rename_all = "camelCase")]
-pub struct ExportQuery {
-    /// `running`, `completed` or `failed` (`all` or empty: any).
-    pub status: Option<String>,
-    /// Only this cron.
-    pub cron_name: Option<String>,
-    /// Started at or after: RFC 3339, or a date (`2026-02-13`, start of that day UTC).
-    pub from: Option<String>,
-    /// Started before: RFC 3339, or a date (inclusive: up to the end of that day UTC).
-    pub to: Option<String>,
-}
-
 /// The matching runs as CSV, newest first.
 #[utoipa::path(
     get, path = "/cron-executions/export.csv", tag = "executions",
-    params(ExportQuery),
+    params(FilterQuery),
     responses(
         (status = 200, description = "RFC 4180 CSV with a header row; columns id, cron_name, \
             status, reason, trigger_type, started_at, completed_at, duration_ms, exit_code, host, \
@@ -77,14 +60,9 @@ pub struct ExportQuery {
 )]
 pub async fn export_csv(
     State(api): State<Api>,
-    QueryParams(q): QueryParams<ExportQuery>,
+    QueryParams(filter): QueryParams<FilterQuery>,
 ) -> Result<Response, ApiError> {
-    let filter = execution_filter(
-        q.status.as_deref(),
-        q.cron_name,
-        q.from.as_deref(),
-        q.to.as_deref(),
-    )?;
+    let filter = filter.into_filter()?;
     let store = api.store().clone();
     // The first page is read before answering, so a failing database is a 503, not a cut body.
     let first = store
