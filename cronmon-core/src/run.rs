@@ -72,6 +72,11 @@ impl RunShared {
         recorder::recorder().send(dest, Event::Finish(finish));
     }
 
+    fn progress(&self, done: u64, total: u64) {
+        let clamp = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        self.beat(Some(clamp(done)), Some(clamp(total)), false);
+    }
+
     fn beat(&self, done: Option<i64>, total: Option<i64>, force: bool) {
         let (Some(dest), Some(start)) = (&self.dest, &self.start) else {
             return;
@@ -399,9 +404,7 @@ impl CronRun {
     /// Reports progress (`done` of `total` items), which also counts as a heartbeat. Sent at
     /// most once a second, and always when `done == total`.
     pub fn progress(&self, done: u64, total: u64) {
-        let clamp = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-        self.shared
-            .beat(Some(clamp(done)), Some(clamp(total)), false);
+        self.shared.progress(done, total);
     }
 
     /// Reports that the run is alive (extends its heartbeat timeout).
@@ -588,9 +591,7 @@ impl RunHandle {
 
     /// See [`CronRun::progress`].
     pub fn progress(&self, done: u64, total: u64) {
-        let clamp = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-        self.shared
-            .beat(Some(clamp(done)), Some(clamp(total)), false);
+        self.shared.progress(done, total);
     }
 
     /// See [`CronRun::heartbeat`].
