@@ -159,7 +159,7 @@ impl Server {
                 get(|| async { Redirect::temporary(&format!("{MOUNT}/dashboard")) }),
             )
             .nest(MOUNT, crate::router(api))
-            .fallback(crate::api::not_found)
+            .fallback(crate::routes::meta::not_found)
             .layer(middleware::from_fn(log_request))
     }
 

@@ -13,18 +13,18 @@ use cronmon_core::{Execution, ExecutionFilter, PageRequest, Store};
 use uuid::Uuid;
 
 use crate::Api;
-use crate::api::FilterQuery;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::QueryParams;
+use crate::params::FilterQuery;
 
 /// Most rows an export holds; past it the answer carries `X-Cronmon-Truncated: true`.
-pub const MAX_EXPORT_ROWS: usize = 100_000;
+pub(crate) const MAX_EXPORT_ROWS: usize = 100_000;
 
 /// Rows read from the store at a time.
 const CHUNK: u32 = PageRequest::MAX_LIMIT;
 
 /// The columns, in order.
-pub const COLUMNS: [&str; 14] = [
+pub(crate) const COLUMNS: [&str; 14] = [
     "id",
     "cron_name",
     "status",
@@ -58,7 +58,7 @@ pub const COLUMNS: [&str; 14] = [
     ),
     security(("secret" = []), ("bearer" = []))
 )]
-pub async fn export_csv(
+pub(crate) async fn export_csv(
     State(api): State<Api>,
     QueryParams(filter): QueryParams<FilterQuery>,
 ) -> Result<Response, ApiError> {
