@@ -694,6 +694,206 @@ async fn openapi_lists_every_endpoint(store: Arc<dyn Store>) {
     }
 }
 
+/// `schema` (resolved through `$ref`, merged over `allOf`) as one object: its properties and
+/// the names it requires.
+fn object_schema<'a>(
+    doc: &'a Value,
+    schema: &'a Value,
+) -> (serde_json::Map<String, Value>, Vec<String>) {
+    let schema = resolve(doc, schema);
+    let mut properties = schema["properties"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let mut required: Vec<String> = schema["required"]
+        .as_array()
+        .map(|r| r.iter().map(|n| n.as_str().unwrap().to_owned()).collect())
+        .unwrap_or_default();
+    for part in schema["allOf"].as_array().into_iter().flatten() {
+        let (p, r) = object_schema(doc, part);
+        properties.extend(p);
+        required.extend(r);
+    }
+    (properties, required)
+}
+
+fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema["$ref"].as_str() {
+        Some(r) => {
+            let name = r
+                .strip_prefix("#/components/schemas/")
+                .expect("a local $ref");
+            resolve(doc, &doc["components"]["schemas"][name])
+        }
+        None => schema,
+    }
+}
+
+/// Asserts that `value`, a real answer, is what `schema` describes: every field of an object
+/// is a documented property (the serialized names, renames included) and every required
+/// property is there, each value of a documented type, each enum value a documented one.
+fn assert_matches(doc: &Value, schema: &Value, value: &Value, at: &str) {
+    let schema = resolve(doc, schema);
+    // `Option<T>` of a named schema: `oneOf: [{type: null}, T]`.
+    if let Some(choices) = schema["oneOf"].as_array() {
+        if value.is_null() && choices.iter().any(|c| c["type"] == "null") {
+            return;
+        }
+        let non_null: Vec<&Value> = choices.iter().filter(|c| c["type"] != "null").collect();
+        assert_eq!(non_null.len(), 1, "{at}: one non-null choice in {schema}");
+        return assert_matches(doc, non_null[0], value, at);
+    }
+    if let Some(allowed) = schema["enum"].as_array() {
+        assert!(
+            allowed.contains(value),
+            "{at}: {value} is not one of {allowed:?}"
+        );
+    }
+    let types: Vec<&str> = match &schema["type"] {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => vec![],
+    };
+    if !types.is_empty() {
+        let ok = types.iter().any(|t| match *t {
+            "null" => value.is_null(),
+            "boolean" => value.is_boolean(),
+            "integer" => value.is_i64() || value.is_u64(),
+            "number" => value.is_number(),
+            "string" => value.is_string(),
+            "array" => value.is_array(),
+            "object" => value.is_object(),
+            _ => false,
+        });
+        assert!(ok, "{at}: {value} is not of type {types:?}");
+    }
+    match value {
+        Value::Object(fields) => {
+            let (properties, required) = object_schema(doc, schema);
+            if properties.is_empty() {
+                return; // a free-form object (`batches`, a job's `output`)
+            }
+            for name in fields.keys() {
+                assert!(
+                    properties.contains_key(name),
+                    "{at}: {name} is not documented"
+                );
+            }
+            for name in properties.keys() {
+                // Only an optional field may be left out (`"field"` of an error without one).
+                assert!(
+                    fields.contains_key(name) || !required.contains(name),
+                    "{at}: required {name} missing"
+                );
+            }
+            for (name, v) in fields {
+                assert_matches(doc, &properties[name], v, &format!("{at}.{name}"));
+            }
+        }
+        Value::Array(items) => {
+            if let Some(item) = schema.get("items") {
+                for (i, v) in items.iter().enumerate() {
+                    assert_matches(doc, item, v, &format!("{at}[{i}]"));
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The document describes the real answers: each answer below is checked against the schema
+/// the document gives for its path, method and status.
+async fn openapi_describes_the_answers(store: Arc<dyn Store>) {
+    let app = app(store);
+    let (_, doc) = get(&app, "/openapi.json").await;
+    let check = |method: &str, path: &str, status: StatusCode, answer: &Value| {
+        let schema = &doc["paths"][path][method]["responses"][status.as_str()]["content"]["application/json"]
+            ["schema"];
+        assert!(schema.is_object(), "{method} {path} {status}: no schema");
+        assert_matches(&doc, schema, answer, &format!("{method} {path} {status}"));
+    };
+
+    // Fill every kind of row: a schedule, a failed run with all its fields, a run with
+    // progress, a stuck run.
+    let (s, b) = put(
+        &app,
+        "/cron-schedules/doc-check",
+        json!({"displayName": "Doc check", "cronExpression": "*/5 * * * *", "timezone": "Europe/Paris",
+               "timeoutMs": 1000, "heartbeatTimeoutMs": 60000}),
+    )
+    .await;
+    check("put", "/cron-schedules/{name}", s, &b);
+    let (s, b) = post(
+        &app,
+        "/cron-executions/start",
+        json!({"cronName": "doc-check", "host": "h", "pid": 7, "version": "1.0",
+               "bootId": "b", "scheduledFor": "2026-02-13T09:00:00Z"}),
+    )
+    .await;
+    check("post", "/cron-executions/start", s, &b);
+    let failed = b["executionId"].as_str().unwrap().to_owned();
+    let (s, b) = post(
+        &app,
+        "/cron-executions/start",
+        json!({"cronName": "doc-check", "executionId": failed}),
+    )
+    .await;
+    check("post", "/cron-executions/start", s, &b);
+    let (s, b) = send(
+        &app,
+        req(
+            "POST",
+            &format!("/cron-executions/{failed}/heartbeat"),
+            Some(&json!({"done": 1, "total": 2})),
+        ),
+    )
+    .await;
+    check("post", "/cron-executions/{id}/heartbeat", s, &b);
+    let (s, b) = post(
+        &app,
+        "/cron-executions/complete",
+        json!({"executionId": failed, "status": "failed", "reason": "timed_out", "exitCode": 3,
+               "errorMessage": "boom", "output": {"a": [1, 2]}, "cpuMs": 5, "maxRssKb": 6}),
+    )
+    .await;
+    check("post", "/cron-executions/complete", s, &b);
+    let started = (chrono::Utc::now() - chrono::Duration::minutes(5)).to_rfc3339();
+    let (s, b) = post(
+        &app,
+        "/cron-executions/start",
+        json!({"cronName": "doc-check", "startedAt": started}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+
+    for path in [
+        "/cron-executions/stats",
+        "/cron-executions/list",
+        "/cron-executions/batches",
+        "/cron-schedules",
+        "/health",
+    ] {
+        let (s, b) = get(&app, path).await;
+        assert_eq!(s, StatusCode::OK, "{path}: {b}");
+        check("get", path, s, &b);
+    }
+    let (_, stats) = get(&app, "/cron-executions/stats").await;
+    assert!(
+        !stats["stuckCrons"].as_array().unwrap().is_empty(),
+        "a stuck run was checked"
+    );
+    assert!(!stats["timeline"].as_array().unwrap().is_empty());
+    let (s, b) = get(&app, &format!("/cron-executions/{failed}")).await;
+    check("get", "/cron-executions/{id}", s, &b);
+    assert_eq!(b["execution"]["reason"], "timed_out");
+
+    // Errors have the one documented shape.
+    let (s, b) = get(&app, &format!("/cron-executions/{}", Uuid::nil())).await;
+    check("get", "/cron-executions/{id}", s, &b);
+    let (s, b) = post(&app, "/cron-executions/start", json!({"cronName": ""})).await;
+    check("post", "/cron-executions/start", s, &b);
+}
+
 on_both_databases!(
     start_and_complete_like_the_seed,
     start_is_idempotent,
@@ -705,4 +905,5 @@ on_both_databases!(
     schedule_upsert,
     limits_and_unknown_paths,
     openapi_lists_every_endpoint,
+    openapi_describes_the_answers,
 );

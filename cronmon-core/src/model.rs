@@ -77,6 +77,7 @@ impl<'de> Deserialize<'de> for CronName {
 macro_rules! text_enum {
     ($(#[$m:meta])* $name:ident, $field:literal { $($(#[$vm:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$m])*
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
         #[serde(rename_all = "snake_case")]
         pub enum $name { $($(#[$vm])* $variant),+ }
@@ -348,6 +349,7 @@ pub enum Outcome {
     AlreadyRecorded,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 /// One run as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct Execution {
@@ -522,6 +524,7 @@ pub struct Page<T> {
     pub total_pages: i64,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 /// Figures of one cron over a window.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct CronStats {
@@ -547,6 +550,7 @@ pub struct CronStats {
     pub last_status: Option<String>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 /// Runs of one day (UTC) by status.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TimelineDay {
@@ -562,6 +566,7 @@ pub struct TimelineDay {
     pub total: i64,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 /// A cron with its settings and derived figures.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct Schedule {
@@ -651,6 +656,7 @@ impl ScheduleUpdate {
     }
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 /// A run still running past its limit.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct StuckRun {

@@ -6,6 +6,9 @@
 //! style sheet and the vendored chart library. Neither needs the secret: the page asks for it
 //! and sends it with each API call.
 
+use std::hash::Hasher;
+use std::sync::OnceLock;
+
 use axum::{
     Router,
     extract::{NestedPath, OriginalUri, Path, rejection::NestedPathRejection},
@@ -13,6 +16,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
+use fnv::FnvHasher;
 
 const PAGE: &str = include_str!("../assets/dashboard.html");
 
@@ -21,19 +25,19 @@ struct Asset {
     name: &'static str,
     body: &'static [u8],
     content_type: &'static str,
-    hash: u64,
+    version: OnceLock<String>,
 }
 
-/// FNV-1a, at compile time: the version of an asset in its URL and its ETag.
-const fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut i = 0;
-    while i < bytes.len() {
-        h ^= bytes[i] as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        i += 1;
+impl Asset {
+    /// The version of the asset in its URL and its ETag: the FNV-1a hash of its bytes as 16
+    /// hex digits, computed on first use.
+    fn version(&self) -> &str {
+        self.version.get_or_init(|| {
+            let mut hasher = FnvHasher::default();
+            hasher.write(self.body);
+            format!("{:016x}", hasher.finish())
+        })
     }
-    h
 }
 
 macro_rules! asset {
@@ -42,7 +46,7 @@ macro_rules! asset {
             name: $name,
             body: include_bytes!($path),
             content_type: $ct,
-            hash: fnv1a(include_bytes!($path)),
+            version: OnceLock::new(),
         }
     };
 }
@@ -116,7 +120,7 @@ fn escape_attr(s: &str) -> String {
 fn render_page(base: &str) -> String {
     let url = |name: &str| {
         let a = find(name).expect("embedded asset");
-        escape_attr(&format!("{base}/dashboard/assets/{name}?v={:016x}", a.hash))
+        escape_attr(&format!("{base}/dashboard/assets/{name}?v={}", a.version()))
     };
     PAGE.replace("{{API_BASE}}", &escape_attr(base))
         .replace("{{ASSET_CSS}}", &url("dashboard.css"))
@@ -182,7 +186,7 @@ async fn asset(Path(file): Path<String>, uri: Uri, headers: HeaderMap) -> Respon
     let Some(a) = find(&file) else {
         return not_found(&file);
     };
-    let version = format!("{:016x}", a.hash);
+    let version = a.version();
     let etag = format!("\"{version}\"");
     // A URL carrying the current version never changes: cache it for a year. Any other URL
     // (no version, an old one) is revalidated with the ETag.
@@ -272,7 +276,7 @@ mod tests {
     async fn assets_have_types_and_cache_headers() {
         let app = Router::new().nest("/api/admin", routes::<()>());
         for a in &ASSETS {
-            let versioned = format!("/api/admin/dashboard/assets/{}?v={:016x}", a.name, a.hash);
+            let versioned = format!("/api/admin/dashboard/assets/{}?v={}", a.name, a.version());
             let (status, headers, body) = get(app.clone(), &versioned, None).await;
             assert_eq!(status, StatusCode::OK, "{}", a.name);
             assert_eq!(headers[header::CONTENT_TYPE], a.content_type);

@@ -1,4 +1,4 @@
-//! `--demo`: the seed's six crons and a realistic week of history (successes, failures with
+//! `--demo`: six example crons and a realistic week of history (successes, failures with
 //! their messages and JSON outputs, one run going on, one stuck), so a newcomer sees a living
 //! dashboard at once.
 
@@ -12,8 +12,8 @@ use cronmon_core::{
 };
 use serde_json::json;
 
-/// The seed's crons: name, display name, expression, typical duration (ms), timeout (ms).
-pub const SEED_CRONS: [(&str, &str, &str, i64, i64); 6] = [
+/// The demo crons: name, display name, expression, typical duration (ms), timeout (ms).
+const DEMO_CRONS: [(&str, &str, &str, i64, i64); 6] = [
     (
         "monitor-openai",
         "Monitor OpenAI Budget",
@@ -60,18 +60,17 @@ pub const SEED_CRONS: [(&str, &str, &str, i64, i64); 6] = [
 
 const TIMEZONE: &str = "Africa/Tunis";
 
-/// A small deterministic generator, so every demo database looks alike.
-struct Rng(u64);
+/// A seeded generator (one per cron), so every demo database looks alike.
+struct Rng(fastrand::Rng);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
+    fn new(seed: u64) -> Self {
+        Self(fastrand::Rng::with_seed(seed))
     }
+
+    /// A number in `0..n` (0 when `n` is 0).
     fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
+        self.0.u64(..n.max(1))
     }
 }
 
@@ -131,7 +130,7 @@ pub async fn fill(store: &dyn Store) -> cronmon_core::Result<usize> {
     let now = Utc::now();
     let mut events = Vec::new();
     let mut runs = 0;
-    for (i, (name, display, expression, typical_ms, timeout_ms)) in SEED_CRONS.iter().enumerate() {
+    for (i, (name, display, expression, typical_ms, timeout_ms)) in DEMO_CRONS.iter().enumerate() {
         let cron_name = CronName::new(*name)?;
         store
             .upsert_schedule(
@@ -149,7 +148,7 @@ pub async fn fill(store: &dyn Store) -> cronmon_core::Result<usize> {
                 },
             )
             .await?;
-        let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((i as u64 + 1) * 0x1000_0001));
+        let mut rng = Rng::new(0x9E37_79B9_7F4A_7C15 ^ ((i as u64 + 1) * 0x1000_0001));
         let Ok(cron) = croner::parser::CronParser::builder()
             .seconds(croner::parser::Seconds::Disallowed)
             .build()

@@ -9,8 +9,8 @@ use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 
-/// A JSON body. An empty body reads as `{}`; the content type is not checked (the seed's
-/// clients send JSON with whatever curl puts there).
+/// A JSON body. An empty body reads as `{}`; the content type is not checked (shell clients
+/// send JSON with whatever content type curl puts there).
 #[derive(Debug, Clone)]
 pub struct JsonBody<T>(pub T);
 

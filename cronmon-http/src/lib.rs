@@ -14,13 +14,19 @@
 //! # Ok(()) }
 //! ```
 //!
-//! The endpoints (relative to the mount point) keep the seed's paths, bodies and field names:
-//! `POST /cron-executions/start`, `POST /cron-executions/complete`,
-//! `GET /cron-executions/stats`, `GET /cron-executions/list`, `GET /cron-schedules`,
-//! `GET /cron-executions/batches`, plus `GET /cron-executions/{id}`,
-//! `POST /cron-executions/{id}/heartbeat`, `PUT /cron-schedules/{name}`, `GET /openapi.json`,
-//! `GET /cron-executions/export.csv` (CSV of the history), `GET /metrics` (Prometheus)
-//! and `GET /health`. See [`openapi::ApiDoc`].
+//! The endpoints (relative to the mount point): `POST /cron-executions/start`,
+//! `POST /cron-executions/complete`, `GET /cron-executions/stats`,
+//! `GET /cron-executions/list`, `GET /cron-schedules`, `GET /cron-executions/batches`,
+//! `GET /cron-executions/{id}`, `POST /cron-executions/{id}/heartbeat`,
+//! `PUT /cron-schedules/{name}`, `GET /openapi.json`, `GET /cron-executions/export.csv` (CSV
+//! of the history), `GET /metrics` (Prometheus) and `GET /health`; the dashboard at
+//! `GET /dashboard`. Their OpenAPI document is [`openapi::document`].
+//!
+//! What the crate offers an embedder: [`router`] over an [`Api`] with its [`Config`], the
+//! errors it answers ([`ApiError`]), the standalone [`server`], demo data ([`demo::fill`]),
+//! the OpenAPI document ([`openapi`]) and the Prometheus text ([`render_metrics`]). The
+//! handlers live in `routes/` (one module per resource), the shared query parameters in
+//! `params`, the field checks of request bodies in `validate`.
 
 #![warn(missing_docs)]
 
@@ -28,26 +34,25 @@ use std::fmt;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
 use cronmon_core::{Backend, Store};
-use subtle::ConstantTimeEq;
 
-pub mod api;
+mod auth;
 mod dashboard;
 pub mod demo;
-pub mod error;
-pub mod export;
-pub mod extract;
+mod error;
+mod extract;
 mod ingest;
-pub mod metrics;
 pub mod openapi;
-pub mod schedule;
+mod params;
+mod routes;
+mod schedule;
 pub mod server;
+mod validate;
 
 pub use error::ApiError;
+pub use routes::metrics::render as render_metrics;
 
 /// Largest request body accepted: 1 MiB (an `output` over 64 KiB is stored truncated, so
 /// this is what bounds a completion).
@@ -142,60 +147,34 @@ impl Api {
     pub(crate) fn ingest(&self) -> &ingest::Ingest {
         &self.inner.ingest
     }
-
-    /// Whether the request's headers carry the secret (compared in constant time).
-    pub fn is_authorized(&self, headers: &axum::http::HeaderMap) -> bool {
-        let secret = self.inner.config.secret.as_bytes();
-        if secret.is_empty() {
-            return false;
-        }
-        let given = headers
-            .get("x-cron-secret")
-            .map(|v| v.as_bytes())
-            .or_else(|| {
-                let v = headers.get(axum::http::header::AUTHORIZATION)?.as_bytes();
-                (v.len() > 7 && v[..7].eq_ignore_ascii_case(b"bearer ")).then(|| &v[7..])
-            });
-        given.is_some_and(|g| bool::from(g.trim_ascii().ct_eq(secret)))
-    }
-}
-
-async fn require_secret(State(api): State<Api>, request: Request, next: Next) -> Response {
-    if api.is_authorized(request.headers()) {
-        next.run(request).await
-    } else {
-        ApiError::unauthorized().into_response()
-    }
 }
 
 /// The API as a router to nest anywhere (`Router::nest("/api/admin", router(api))`), whatever
 /// the host app's state type `S`.
 pub fn router<S: Clone + Send + Sync + 'static>(api: Api) -> Router<S> {
-    let protected = Router::new()
-        .route("/cron-executions/start", post(api::start))
-        .route("/cron-executions/complete", post(api::complete))
-        .route("/cron-executions/stats", get(api::stats))
-        .route("/cron-executions/list", get(api::list))
-        .route("/cron-executions/export.csv", get(export::export_csv))
-        .route("/cron-executions/batches", get(api::batches))
-        .route("/cron-executions/{id}", get(api::execution))
-        .route("/cron-executions/{id}/heartbeat", post(api::heartbeat))
-        .route("/cron-schedules", get(api::schedules))
-        .route("/cron-schedules/{name}", put(api::put_schedule))
-        .route("/openapi.json", get(api::openapi))
-        .route("/metrics", get(metrics::metrics))
-        .route_layer(middleware::from_fn_with_state(api.clone(), require_secret));
+    let mut protected = Router::new();
+    for route in routes::protected() {
+        protected = protected.route(route.path, route.handler);
+    }
+    let protected = protected.route_layer(middleware::from_fn_with_state(
+        api.clone(),
+        auth::require_secret,
+    ));
+    let mut open = Router::new();
+    for route in routes::open() {
+        open = open.route(route.path, route.handler);
+    }
 
     let max_body = api.config().max_body_bytes;
     Router::new()
         .merge(protected)
-        // Open to all: the health probe (and the dashboard's static page).
-        .route("/health", get(api::health))
+        // Open to all: the health probe.
+        .merge(open)
         // The dashboard (HTML at `/dashboard`, assets under `/dashboard/assets/`): open to
         // all, outside the secret; the page asks for the secret and sends it to the API.
         .merge(dashboard::routes())
-        .fallback(api::not_found)
-        .method_not_allowed_fallback(api::method_not_allowed)
+        .fallback(routes::meta::not_found)
+        .method_not_allowed_fallback(routes::meta::method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(api)
 }

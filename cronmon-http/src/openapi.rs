@@ -1,116 +1,23 @@
-//! The OpenAPI 3 document, generated from the handlers' annotations (utoipa). The row types
-//! of `cronmon-core` are described here by mirror types, so the core stays free of utoipa.
-
-#![allow(dead_code)]
+//! The OpenAPI 3 document, generated from the handlers' annotations (utoipa). The rows the
+//! API answers (`Execution`, `Schedule`, `CronStats`, …) are the `cronmon-core` types
+//! themselves, whose schemas come from their `openapi` feature, so the document describes the
+//! very structs that are serialized.
+//!
+//! ```
+//! let doc: serde_json::Value = serde_json::from_str(&cronmon_http::openapi::document_json())?;
+//! assert!(doc["paths"]["/cron-executions/start"]["post"].is_object());
+//! # Ok::<(), serde_json::Error>(())
+//! ```
 
 use std::sync::OnceLock;
 
-use chrono::{DateTime, NaiveDate, Utc};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
-use uuid::Uuid;
+use utoipa::{Modify, OpenApi};
 
-use crate::api;
 use crate::error::{ErrorBody, ErrorDetail};
+use crate::routes::{executions, export, meta, metrics, schedules, stats};
 
-/// One run as stored (`cron_executions` row).
-#[derive(Debug, ToSchema)]
-#[schema(as = Execution)]
-pub struct ExecutionRow {
-    id: Uuid,
-    cron_name: String,
-    /// `running`, `completed`, `failed`.
-    status: String,
-    /// `error`, `panicked`, `interrupted`, `crashed`, `abandoned`, `timed_out`, `missed`.
-    reason: Option<String>,
-    /// `scheduled`, `manual`.
-    trigger_type: String,
-    started_at: DateTime<Utc>,
-    completed_at: Option<DateTime<Utc>>,
-    duration_ms: Option<i64>,
-    #[schema(value_type = Option<Object>)]
-    output: Option<serde_json::Value>,
-    /// Whether `output` was cut at 64 KiB.
-    output_truncated: bool,
-    error_message: Option<String>,
-    exit_code: Option<i32>,
-    host: Option<String>,
-    pid: Option<i32>,
-    version: Option<String>,
-    cpu_ms: Option<i64>,
-    max_rss_kb: Option<i64>,
-    last_heartbeat_at: Option<DateTime<Utc>>,
-    progress_done: Option<i64>,
-    progress_total: Option<i64>,
-    scheduled_for: Option<DateTime<Utc>>,
-}
-
-/// Figures of one cron over the window.
-#[derive(Debug, ToSchema)]
-#[schema(as = CronStats)]
-pub struct CronStatsRow {
-    cron_name: String,
-    total_executions: i64,
-    completed_count: i64,
-    failed_count: i64,
-    running_count: i64,
-    /// Percent of finished runs that completed.
-    success_rate: Option<f64>,
-    avg_duration_ms: Option<i64>,
-    p95_duration_ms: Option<i64>,
-    last_execution_at: Option<DateTime<Utc>>,
-    last_status: Option<String>,
-}
-
-/// A run still running past its limit.
-#[derive(Debug, ToSchema)]
-#[schema(as = StuckRun)]
-pub struct StuckRunRow {
-    execution_id: Uuid,
-    cron_name: String,
-    started_at: DateTime<Utc>,
-    running_ms: i64,
-    timeout_ms: i64,
-    last_heartbeat_at: Option<DateTime<Utc>>,
-    host: Option<String>,
-    pid: Option<i32>,
-}
-
-/// Runs of one UTC day by status.
-#[derive(Debug, ToSchema)]
-#[schema(as = TimelineDay)]
-pub struct TimelineDayRow {
-    date: NaiveDate,
-    completed: i64,
-    failed: i64,
-    running: i64,
-    total: i64,
-}
-
-/// A cron with its settings, derived figures and next due time.
-#[derive(Debug, ToSchema)]
-#[schema(as = Schedule)]
-pub struct ScheduleRowDoc {
-    cron_name: String,
-    display_name: Option<String>,
-    cron_expression: Option<String>,
-    timezone: String,
-    is_enabled: bool,
-    timeout_ms: i64,
-    grace_ms: i64,
-    heartbeat_timeout_ms: Option<i64>,
-    failure_threshold: i32,
-    recovery_threshold: i32,
-    running_count: i64,
-    failures_24h: i64,
-    consecutive_failures: i64,
-    success_rate_7d: Option<f64>,
-    last_execution_at: Option<DateTime<Utc>>,
-    last_status: Option<String>,
-    /// Next due time; null without a valid expression.
-    next_run_at: Option<DateTime<Utc>>,
-}
-
+/// Declares the two ways to send the secret.
 #[derive(Debug)]
 struct Security;
 
@@ -128,7 +35,8 @@ impl Modify for Security {
     }
 }
 
-/// The API's OpenAPI description.
+/// The API's OpenAPI description. Every route of [`crate::routes::protected`] and
+/// [`crate::routes::open`] is listed in `paths` (a test checks it).
 #[derive(Debug, OpenApi)]
 #[openapi(
     info(
@@ -139,25 +47,100 @@ impl Modify for Security {
                        are `{\"error\": {\"code\", \"message\", \"field\"?}}`."
     ),
     paths(
-        api::start, api::complete, api::heartbeat, api::stats, api::list, api::execution,
-        api::schedules, api::put_schedule, api::batches, api::health, api::openapi,
-        crate::export::export_csv, crate::metrics::metrics
+        executions::start, executions::complete, executions::heartbeat, stats::stats,
+        executions::list, executions::execution, schedules::schedules, schedules::put_schedule,
+        stats::batches, meta::health, meta::openapi, export::export_csv, metrics::metrics
     ),
-    components(schemas(
-        ErrorBody, ErrorDetail, ExecutionRow, CronStatsRow, StuckRunRow, TimelineDayRow,
-        ScheduleRowDoc
-    )),
+    components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&Security)
 )]
-pub struct ApiDoc;
+struct ApiDoc;
 
-/// The document as JSON, built once.
+/// The OpenAPI document of the API, to serve or to merge into a host application's own.
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// The document as JSON, built once (what `GET /openapi.json` answers).
 pub fn document_json() -> String {
     static DOC: OnceLock<String> = OnceLock::new();
-    DOC.get_or_init(|| {
-        ApiDoc::openapi()
-            .to_json()
-            .unwrap_or_else(|_| "{}".to_owned())
-    })
-    .clone()
+    DOC.get_or_init(|| document().to_json().unwrap_or_else(|_| "{}".to_owned()))
+        .clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use serde_json::Value;
+
+    use crate::routes;
+
+    const METHODS: [&str; 8] = [
+        "get", "put", "post", "delete", "options", "head", "patch", "trace",
+    ];
+
+    /// Every route the router serves is in the document with its method, and the document
+    /// has no other; the routes behind the secret say so, the open ones do not.
+    #[test]
+    fn the_document_lists_exactly_the_routes() {
+        let doc: Value = serde_json::from_str(&super::document_json()).unwrap();
+        let documented: BTreeSet<(String, String)> = doc["paths"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .flat_map(|(path, item)| {
+                let methods = item.as_object().unwrap().keys();
+                methods
+                    .filter(|m| METHODS.contains(&m.as_str()))
+                    .map(|m| (m.clone(), path.clone()))
+            })
+            .collect();
+        let protected = routes::protected();
+        let open = routes::open();
+        let routed: BTreeSet<(String, String)> = protected
+            .iter()
+            .chain(&open)
+            .map(|r| (r.method.as_str().to_lowercase(), r.path.to_owned()))
+            .collect();
+        assert_eq!(documented, routed);
+        assert_eq!(routed.len(), protected.len() + open.len(), "no route twice");
+
+        let security = |r: &routes::Route| {
+            doc["paths"][r.path][r.method.as_str().to_lowercase()]["security"].clone()
+        };
+        for r in &protected {
+            assert!(
+                security(r).as_array().is_some_and(|s| !s.is_empty()),
+                "{} {} needs the secret",
+                r.method,
+                r.path
+            );
+        }
+        for r in &open {
+            assert!(security(r).is_null(), "{} {} is open", r.method, r.path);
+        }
+    }
+
+    /// The enums are documented with the texts they are written as.
+    #[test]
+    fn enums_have_their_texts() {
+        let doc: Value = serde_json::from_str(&super::document_json()).unwrap();
+        let texts = |name: &str| -> Vec<String> {
+            doc["components"]["schemas"][name]["enum"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{name} is documented"))
+                .iter()
+                .map(|v| v.as_str().unwrap().to_owned())
+                .collect()
+        };
+        let all = |values: &[&str]| values.iter().map(|v| (*v).to_owned()).collect::<Vec<_>>();
+        use cronmon_core::{Reason, Status, TriggerType};
+        let status: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
+        let reason: Vec<&str> = Reason::ALL.iter().map(|s| s.as_str()).collect();
+        let trigger: Vec<&str> = TriggerType::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(texts("Status"), all(&status));
+        assert_eq!(texts("Reason"), all(&reason));
+        assert_eq!(texts("TriggerType"), all(&trigger));
+    }
 }

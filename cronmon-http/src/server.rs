@@ -1,23 +1,24 @@
-//! The standalone server: the API mounted at `/api/admin` as the seed had it, `/` leading to
+//! The standalone server: the API mounted at `/api/admin`, `/` leading to
 //! the dashboard, the background sweeps, and a graceful shutdown. `examples/server.rs` is a
 //! thin command line over [`Server`]; tests start it in-process.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::Request;
-use axum::middleware::{self, Next};
 use axum::response::{Redirect, Response};
 use axum::routing::get;
 use cronmon_core::Store;
 use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+use tracing::Span;
 
 use crate::{Api, Config};
 
-/// Where the server mounts the API, as the seed did.
+/// Where the server mounts the API (the path existing clients and the bash client call).
 pub const MOUNT: &str = "/api/admin";
 
 /// Errors that stop the server from starting or running.
@@ -42,7 +43,7 @@ pub struct ServerConfig {
     /// A stuck run that started longer ago than this is closed as `failed`/`timed_out`
     /// (default 24 h).
     pub orphan_after: Duration,
-    /// Fill an empty database with the seed's six crons and a week of history.
+    /// Fill an empty database with six demo crons and a week of history ([`crate::demo::fill`]).
     pub demo: bool,
     /// Group-commit writer tasks (see [`Config::writers`]).
     pub writers: Option<usize>,
@@ -159,8 +160,31 @@ impl Server {
                 get(|| async { Redirect::temporary(&format!("{MOUNT}/dashboard")) }),
             )
             .nest(MOUNT, crate::router(api))
-            .fallback(crate::api::not_found)
-            .layer(middleware::from_fn(log_request))
+            .fallback(crate::routes::meta::not_found)
+            .layer(
+                // One log line per request: method, path, status, time (warning for a 5xx,
+                // debug otherwise). Never the headers (the secret) nor the query.
+                TraceLayer::new_for_http()
+                    .make_span_with(|request: &Request| {
+                        tracing::info_span!(
+                            "request",
+                            method = %request.method(),
+                            path = %request.uri().path()
+                        )
+                    })
+                    .on_request(())
+                    .on_response(|response: &Response, latency: Duration, _: &Span| {
+                        let status = response.status().as_u16();
+                        let ms = latency.as_secs_f64() * 1000.0;
+                        if status >= 500 {
+                            tracing::warn!(status, ms, "request");
+                        } else {
+                            tracing::debug!(status, ms, "request");
+                        }
+                    })
+                    // The 5xx is logged by `on_response` above, once.
+                    .on_failure(()),
+            )
     }
 
     /// Serves until `shutdown` completes, then lets in-flight requests finish, stops the
@@ -221,22 +245,6 @@ pub async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("shutting down: finishing in-flight requests");
-}
-
-/// One log line per request: method, path, status, time. Never headers (the secret).
-async fn log_request(request: Request, next: Next) -> Response {
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let began = Instant::now();
-    let response = next.run(request).await;
-    let status = response.status().as_u16();
-    let ms = began.elapsed().as_secs_f64() * 1000.0;
-    if status >= 500 {
-        tracing::warn!(%method, %path, status, ms, "request");
-    } else {
-        tracing::debug!(%method, %path, status, ms, "request");
-    }
-    response
 }
 
 /// What one round of sweeps did.

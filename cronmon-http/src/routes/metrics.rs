@@ -13,7 +13,7 @@ use crate::Api;
 use crate::error::{ApiError, ErrorBody};
 
 /// Content type of the text exposition format.
-pub const CONTENT_TYPE_PROMETHEUS: &str = "text/plain; version=0.0.4; charset=utf-8";
+pub(crate) const CONTENT_TYPE_PROMETHEUS: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// The store's figures as Prometheus gauges.
 #[utoipa::path(
@@ -29,7 +29,7 @@ pub const CONTENT_TYPE_PROMETHEUS: &str = "text/plain; version=0.0.4; charset=ut
     ),
     security(("secret" = []), ("bearer" = []))
 )]
-pub async fn metrics(State(api): State<Api>) -> Result<Response, ApiError> {
+pub(crate) async fn metrics(State(api): State<Api>) -> Result<Response, ApiError> {
     let store = api.store();
     let (stats, schedules, stuck) =
         tokio::try_join!(store.stats(24), store.schedules(), store.stuck_runs())?;
@@ -37,7 +37,8 @@ pub async fn metrics(State(api): State<Api>) -> Result<Response, ApiError> {
     Ok(([(CONTENT_TYPE, CONTENT_TYPE_PROMETHEUS)], body).into_response())
 }
 
-/// The exposition text of these figures.
+/// The Prometheus exposition text (format 0.0.4) of these figures: what `GET /metrics` answers,
+/// for an embedder that serves its own metrics endpoint.
 pub fn render(stats: &[CronStats], schedules: &[Schedule], stuck_runs: usize) -> String {
     let mut out = String::with_capacity(256 + 512 * (stats.len() + schedules.len()));
     let ms = |v: Option<i64>| v.map(|ms| ms as f64 / 1000.0);
@@ -179,7 +180,7 @@ fn sample(out: &mut String, name: &str, labels: &[(&str, &str)], value: f64) {
 }
 
 /// Appends `value` escaped as a label value: `\` → `\\`, `"` → `\"`, newline → `\n`.
-pub fn escape_label_value(out: &mut String, value: &str) {
+pub(crate) fn escape_label_value(out: &mut String, value: &str) {
     for c in value.chars() {
         match c {
             '\\' => out.push_str("\\\\"),

@@ -1,7 +1,9 @@
-//! `GET /cron-executions/export.csv`: the runs matching the list's filters as RFC 4180 CSV,
-//! newest first, streamed page by page from the store.
+//! `GET /cron-executions/export.csv`: the runs matching the list's filters as RFC 4180 CSV
+//! (written by the `csv` crate), newest first, streamed page by page from the store.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
+use std::io;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -13,18 +15,18 @@ use cronmon_core::{Execution, ExecutionFilter, PageRequest, Store};
 use uuid::Uuid;
 
 use crate::Api;
-use crate::api::FilterQuery;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::QueryParams;
+use crate::params::FilterQuery;
 
 /// Most rows an export holds; past it the answer carries `X-Cronmon-Truncated: true`.
-pub const MAX_EXPORT_ROWS: usize = 100_000;
+pub(crate) const MAX_EXPORT_ROWS: usize = 100_000;
 
 /// Rows read from the store at a time.
 const CHUNK: u32 = PageRequest::MAX_LIMIT;
 
 /// The columns, in order.
-pub const COLUMNS: [&str; 14] = [
+pub(crate) const COLUMNS: [&str; 14] = [
     "id",
     "cron_name",
     "status",
@@ -58,7 +60,7 @@ pub const COLUMNS: [&str; 14] = [
     ),
     security(("secret" = []), ("bearer" = []))
 )]
-pub async fn export_csv(
+pub(crate) async fn export_csv(
     State(api): State<Api>,
     QueryParams(filter): QueryParams<FilterQuery>,
 ) -> Result<Response, ApiError> {
@@ -70,8 +72,10 @@ pub async fn export_csv(
         .await?;
     let truncated = first.total > MAX_EXPORT_ROWS as i64;
 
-    let mut head = String::new();
-    write_row(&mut head, COLUMNS.iter().map(|c| Field::Plain(c)));
+    let mut out = CsvOut::new();
+    let head = out
+        .row(COLUMNS.map(Field::Plain))
+        .and_then(|()| out.finish());
     let state = Pages {
         store,
         filter,
@@ -81,7 +85,7 @@ pub async fn export_csv(
         sent: 0,
         done: false,
     };
-    let head = futures_util::stream::once(async move { Ok::<_, std::io::Error>(head) });
+    let head = futures_util::stream::once(async move { head });
     let rows = futures_util::stream::unfold(state, Pages::next_chunk);
     let body = Body::from_stream(futures_util::StreamExt::chain(head, rows));
 
@@ -120,7 +124,7 @@ struct Pages {
 }
 
 impl Pages {
-    async fn next_chunk(mut self) -> Option<(Result<String, std::io::Error>, Self)> {
+    async fn next_chunk(mut self) -> Option<(io::Result<Vec<u8>>, Self)> {
         if self.done || self.sent >= MAX_EXPORT_ROWS {
             return None;
         }
@@ -134,7 +138,7 @@ impl Pages {
                     Err(e) => {
                         tracing::warn!(error = %e, "CSV export cut short by a database error");
                         self.done = true;
-                        return Some((Err(std::io::Error::other(e.to_string())), self));
+                        return Some((Err(io::Error::other(e.to_string())), self));
                     }
                 }
             }
@@ -142,107 +146,113 @@ impl Pages {
         if items.len() < CHUNK as usize {
             self.done = true;
         }
-        let mut out = String::with_capacity(items.len() * 256);
+        let mut out = CsvOut::new();
         for e in &items {
             if self.sent >= MAX_EXPORT_ROWS {
                 break;
             }
             if self.seen.insert(e.id) {
-                write_execution(&mut out, e);
+                if let Err(e) = write_execution(&mut out, e) {
+                    self.done = true;
+                    return Some((Err(e), self));
+                }
                 self.sent += 1;
             }
         }
-        Some((Ok(out), self))
+        Some((out.finish(), self))
     }
 }
 
 /// A CSV field: `Plain` is written as is (but quoted when needed); `Text` came from a job
 /// and is guarded against spreadsheet formulas.
+#[derive(Clone, Copy)]
 enum Field<'a> {
     Plain(&'a str),
     Text(&'a str),
 }
 
-fn write_execution(out: &mut String, e: &Execution) {
+impl<'a> Field<'a> {
+    /// The bytes to write: a `Text` starting like a spreadsheet formula (`=`, `+`, `-`, `@`,
+    /// tab, CR) gets a leading `'`, so a spreadsheet shows it as text instead of running it.
+    fn bytes(self) -> Cow<'a, [u8]> {
+        match self {
+            Field::Text(v) if v.starts_with(['=', '+', '-', '@', '\t', '\r']) => {
+                Cow::Owned(format!("'{v}").into_bytes())
+            }
+            Field::Plain(v) | Field::Text(v) => Cow::Borrowed(v.as_bytes()),
+        }
+    }
+}
+
+/// A chunk of CSV records as RFC 4180 has them (CRLF line ends; a field in double quotes,
+/// its quotes doubled, only when it holds a comma, a quote, CR or LF), gathered in memory.
+struct CsvOut(csv::Writer<Vec<u8>>);
+
+impl CsvOut {
+    fn new() -> Self {
+        Self(
+            csv::WriterBuilder::new()
+                .terminator(csv::Terminator::CRLF)
+                .quote_style(csv::QuoteStyle::Necessary)
+                .from_writer(Vec::new()),
+        )
+    }
+
+    /// Appends one record.
+    fn row<'a>(&mut self, fields: impl IntoIterator<Item = Field<'a>>) -> io::Result<()> {
+        Ok(self.0.write_record(fields.into_iter().map(Field::bytes))?)
+    }
+
+    /// The bytes written.
+    fn finish(self) -> io::Result<Vec<u8>> {
+        self.0.into_inner().map_err(|e| e.into_error())
+    }
+}
+
+fn write_execution(out: &mut CsvOut, e: &Execution) -> io::Result<()> {
     let time = |t: &DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Millis, true);
     let num = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
     let id = e.id.to_string();
-    let status = e.status.to_string();
-    let reason = e.reason.map(|r| r.to_string()).unwrap_or_default();
-    let trigger = e.trigger_type.to_string();
+    let reason = e.reason.map(|r| r.as_str()).unwrap_or_default();
     let started = time(&e.started_at);
     let completed = e.completed_at.as_ref().map(time).unwrap_or_default();
     let duration = num(e.duration_ms);
     let exit_code = num(e.exit_code.map(i64::from));
     let pid = num(e.pid.map(i64::from));
     let output = e.output.as_ref().map(|o| o.to_string()).unwrap_or_default();
-    write_row(
-        out,
-        [
-            Field::Plain(&id),
-            Field::Text(&e.cron_name),
-            Field::Plain(&status),
-            Field::Plain(&reason),
-            Field::Plain(&trigger),
-            Field::Plain(&started),
-            Field::Plain(&completed),
-            Field::Plain(&duration),
-            Field::Plain(&exit_code),
-            Field::Text(e.host.as_deref().unwrap_or_default()),
-            Field::Plain(&pid),
-            Field::Text(e.version.as_deref().unwrap_or_default()),
-            Field::Text(e.error_message.as_deref().unwrap_or_default()),
-            Field::Text(&output),
-        ],
-    );
-}
-
-/// Appends one CSV record ending in CRLF (RFC 4180).
-fn write_row<'a>(out: &mut String, fields: impl IntoIterator<Item = Field<'a>>) {
-    for (i, field) in fields.into_iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        match field {
-            Field::Plain(v) => write_field(out, v, false),
-            Field::Text(v) => write_field(out, v, true),
-        }
-    }
-    out.push_str("\r\n");
-}
-
-/// Appends `value`: with a leading `'` when `guard` is set and it starts like a spreadsheet
-/// formula, and in double quotes (quotes doubled) when it holds a comma, quote, CR or LF.
-fn write_field(out: &mut String, value: &str, guard: bool) {
-    let formula = guard && value.starts_with(['=', '+', '-', '@', '\t', '\r']);
-    let quote = value.contains([',', '"', '\r', '\n']);
-    if quote {
-        out.push('"');
-    }
-    if formula {
-        out.push('\'');
-    }
-    if quote {
-        for c in value.chars() {
-            if c == '"' {
-                out.push('"');
-            }
-            out.push(c);
-        }
-        out.push('"');
-    } else {
-        out.push_str(value);
-    }
+    out.row([
+        Field::Plain(&id),
+        Field::Text(&e.cron_name),
+        Field::Plain(e.status.as_str()),
+        Field::Plain(reason),
+        Field::Plain(e.trigger_type.as_str()),
+        Field::Plain(&started),
+        Field::Plain(&completed),
+        Field::Plain(&duration),
+        Field::Plain(&exit_code),
+        Field::Text(e.host.as_deref().unwrap_or_default()),
+        Field::Plain(&pid),
+        Field::Text(e.version.as_deref().unwrap_or_default()),
+        Field::Text(e.error_message.as_deref().unwrap_or_default()),
+        Field::Text(&output),
+    ])
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// `v` as written in a record (the record's second field, `end`, is cut off).
     fn field(v: &str, guard: bool) -> String {
-        let mut out = String::new();
-        write_field(&mut out, v, guard);
-        out
+        let mut out = CsvOut::new();
+        let f = if guard {
+            Field::Text(v)
+        } else {
+            Field::Plain(v)
+        };
+        out.row([f, Field::Plain("end")]).unwrap();
+        let text = String::from_utf8(out.finish().unwrap()).unwrap();
+        text.strip_suffix(",end\r\n").unwrap().to_owned()
     }
 
     #[test]
@@ -271,11 +281,11 @@ mod tests {
 
     #[test]
     fn rows_end_in_crlf() {
-        let mut out = String::new();
-        write_row(
-            &mut out,
-            [Field::Plain("a"), Field::Text("=b"), Field::Plain("")],
-        );
-        assert_eq!(out, "a,'=b,\r\n");
+        let mut out = CsvOut::new();
+        out.row([Field::Plain("a"), Field::Text("=b"), Field::Plain("")])
+            .unwrap();
+        out.row([Field::Plain("c"), Field::Text("d"), Field::Plain("e")])
+            .unwrap();
+        assert_eq!(out.finish().unwrap(), b"a,'=b,\r\nc,d,e\r\n");
     }
 }
