@@ -14,7 +14,8 @@ use common::server::TestServer;
 use common::{Kind, SECRET, TestDb};
 use cronmon::store::Store;
 use cronmon::{
-    CronRun, Execution, ExecutionFilter, Monitor, PageRequest, Reason, Start, Status, TriggerType,
+    CronRun, Execution, ExecutionFilter, Monitor, PageRequest, Reason, ScheduleUpdate, Start,
+    Status, TriggerType,
 };
 use serde_json::json;
 
@@ -429,6 +430,33 @@ async fn wrong_secret_spools_until_the_right_one_comes() {
     );
     assert!(common::spool_files(&spool).is_empty());
     drop(server);
+    db.finish().await;
+}
+
+/// A monitor writing straight to SQLite refuses a schedule the HTTP API would refuse
+/// (`61 * * * *`): the recorder warns and stores nothing of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_monitor_stores_no_invalid_schedule() {
+    let _serial = SERIAL.lock().await;
+    let db = TestDb::sqlite().await;
+    let spool = common::spool_dir();
+    let monitor = Monitor::builder(&db.url).spool_dir(&spool).build().unwrap();
+    let schedule = |expression: &str| ScheduleUpdate {
+        cron_expression: Some(expression.into()),
+        timeout_ms: Some(60_000),
+        ..Default::default()
+    };
+    monitor.upsert_schedule("minute-61", schedule("61 * * * *"));
+    // Declared after the refused one: once it is stored, the refused one was handled.
+    monitor.upsert_schedule("every-5", schedule("*/5 * * * *"));
+    assert!(monitor.flush(FLUSH).await);
+    let schedules = db.store.schedules().await.unwrap();
+    let names: Vec<_> = schedules.iter().map(|s| s.cron_name.as_str()).collect();
+    assert_eq!(names, ["every-5"]);
+    assert_eq!(schedules[0].cron_expression.as_deref(), Some("*/5 * * * *"));
+    // Refused, not failed: nothing waits in the spool to be retried.
+    assert!(common::spool_files(&spool).is_empty());
+    let _ = std::fs::remove_dir_all(&spool);
     db.finish().await;
 }
 

@@ -443,10 +443,39 @@ async fn schedules_derive_health(store: Arc<dyn Store>) {
     assert!(matches!(
         store.upsert_schedule(&name("steady"), &bad).await,
         Err(Error::InvalidField {
-            field: "timeout_ms",
+            field: "timeoutMs",
             ..
         })
     ));
+
+    // What the HTTP API refuses, the store refuses too, and stores nothing of it.
+    let never = ScheduleUpdate {
+        cron_expression: Some("61 * * * *".into()),
+        timeout_ms: Some(5_000),
+        ..Default::default()
+    };
+    assert!(matches!(
+        store.upsert_schedule(&name("minute-61"), &never).await,
+        Err(Error::InvalidField {
+            field: "cronExpression",
+            ..
+        })
+    ));
+    let zone = ScheduleUpdate {
+        timezone: Some("Mars/Base".into()),
+        ..Default::default()
+    };
+    assert!(matches!(
+        store.upsert_schedule(&name("steady"), &zone).await,
+        Err(Error::InvalidField {
+            field: "timezone",
+            ..
+        })
+    ));
+    let after = store.schedules().await.unwrap();
+    assert!(after.iter().all(|s| s.cron_name != "minute-61"));
+    let steady = after.iter().find(|s| s.cron_name == "steady").unwrap();
+    assert_eq!(steady.timezone, s[2].timezone);
 }
 
 async fn stuck_runs_are_found_and_orphans_closed_once(store: Arc<dyn Store>) {

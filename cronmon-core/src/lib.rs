@@ -15,10 +15,15 @@ mod remote;
 mod run;
 mod signal;
 mod sys;
+mod validate;
 
 #[doc(hidden)]
 #[allow(missing_docs, missing_debug_implementations)]
 pub mod __private;
+
+/// The validation rules (cron names, cron expressions and time zones, durations, limits),
+/// which the store applies before it writes and the HTTP API and the attribute apply too.
+pub use cronmon_rules as rules;
 
 pub use error::{Error, Result};
 pub use model::{

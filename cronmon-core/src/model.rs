@@ -9,11 +9,13 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
+use crate::rules;
 
 /// Largest output or error message stored as is; anything longer is truncated and marked.
-pub const MAX_TEXT_BYTES: usize = 64 * 1024;
+pub const MAX_TEXT_BYTES: usize = rules::limits::MAX_TEXT_BYTES;
 
-/// A validated cron name: 1 to 128 characters, no control characters.
+/// A validated cron name: 1 to 128 characters, no control characters, no white space at
+/// either end ([`rules::cron_name`]).
 ///
 /// ```
 /// use cronmon_core::CronName;
@@ -27,31 +29,12 @@ pub struct CronName(String);
 
 impl CronName {
     /// Longest accepted name, in characters.
-    pub const MAX_CHARS: usize = 128;
+    pub const MAX_CHARS: usize = rules::limits::CRON_NAME_MAX_CHARS;
 
-    /// Checks `name` and wraps it.
+    /// Checks `name` against [`rules::cron_name`] and wraps it.
     pub fn new(name: impl Into<String>) -> Result<Self> {
         let name = name.into();
-        let chars = name.chars().count();
-        if chars == 0 {
-            return Err(Error::InvalidName("a cron name cannot be empty".into()));
-        }
-        if chars > Self::MAX_CHARS {
-            return Err(Error::InvalidName(format!(
-                "a cron name has at most {} characters, this one has {chars}",
-                Self::MAX_CHARS
-            )));
-        }
-        if name.chars().any(char::is_control) {
-            return Err(Error::InvalidName(
-                "a cron name cannot hold control characters".into(),
-            ));
-        }
-        if name.trim() != name {
-            return Err(Error::InvalidName(
-                "a cron name cannot start or end with white space".into(),
-            ));
-        }
+        rules::cron_name(&name).map_err(|e| Error::InvalidName(e.message))?;
         Ok(Self(name))
     }
 
@@ -258,11 +241,8 @@ impl Finish {
                 message: "a finished run is `completed` or `failed`, not `running`".into(),
             });
         }
-        if self.duration_ms.is_some_and(|d| d < 0) {
-            return Err(Error::InvalidField {
-                field: "durationMs",
-                message: "a duration cannot be negative".into(),
-            });
+        if let Some(d) = self.duration_ms {
+            rules::non_negative("durationMs", d)?;
         }
         Ok(())
     }
@@ -473,24 +453,13 @@ pub struct PageRequest {
 
 impl PageRequest {
     /// Most rows a page.
-    pub const MAX_LIMIT: u32 = 200;
+    pub const MAX_LIMIT: u32 = rules::limits::PAGE_LIMIT_MAX;
     /// Rows a page unless told.
-    pub const DEFAULT_LIMIT: u32 = 50;
+    pub const DEFAULT_LIMIT: u32 = rules::limits::PAGE_LIMIT_DEFAULT;
 
-    /// Checks the page and limit.
+    /// Checks the page and limit ([`rules::page`]).
     pub fn new(page: u32, limit: u32) -> Result<Self> {
-        if page == 0 {
-            return Err(Error::InvalidField {
-                field: "page",
-                message: "pages start at 1".into(),
-            });
-        }
-        if limit == 0 || limit > Self::MAX_LIMIT {
-            return Err(Error::InvalidField {
-                field: "limit",
-                message: format!("limit is from 1 to {}", Self::MAX_LIMIT),
-            });
-        }
+        rules::page(page, limit)?;
         Ok(Self { page, limit })
     }
 
@@ -625,35 +594,6 @@ pub struct ScheduleUpdate {
     pub failure_threshold: Option<i32>,
     /// Successes before resolving.
     pub recovery_threshold: Option<i32>,
-}
-
-impl ScheduleUpdate {
-    pub(crate) fn validate(&self) -> Result<()> {
-        let positive = |field, v: Option<i64>| match v {
-            Some(v) if v <= 0 => Err(Error::InvalidField {
-                field,
-                message: "must be greater than 0".into(),
-            }),
-            _ => Ok(()),
-        };
-        positive("timeout_ms", self.timeout_ms)?;
-        positive("heartbeat_timeout_ms", self.heartbeat_timeout_ms)?;
-        positive("failure_threshold", self.failure_threshold.map(i64::from))?;
-        positive("recovery_threshold", self.recovery_threshold.map(i64::from))?;
-        if self.grace_ms.is_some_and(|g| g < 0) {
-            return Err(Error::InvalidField {
-                field: "grace_ms",
-                message: "cannot be negative".into(),
-            });
-        }
-        if self.display_name.as_ref().is_some_and(|n| n.len() > 256) {
-            return Err(Error::InvalidField {
-                field: "display_name",
-                message: "at most 256 bytes".into(),
-            });
-        }
-        Ok(())
-    }
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

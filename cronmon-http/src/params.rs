@@ -3,13 +3,15 @@
 //! read as text and parsed here, so a bad value is answered with a 400 that names it.
 
 use axum::http::StatusCode;
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
+use cronmon_core::rules;
 use cronmon_core::{ExecutionFilter, PageRequest, Status};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
 use crate::error::ApiError;
+use crate::validate::refused_query;
 
 /// Paging of `GET /cron-executions/list` (its filters are [`FilterQuery`]).
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -30,18 +32,13 @@ impl PageQuery {
             None | Some("") => 1,
             Some(p) => parse_number::<u32>("page", p)?,
         };
-        if page == 0 {
-            return Err(ApiError::bad_query("page", "pages start at 1"));
-        }
         let limit = match self.limit.as_deref() {
             None | Some("") => PageRequest::DEFAULT_LIMIT,
             Some(l) => {
                 parse_number::<u64>("limit", l)?.min(u64::from(PageRequest::MAX_LIMIT)) as u32
             }
         };
-        if limit == 0 {
-            return Err(ApiError::bad_query("limit", "limit is from 1 to 200"));
-        }
+        rules::page(page, limit).map_err(refused_query)?;
         Ok(PageRequest::new(page, limit)?)
     }
 }
@@ -77,7 +74,7 @@ pub(crate) fn parse_number<T: std::str::FromStr>(field: &str, v: &str) -> Result
 
 /// A time bound of the filters: RFC 3339, or a date meaning the start of that day (UTC) or,
 /// with `end_of_day`, the start of the next one.
-fn parse_bound(field: &str, v: &str, end_of_day: bool) -> Result<DateTime<Utc>, ApiError> {
+fn parse_bound(field: &'static str, v: &str, end_of_day: bool) -> Result<DateTime<Utc>, ApiError> {
     let v = v.trim();
     let t = if let Ok(t) = DateTime::parse_from_rfc3339(v) {
         t.with_timezone(&Utc)
@@ -94,12 +91,7 @@ fn parse_bound(field: &str, v: &str, end_of_day: bool) -> Result<DateTime<Utc>, 
             "expected RFC 3339 (2026-02-13T21:47:17Z) or a date (2026-02-13)",
         ));
     };
-    if !(1970..=9999).contains(&t.year()) {
-        return Err(ApiError::bad_query(
-            field,
-            "the year must be from 1970 to 9999",
-        ));
-    }
+    rules::year(field, t).map_err(refused_query)?;
     Ok(t)
 }
 
@@ -112,7 +104,7 @@ impl FilterQuery {
                 ApiError::bad_query("status", "expected running, completed or failed")
             })?),
         };
-        let bound = |field: &str, v: Option<&str>, end_of_day: bool| {
+        let bound = |field: &'static str, v: Option<&str>, end_of_day: bool| {
             v.filter(|v| !v.trim().is_empty())
                 .map(|v| parse_bound(field, v, end_of_day))
                 .transpose()

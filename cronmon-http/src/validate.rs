@@ -1,49 +1,46 @@
-//! Field checks of request bodies: text length and NUL bytes, the years a time may have, cron
-//! names, enum values and non-negative numbers. Each failure is a 422 (or a 400 for an
-//! unknown enum value) naming the field.
+//! Field checks of requests, each one a rule of [`cronmon_core::rules`] (the same the store and
+//! the attribute apply), answered as a 422 naming the field in a body, or a 400 in a query. An
+//! unknown enum value is a 400 listing the known ones.
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Utc};
 use cronmon_core::CronName;
+use cronmon_core::rules::{self, RuleError};
 
 use crate::error::ApiError;
 
-/// Longest host, boot id, version or display name accepted, in bytes.
-pub(crate) const MAX_SHORT_TEXT: usize = 1024;
-
-/// `value` unless it holds a NUL byte (which PostgreSQL text refuses) or is over `max` bytes.
-pub(crate) fn text(
-    field: &str,
-    value: Option<String>,
-    max: usize,
-) -> Result<Option<String>, ApiError> {
-    match value {
-        Some(v) if v.contains('\0') => Err(ApiError::unprocessable(
-            field,
-            "cannot hold a NUL character",
-        )),
-        Some(v) if v.len() > max => Err(ApiError::unprocessable(
-            field,
-            format!("at most {max} bytes"),
-        )),
-        v => Ok(v),
-    }
+/// A refused body field: 422 naming it.
+pub(crate) fn refused(e: RuleError) -> ApiError {
+    ApiError::unprocessable(e.field, e.message)
 }
 
-/// `t` unless its year is outside 1970..=9999 (what both databases store).
+/// A refused query parameter: 400 naming it.
+pub(crate) fn refused_query(e: RuleError) -> ApiError {
+    ApiError::bad_query(e.field, e.message)
+}
+
+/// A host, boot id or version: no NUL, at most [`rules::limits::SHORT_TEXT_MAX_BYTES`].
+pub(crate) fn short_text(
+    field: &'static str,
+    value: Option<String>,
+) -> Result<Option<String>, ApiError> {
+    if let Some(v) = &value {
+        rules::short_text(field, v).map_err(refused)?;
+    }
+    Ok(value)
+}
+
+/// A time whose year both databases can store ([`rules::year`]).
 pub(crate) fn time(
-    field: &str,
+    field: &'static str,
     t: Option<DateTime<Utc>>,
 ) -> Result<Option<DateTime<Utc>>, ApiError> {
-    match t {
-        Some(t) if !(1970..=9999).contains(&t.year()) => Err(ApiError::unprocessable(
-            field,
-            "the year must be from 1970 to 9999",
-        )),
-        t => Ok(t),
+    if let Some(t) = t {
+        rules::year(field, t).map_err(refused)?;
     }
+    Ok(t)
 }
 
-/// `name` as a cron name, or a 422 naming `field`.
+/// `name` as a cron name ([`rules::cron_name`]), or a 422 naming `field`.
 pub(crate) fn cron_name(field: &str, name: String) -> Result<CronName, ApiError> {
     CronName::new(name).map_err(|e| match e {
         cronmon_core::Error::InvalidName(m) => ApiError::unprocessable(field, m),
@@ -66,10 +63,10 @@ where
     })
 }
 
-/// `v` unless it is negative.
-pub(crate) fn non_negative(field: &str, v: Option<i64>) -> Result<Option<i64>, ApiError> {
-    match v {
-        Some(v) if v < 0 => Err(ApiError::unprocessable(field, "cannot be negative")),
-        v => Ok(v),
+/// `v` unless it is negative ([`rules::non_negative`]).
+pub(crate) fn non_negative(field: &'static str, v: Option<i64>) -> Result<Option<i64>, ApiError> {
+    if let Some(v) = v {
+        rules::non_negative(field, v).map_err(refused)?;
     }
+    Ok(v)
 }

@@ -3,11 +3,13 @@
 //! Use it through the facade, `cronmon::tracked_cron`; the generated code names
 //! `::cronmon::__private` (rename with `crate = "…"`).
 
+use cronmon_rules as rules;
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
 use quote::{quote, quote_spanned};
 use syn::parse::{Parse, ParseStream};
 use syn::spanned::Spanned;
+use syn::visit::Visit;
 use syn::{Ident, ItemFn, LitStr, Token};
 
 /// Records each call of the function as one run of the cron `name`.
@@ -28,7 +30,10 @@ use syn::{Ident, ItemFn, LitStr, Token};
 /// Options, all string literals: `trigger = "manual"` (default `"scheduled"`),
 /// `schedule = "*/5 * * * *"`, `timezone = "Europe/Paris"`, `timeout = "30m"`,
 /// `grace = "5m"` (upserted as the cron's settings on start), `flush_timeout = "10s"`,
-/// `crate = "cronmon"` (the facade's path, if renamed).
+/// `crate = "cronmon"` (the facade's path, if renamed). The values are checked here, at
+/// compile time, by the rules the store and the server apply (`cronmon-rules`): a cron
+/// expression that does not parse or never fires, an unknown time zone, a duration humantime
+/// cannot read or a timeout of 0 is a compile error on its literal.
 ///
 /// ```ignore
 /// #[cronmon::tracked_cron("nightly-report", schedule = "0 3 * * *", timeout = "30m")]
@@ -113,7 +118,7 @@ impl Parse for Args {
             ));
         }
         let name: LitStr = input.parse()?;
-        check_name(&name)?;
+        check(&name, rules::cron_name(&name.value()))?;
         args.name = Some(name);
         while !input.is_empty() {
             input.parse::<Token![,]>()?;
@@ -173,22 +178,28 @@ impl Parse for Args {
                     args.trigger = Some(value);
                 }
                 "schedule" => {
-                    check_schedule(&value)?;
+                    check(&value, rules::cron_expression(&value.value()))?;
                     args.schedule = Some(value);
                 }
                 "timezone" => {
-                    let tz = value.value();
-                    if tz.is_empty() || tz.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                        return Err(syn::Error::new(
-                            value.span(),
-                            "`timezone` is an IANA time zone name, such as \"Europe/Paris\" or \"UTC\"",
-                        ));
-                    }
+                    check(&value, rules::timezone(&value.value()))?;
                     args.timezone = Some(value);
                 }
-                "timeout" => args.timeout_ms = Some((key, duration_ms(&value)?)),
-                "grace" => args.grace_ms = Some((key, duration_ms(&value)?)),
-                "flush_timeout" => args.flush_timeout_ms = Some((key, duration_ms(&value)?)),
+                "timeout" => {
+                    let ms = duration_ms(&value, "timeoutMs")?;
+                    check(&value, rules::timeout_ms(ms))?;
+                    args.timeout_ms = Some((key, ms));
+                }
+                "grace" => {
+                    let ms = duration_ms(&value, "graceMs")?;
+                    check(&value, rules::grace_ms(ms))?;
+                    args.grace_ms = Some((key, ms));
+                }
+                "flush_timeout" => {
+                    let ms = duration_ms(&value, "flushTimeoutMs")?;
+                    check(&value, rules::positive_ms("flushTimeoutMs", ms))?;
+                    args.flush_timeout_ms = Some((key, ms));
+                }
                 "crate" => {
                     let path = value.parse::<syn::Path>().map_err(|_| {
                         syn::Error::new(value.span(), "`crate` is a path, such as \"cronmon\"")
@@ -202,101 +213,31 @@ impl Parse for Args {
     }
 }
 
-/// The rules of `CronName`, checked at compile time.
-fn check_name(name: &LitStr) -> syn::Result<()> {
-    let text = name.value();
-    let chars = text.chars().count();
-    let problem = if chars == 0 {
-        Some("a cron name cannot be empty")
-    } else if chars > 128 {
-        Some("a cron name has at most 128 characters")
-    } else if text.chars().any(char::is_control) {
-        Some("a cron name cannot hold control characters")
-    } else if text.trim() != text {
-        Some("a cron name cannot start or end with white space")
-    } else {
-        None
+/// A rule's refusal as a compile error on the literal at fault, naming the option as the
+/// attribute writes it (the rules name fields as the HTTP API does: `timeoutMs`, …).
+fn refusal(value: &LitStr, e: rules::RuleError) -> syn::Error {
+    let option = match e.field {
+        // The message already says "a cron name …".
+        "cronName" => return syn::Error::new(value.span(), e.message),
+        "cronExpression" => "`schedule`",
+        "timezone" => "`timezone`",
+        "timeoutMs" => "`timeout`",
+        "graceMs" => "`grace`",
+        "flushTimeoutMs" => "`flush_timeout`",
+        other => other,
     };
-    match problem {
-        Some(p) => Err(syn::Error::new(name.span(), p)),
-        None => Ok(()),
-    }
+    syn::Error::new(value.span(), format!("{option}: {}", e.message))
 }
 
-fn check_schedule(value: &LitStr) -> syn::Result<()> {
-    let text = value.value();
-    let text = text.trim();
-    let aliases = [
-        "@yearly",
-        "@annually",
-        "@monthly",
-        "@weekly",
-        "@daily",
-        "@midnight",
-        "@hourly",
-    ];
-    let fields: Vec<&str> = text.split_whitespace().collect();
-    let ok = aliases.contains(&text)
-        || (fields.len() == 5
-            && fields.iter().all(|f| {
-                f.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "*/,-?#".contains(c))
-            }));
-    if ok {
-        Ok(())
-    } else {
-        Err(syn::Error::new(
-            value.span(),
-            "`schedule` is a 5-field crontab expression (minute hour day-of-month month day-of-week), such as \"*/5 * * * *\", or an alias such as \"@daily\"",
-        ))
-    }
+/// Applies a rule to the value of `value`, refusing at compile time.
+fn check(value: &LitStr, verdict: rules::Result) -> syn::Result<()> {
+    verdict.map_err(|e| refusal(value, e))
 }
 
-/// "500ms", "30s", "5m", "2h", "1d", or a sum such as "1h30m".
-fn duration_ms(value: &LitStr) -> syn::Result<i64> {
-    let bad = || {
-        syn::Error::new(
-            value.span(),
-            "expected a duration such as \"30s\", \"5m\", \"1h30m\" or \"500ms\"",
-        )
-    };
-    let text = value.value();
-    let mut rest = text.trim();
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    let mut total: i64 = 0;
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-        if digits == 0 {
-            return Err(bad());
-        }
-        let n: i64 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let factor = match &rest[..unit_len] {
-            "ms" => 1,
-            "s" => 1000,
-            "m" | "min" => 60_000,
-            "h" => 3_600_000,
-            "d" => 86_400_000,
-            _ => return Err(bad()),
-        };
-        total = n
-            .checked_mul(factor)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(bad)?;
-        rest = &rest[unit_len..];
-    }
-    if total == 0 {
-        return Err(syn::Error::new(
-            value.span(),
-            "a duration must be greater than 0",
-        ));
-    }
-    Ok(total)
+/// A duration option (`"30s"`, `"5m"`, `"1h30m"`, `"500ms"`, parsed by the rules' humantime),
+/// in milliseconds.
+fn duration_ms(value: &LitStr, field: &'static str) -> syn::Result<i64> {
+    rules::parse_duration_ms(field, &value.value()).map_err(|e| refusal(value, e))
 }
 
 enum Shape {
@@ -318,11 +259,23 @@ fn shape(ret: &syn::ReturnType) -> Shape {
     }
 }
 
+/// Whether the return type holds an `impl Trait` anywhere (`impl Iterator<Item = u8>`,
+/// `Result<impl Display, E>`); such a type cannot be written again inside the body, so the
+/// expansion leaves it to inference. Found with syn's visitor, not by reading the type as
+/// text (a type named `Pimpl<T>` holds no `impl`).
 fn has_impl_trait(ret: &syn::ReturnType) -> bool {
+    struct Finder(bool);
+    impl<'ast> Visit<'ast> for Finder {
+        fn visit_type_impl_trait(&mut self, _: &'ast syn::TypeImplTrait) {
+            self.0 = true;
+        }
+    }
     let syn::ReturnType::Type(_, ty) = ret else {
         return false;
     };
-    quote!(#ty).to_string().contains("impl ")
+    let mut finder = Finder(false);
+    finder.visit_type(ty);
+    finder.0
 }
 
 fn expand(args: Args, input: ItemFn) -> syn::Result<TokenStream2> {

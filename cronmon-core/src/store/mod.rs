@@ -199,12 +199,7 @@ pub(crate) fn finish_conflict(
 }
 
 pub(crate) fn clamp_hours(hours: u32) -> Result<u32> {
-    if hours == 0 || hours > 24 * 366 {
-        return Err(Error::InvalidField {
-            field: "hours",
-            message: "hours is from 1 to 8784".into(),
-        });
-    }
+    crate::rules::stats_hours(hours)?;
     Ok(hours)
 }
 

@@ -17,7 +17,7 @@ use crate::Api;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsonBody, PathParams, QueryParams};
 use crate::params::{FilterQuery, PageQuery, parse_id};
-use crate::validate::{MAX_SHORT_TEXT, cron_name, non_negative, parse_enum, text, time};
+use crate::validate::{cron_name, non_negative, parse_enum, short_text, time};
 
 /// Body of `POST /cron-executions/start`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -198,10 +198,10 @@ impl StartRequest {
                 Some(t) => parse_enum::<TriggerType>("triggerType", t)?,
             },
             started_at: time("startedAt", self.started_at)?.unwrap_or_else(Utc::now),
-            host: text("host", self.host, MAX_SHORT_TEXT)?,
+            host: short_text("host", self.host)?,
             pid: self.pid,
-            boot_id: text("bootId", self.boot_id, MAX_SHORT_TEXT)?,
-            version: text("version", self.version, MAX_SHORT_TEXT)?,
+            boot_id: short_text("bootId", self.boot_id)?,
+            version: short_text("version", self.version)?,
             scheduled_for: time("scheduledFor", self.scheduled_for)?,
         })
     }
@@ -232,10 +232,10 @@ impl CompleteRequest {
                     Some(t) => parse_enum::<TriggerType>("triggerType", t)?,
                 },
                 started_at,
-                host: text("host", self.host, MAX_SHORT_TEXT)?,
+                host: short_text("host", self.host)?,
                 pid: self.pid,
-                boot_id: text("bootId", self.boot_id, MAX_SHORT_TEXT)?,
-                version: text("version", self.version, MAX_SHORT_TEXT)?,
+                boot_id: short_text("bootId", self.boot_id)?,
+                version: short_text("version", self.version)?,
                 scheduled_for: None,
             }),
             _ => None,

@@ -11,8 +11,8 @@ use utoipa::ToSchema;
 use crate::Api;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsonBody, PathParams};
-use crate::schedule::{next_run_at, validate_expression, validate_timezone};
-use crate::validate::{cron_name, non_negative, text};
+use crate::schedule::{next_run_at, validate_update};
+use crate::validate::cron_name;
 
 /// A schedule row with its next due time.
 #[derive(Debug, Serialize, ToSchema)]
@@ -118,23 +118,8 @@ pub(crate) async fn put_schedule(
     JsonBody(body): JsonBody<ScheduleRequest>,
 ) -> Result<Json<ScheduleResponse>, ApiError> {
     let name = cron_name("name", name)?;
-    if let Some(e) = &body.cron_expression {
-        validate_expression(e)?;
-    }
-    if let Some(tz) = &body.timezone {
-        validate_timezone(tz)?;
-    }
-    let positive = |field: &str, v: Option<i64>| match v {
-        Some(v) if v <= 0 => Err(ApiError::unprocessable(field, "must be greater than 0")),
-        _ => Ok(()),
-    };
-    positive("timeoutMs", body.timeout_ms)?;
-    positive("heartbeatTimeoutMs", body.heartbeat_timeout_ms)?;
-    positive("failureThreshold", body.failure_threshold.map(i64::from))?;
-    positive("recoveryThreshold", body.recovery_threshold.map(i64::from))?;
-    non_negative("graceMs", body.grace_ms)?;
     let update = ScheduleUpdate {
-        display_name: text("displayName", body.display_name, 256)?,
+        display_name: body.display_name,
         cron_expression: body.cron_expression.map(|e| e.trim().to_owned()),
         timezone: body.timezone.map(|t| t.trim().to_owned()),
         is_enabled: body.is_enabled,
@@ -144,6 +129,7 @@ pub(crate) async fn put_schedule(
         failure_threshold: body.failure_threshold,
         recovery_threshold: body.recovery_threshold,
     };
+    validate_update(&update)?;
     let store = api.store();
     store.upsert_schedule(&name, &update).await?;
     let schedule = store

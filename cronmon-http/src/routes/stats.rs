@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::State;
+use cronmon_core::rules;
 use cronmon_core::{CronStats, StuckRun, TimelineDay};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -13,6 +14,7 @@ use crate::Api;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::QueryParams;
 use crate::params::parse_number;
+use crate::validate::refused_query;
 
 /// Query of `GET /cron-executions/stats`.
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -67,9 +69,7 @@ pub(crate) async fn stats(
         None | Some("") => 24,
         Some(h) => parse_number::<u32>("hours", h)?,
     };
-    if !(1..=8784).contains(&hours) {
-        return Err(ApiError::bad_query("hours", "hours is from 1 to 8784"));
-    }
+    rules::stats_hours(hours).map_err(refused_query)?;
     let store = api.store();
     let (stats, stuck, timeline) =
         tokio::try_join!(store.stats(hours), store.stuck_runs(), store.timeline(7))?;

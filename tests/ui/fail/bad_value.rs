@@ -16,7 +16,7 @@ fn e() {}
 #[cronmon::tracked_cron("job", timezone = "Europe / Paris")]
 fn f() {}
 
-#[cronmon::tracked_cron("job", grace = "0s")]
+#[cronmon::tracked_cron("job", grace = "-5m")]
 fn g() {}
 
 fn main() {}

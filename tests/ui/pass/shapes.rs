@@ -1,6 +1,7 @@
 //! Every supported shape: sync and async, `()`, `Result` (std errors, `Box<dyn Error>`,
-//! aliases), `ExitCode`, generics, methods, `impl Trait`, early `return` and `?`, renamed
-//! crate path.
+//! aliases), `ExitCode`, generics, methods, `impl Trait`, a type whose name holds "impl"
+//! (`Pimpl<T>`), early `return` and `?`, renamed crate path, and options in every form the
+//! rules accept.
 
 use std::process::ExitCode;
 
@@ -40,6 +41,35 @@ fn iter() -> impl Iterator<Item = u8> {
     vec![1, 2].into_iter()
 }
 
+/// A type whose name holds "impl" is not an `impl Trait`: the body still sees the declared
+/// return type, so `Box::new(3)` coerces to the trait object.
+struct Pimpl<T>(T);
+
+#[tracked_cron("pimpl")]
+fn pimpl() -> Pimpl<Box<dyn std::fmt::Display>> {
+    Pimpl(Box::new(3))
+}
+
+#[tracked_cron("pimpl-async")]
+async fn pimpl_async() -> Pimpl<Box<dyn std::fmt::Display + Send>> {
+    Pimpl(Box::new(4))
+}
+
+#[tracked_cron("impl-in-result")]
+fn impl_in_result() -> Result<impl std::fmt::Display, std::fmt::Error> {
+    Ok(5)
+}
+
+#[tracked_cron(
+    "options",
+    schedule = "@daily",
+    timezone = "Europe/Paris",
+    timeout = "1h 30min",
+    grace = "0s",
+    flush_timeout = "2s 500ms"
+)]
+fn options() {}
+
 #[tracked_cron("async", crate = "cronmon")]
 async fn later(x: u8) -> Result<u8, std::fmt::Error> {
     Ok(x)
@@ -68,5 +98,9 @@ fn main() -> ExitCode {
     fn assert_send<T: Send>(_: T) {}
     assert_send(later(1));
     assert_eq!(Job { rows: 2 }.run().unwrap(), 2);
+    assert_eq!(pimpl().0.to_string(), "3");
+    assert_send(pimpl_async());
+    assert_eq!(impl_in_result().unwrap().to_string(), "5");
+    options();
     ExitCode::SUCCESS
 }
