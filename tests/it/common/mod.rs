@@ -1,12 +1,40 @@
 //! Real databases for integration tests: a fresh SQLite file, or a fresh PostgreSQL database
 //! per test (as `#[sqlx::test]` does), so tests run in parallel without seeing each other.
-#![allow(dead_code)]
 
 use std::sync::Arc;
 
 use cronmon::store::Store;
 
+pub mod http;
 pub mod server;
+
+/// The path of job program `name` of the `cronmon-test-jobs` crate, next to this test binary
+/// (`cargo test --workspace` builds them); built with cargo first if missing, e.g. when only
+/// this crate's tests were asked for.
+pub fn job_program(name: &str) -> std::path::PathBuf {
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    let exe = std::env::current_exe().expect("test binary path");
+    // target/<profile>/deps/it-<hash> → target/<profile>/<name>
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target folder");
+    let path = dir.join(name);
+    if !path.exists() {
+        BUILT.call_once(|| {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let mut build = std::process::Command::new(cargo);
+            build.args(["build", "-p", "cronmon-test-jobs", "--bins"]);
+            if dir.ends_with("release") {
+                build.arg("--release");
+            }
+            let status = build.status().expect("run cargo build");
+            assert!(status.success(), "cargo build -p cronmon-test-jobs failed");
+        });
+    }
+    assert!(path.exists(), "job program {} is missing", path.display());
+    path
+}
 
 /// A fresh, empty spool folder of this test's own.
 pub fn spool_dir() -> std::path::PathBuf {

@@ -1,65 +1,15 @@
 //! `GET /metrics` (Prometheus) and `GET /cron-executions/export.csv` through the router, on
 //! real SQLite and real PostgreSQL.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Body;
-use axum::http::{HeaderMap, Request, StatusCode};
-use cronmon::http::{Api, Config};
+use axum::http::{HeaderMap, StatusCode};
 use cronmon::store::Store;
-use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
-const SECRET: &str = "test-secret";
-
-fn app(store: Arc<dyn Store>) -> Router {
-    Router::new().nest(
-        "/api/admin",
-        cronmon::http::router(Api::new(store, Config::new(SECRET))),
-    )
-}
-
-async fn call(
-    app: &Router,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-    secret: bool,
-) -> (StatusCode, HeaderMap, String) {
-    let mut b = Request::builder()
-        .method(method)
-        .uri(format!("/api/admin{path}"))
-        .header("content-type", "application/json");
-    if secret {
-        b = b.header("authorization", format!("Bearer {SECRET}"));
-    }
-    let req = b
-        .body(body.map_or_else(Body::empty, |v| Body::from(v.to_string())))
-        .unwrap();
-    let res = app.clone().oneshot(req).await.expect("infallible");
-    let (status, headers) = (res.status(), res.headers().clone());
-    let bytes = res.into_body().collect().await.expect("body").to_bytes();
-    (
-        status,
-        headers,
-        String::from_utf8(bytes.to_vec()).expect("UTF-8"),
-    )
-}
-
-async fn get(app: &Router, path: &str) -> (StatusCode, HeaderMap, String) {
-    call(app, "GET", path, None, true).await
-}
-
-async fn get_json(app: &Router, path: &str) -> Value {
-    let (s, _, body) = get(app, path).await;
-    assert_eq!(s, StatusCode::OK, "{body}");
-    serde_json::from_str(&body).unwrap()
-}
+use crate::common::http::{app, call, get_json, get_text};
 
 /// Records a finished run (or a running one when `status` is `running`); returns its id.
 async fn run(app: &Router, cron: &str, status: &str, ago_min: i64, extra: Value) -> String {
@@ -212,7 +162,7 @@ async fn metrics_match_the_json_api(store: Arc<dyn Store>) {
     run(&app, "backup", "running", 20, json!({})).await;
     run(&app, odd, "failed", 10, json!({"durationMs": 2500})).await;
 
-    let (s, headers, text) = get(&app, "/metrics").await;
+    let (s, headers, text) = get_text(&app, "/metrics").await;
     assert_eq!(s, StatusCode::OK, "{text}");
     assert_eq!(
         headers["content-type"],
@@ -300,7 +250,7 @@ async fn metrics_match_the_json_api(store: Arc<dyn Store>) {
 
 async fn metrics_of_an_empty_store(store: Arc<dyn Store>) {
     let app = app(store);
-    let (s, _, text) = get(&app, "/metrics").await;
+    let (s, _, text) = get_text(&app, "/metrics").await;
     assert_eq!(s, StatusCode::OK);
     let samples = parse_exposition(&text);
     assert_eq!(samples.len(), 1, "{text}");
@@ -354,7 +304,7 @@ fn parse_csv(text: &str) -> Vec<Vec<String>> {
 }
 
 async fn csv(app: &Router, query: &str) -> (HeaderMap, Vec<Vec<String>>) {
-    let (s, headers, body) = get(app, &format!("/cron-executions/export.csv{query}")).await;
+    let (s, headers, body) = get_text(app, &format!("/cron-executions/export.csv{query}")).await;
     assert_eq!(s, StatusCode::OK, "{body}");
     assert_eq!(headers["content-type"], "text/csv; charset=utf-8");
     assert_eq!(
@@ -461,7 +411,7 @@ async fn export_csv_rows_filters_and_quoting(store: Arc<dyn Store>) {
         ("?from=yesterday", "from"),
         ("?to=2026-13-40", "to"),
     ] {
-        let (s, _, body) = get(&app, &format!("/cron-executions/export.csv{q}")).await;
+        let (s, _, body) = get_text(&app, &format!("/cron-executions/export.csv{q}")).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{q}: {body}");
         let v: Value = serde_json::from_str(&body).unwrap();
         assert_eq!(v["error"]["code"], "invalid_query", "{body}");

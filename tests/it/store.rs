@@ -1,7 +1,5 @@
 //! Every storage operation, on real SQLite and real PostgreSQL.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -1,8 +1,6 @@
 //! Group commit (`Store::record_batch`) with large mixed batches: the PostgreSQL multi-row
 //! path and SQLite's per-event path give the same results, event by event.
 
-mod common;
-
 use std::sync::Arc;
 
 use chrono::Utc;

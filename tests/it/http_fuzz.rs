@@ -1,12 +1,9 @@
 //! Random bodies, queries, paths and headers to every endpoint (proptest, bounded cases), on
 //! real SQLite and real PostgreSQL: no answer is a 500, every error has the JSON shape.
 
-mod common;
-
 use axum::Router;
 use axum::body::Body;
 use axum::http::Request;
-use common::TestDb;
 use cronmon_http::server::Server;
 use cronmon_http::{Api, Config};
 use http_body_util::BodyExt;
@@ -15,7 +12,7 @@ use proptest::test_runner::{Config as PropConfig, TestRunner};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-const SECRET: &str = "fuzz-secret";
+use crate::common::{SECRET, TestDb};
 
 #[derive(Debug, Clone)]
 struct Fuzz {

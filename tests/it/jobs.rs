@@ -1,26 +1,27 @@
-//! Real job processes (`tests/bin/*.rs`, built by cargo for these tests), monitored by
+//! Real job processes (the `cronmon-test-jobs` crate in `test-jobs/`), monitored by
 //! `#[tracked_cron]` through `CRONMON_URL`, on real SQLite, real PostgreSQL, and a cronmon
 //! server over HTTP: every way a job can end is recorded right, and nothing is lost.
-
-mod common;
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::server::TestServer;
-use common::{Kind, SECRET, TestDb};
 use cronmon::store::Store;
 use cronmon::{Execution, ExecutionFilter, PageRequest, Reason, Status};
 use serde_json::json;
 
-const JOB: &str = env!("CARGO_BIN_EXE_cronmon-test-job");
-const SYNC_JOB: &str = env!("CARGO_BIN_EXE_cronmon-test-sync-job");
-const JOB_ABOVE: &str = env!("CARGO_BIN_EXE_cronmon-test-job-above");
+use crate::common;
+use crate::common::server::TestServer;
+use crate::common::{Kind, SECRET, TestDb};
+
+// The job programs of the `cronmon-test-jobs` crate (test-jobs/).
+const JOB: &str = "cronmon-test-job";
+const SYNC_JOB: &str = "cronmon-test-sync-job";
+const JOB_ABOVE: &str = "cronmon-test-job-above";
 
 fn job(bin: &str, mode: &str, url: &str, spool: &Path) -> Command {
-    let mut c = Command::new(bin);
+    let mut c = Command::new(common::job_program(bin));
     c.arg(mode)
         .env("CRONMON_URL", url)
         .env("CRONMON_SPOOL_DIR", spool)
@@ -341,7 +342,7 @@ async fn unreachable_monitor_loses_nothing(kind: Kind) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_monitor_the_job_runs_and_warns_once() {
-    let mut c = Command::new(JOB);
+    let mut c = Command::new(common::job_program(JOB));
     c.arg("ok")
         .env_remove("CRONMON_URL")
         .env_remove("DATABASE_URL")

@@ -1,12 +1,12 @@
 //! The seed's SQL surface is usable from psql on a migrated PostgreSQL database, and SQLite
 //! carries the same views.
 
-mod common;
-
 use std::process::Command;
 
 use chrono::Utc;
 use cronmon::{CronName, Finish, Start, Status};
+
+use crate::common;
 
 async fn seed_runs(store: &dyn cronmon::Store) {
     for (i, status) in [Status::Completed, Status::Failed, Status::Running]

@@ -4,20 +4,20 @@
 //! One recorder serves the whole process, so these tests run one at a time: a destination
 //! that is down on purpose would otherwise hold up the others' deliveries.
 
-mod common;
-
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::server::TestServer;
-use common::{Kind, SECRET, TestDb};
 use cronmon::store::Store;
 use cronmon::{
     CronRun, Execution, ExecutionFilter, Monitor, PageRequest, Reason, ScheduleUpdate, Start,
     Status, TriggerType,
 };
 use serde_json::json;
+
+use crate::common;
+use crate::common::server::TestServer;
+use crate::common::{Kind, SECRET, TestDb};
 
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 

@@ -1,69 +1,16 @@
 //! Every endpoint of the HTTP API, its statuses and error paths, through the router (no
 //! server), on real SQLite and real PostgreSQL.
 
-mod common;
-
 use std::sync::Arc;
 
-use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use cronmon::http::{Api, Config};
 use cronmon::store::Store;
-use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 use uuid::Uuid;
 
-const SECRET: &str = "test-secret";
-
-fn app(store: Arc<dyn Store>) -> Router {
-    Router::new().nest(
-        "/api/admin",
-        cronmon::http::router(Api::new(store, Config::new(SECRET))),
-    )
-}
-
-async fn send(app: &Router, req: Request<Body>) -> (StatusCode, Value) {
-    let res = app.clone().oneshot(req).await.expect("infallible");
-    let status = res.status();
-    let bytes = res.into_body().collect().await.expect("body").to_bytes();
-    let value = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| panic!("not JSON ({status}): {}", String::from_utf8_lossy(&bytes)))
-    };
-    (status, value)
-}
-
-fn req(method: &str, path: &str, body: Option<&Value>) -> Request<Body> {
-    Request::builder()
-        .method(method)
-        .uri(format!("/api/admin{path}"))
-        .header("x-cron-secret", SECRET)
-        .header("content-type", "application/json")
-        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
-        .unwrap()
-}
-
-async fn get(app: &Router, path: &str) -> (StatusCode, Value) {
-    send(app, req("GET", path, None)).await
-}
-
-async fn post(app: &Router, path: &str, body: Value) -> (StatusCode, Value) {
-    send(app, req("POST", path, Some(&body))).await
-}
-
-async fn put(app: &Router, path: &str, body: Value) -> (StatusCode, Value) {
-    send(app, req("PUT", path, Some(&body))).await
-}
-
-fn assert_error(status: StatusCode, body: &Value, want: StatusCode, code: &str) {
-    assert_eq!(status, want, "{body}");
-    assert_eq!(body["error"]["code"], code, "{body}");
-    assert!(body["error"]["message"].is_string(), "{body}");
-}
+use crate::common::SECRET;
+use crate::common::http::{app, assert_error, get, post, put, req, send};
 
 async fn start_and_complete_like_the_seed(store: Arc<dyn Store>) {
     let app = app(store);

@@ -2,20 +2,19 @@
 //! seed's bash client (`scripts/cron-logger.sh` in real bash and curl), as a real process
 //! (the `server` example), and as two instances sharing one PostgreSQL.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use common::TestDb;
 use cronmon::store::Store;
 use cronmon::{CronName, ScheduleUpdate, Start, Status};
 use cronmon_http::server::{Server, ServerConfig, sweep_once};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
-const SECRET: &str = "e2e-secret";
+use crate::common::SECRET;
+use crate::common::TestDb;
+use crate::common::http::{client, get_url as get, post_url as post};
 
 struct Running {
     base: String,
@@ -54,34 +53,6 @@ impl Running {
         let _ = self.stop.take().unwrap().send(());
         self.task.await.unwrap();
     }
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(20))
-        .build()
-        .unwrap()
-}
-
-async fn get(base: &str, path: &str) -> (u16, Value) {
-    let r = client()
-        .get(format!("{base}{path}"))
-        .header("X-Cron-Secret", SECRET)
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.json().await.unwrap())
-}
-
-async fn post(base: &str, path: &str, body: Value) -> (u16, Value) {
-    let r = client()
-        .post(format!("{base}{path}"))
-        .header("X-Cron-Secret", SECRET)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.json().await.unwrap())
 }
 
 async fn drive_a_run(base: &str) {

@@ -15,7 +15,8 @@ use chrono::{SecondsFormat, Utc};
 use cronmon::http::{Api, Config};
 use serde_json::{Value, json};
 
-const SECRET: &str = "dashboard-test-secret";
+use crate::common::SECRET;
+
 /// A cron name that is an HTML tag with an event handler: it must show as text.
 const XSS_NAME: &str = r#"<img src=x onerror="window.__xssName=1">"#;
 /// An error message carrying both kinds of payload.

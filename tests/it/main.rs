@@ -1,0 +1,21 @@
+//! cronmon's integration tests: one test binary (one link step), one module per area, all over
+//! real parts — SQLite files, PostgreSQL databases made per test, the real router over
+//! loopback, real job processes, real bash and curl, headless Chromium.
+//!
+//! `bash scripts/test.sh` runs them with everything they need; `cargo test --test it store::`
+//! runs one area.
+
+#[macro_use]
+mod common;
+
+mod dashboard;
+mod http_api;
+mod http_export;
+mod http_fuzz;
+mod http_server;
+mod jobs;
+mod macro_ui;
+mod recorder;
+mod sql_surface;
+mod store;
+mod store_batch;
