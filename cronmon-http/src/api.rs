@@ -825,10 +825,8 @@ pub async fn put_schedule(
     let store = api.store();
     store.upsert_schedule(&name, &update).await?;
     let schedule = store
-        .schedules()
+        .schedule(&name)
         .await?
-        .into_iter()
-        .find(|s| s.cron_name == name.as_str())
         .ok_or_else(|| ApiError::unavailable("the schedule vanished; retry"))?;
     Ok(Json(ScheduleResponse {
         success: true,
@@ -862,7 +860,7 @@ pub async fn batches() -> Json<BatchesResponse> {
 )]
 pub async fn health(State(api): State<Api>) -> Result<Json<HealthResponse>, ApiError> {
     let store = api.store();
-    store.execution(Uuid::nil()).await.map_err(|e| {
+    store.ping().await.map_err(|e| {
         tracing::warn!(error = %e, "health check failed");
         ApiError::unavailable("the database is unavailable")
     })?;
