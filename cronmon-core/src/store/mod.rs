@@ -267,15 +267,16 @@ mod tests {
         // Not URLs at all: unchanged, except what could be credentials.
         assert_eq!(redact("not a url"), "not a url");
         assert_eq!(redact("postgres://u:pw@[::1/db"), "postgres://***@[::1/db");
+        for garbage in ["", ":", "://", "@", "postgres://:@", "postgres://u@"] {
+            redact(garbage);
+        }
         for garbage in [
-            "",
-            ":",
-            "://",
-            "@",
-            "::@@::",
-            "postgres://:@",
-            "\u{0}@\u{7f}",
-            "é://é:é@é",
+            "postgres://u:pw@",
+            "postgres://u:pw@h:99999/db",
+            "::pw@@::",
+            "\u{0}:pw@\u{7f}",
+            "é://é:pw@é",
+            "postgres://u:pw@h/%zz",
         ] {
             let redacted = redact(garbage);
             assert!(!redacted.contains("pw"), "{garbage:?} -> {redacted:?}");

@@ -18,7 +18,8 @@ super::sql::shared_ops!(sqlx::Postgres, SQL);
 
 mod batch;
 
-/// The schema that holds every object of cronmon's (the migration creates them there).
+/// The schema that holds every object of cronmon's. The migration, and the statements below
+/// that only PostgreSQL runs, spell it out; the shared statements take it from here.
 pub(super) const SCHEMA: &str = "cronmon";
 
 /// PostgreSQL's fragments of the shared SQL.
@@ -26,7 +27,7 @@ pub(super) const SCHEMA: &str = "cronmon";
 pub(super) struct Postgres;
 
 impl Dialect for Postgres {
-    const SCHEMA: &'static str = "cronmon.";
+    const SCHEMA: Option<&'static str> = Some(SCHEMA);
 
     fn elapsed_ms(from: &str, to: &str) -> String {
         format!("greatest(0, (extract(epoch FROM {to} - {from}) * 1000)::bigint)")

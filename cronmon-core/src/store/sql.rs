@@ -9,10 +9,10 @@ use crate::model::Reason;
 
 /// The SQL fragments in which the databases differ.
 pub(super) trait Dialect {
-    /// Prefix of cronmon's tables, views and functions. On PostgreSQL they live in the schema
-    /// `cronmon` and every name is qualified, so the store works on any pool (a host
+    /// The schema of cronmon's tables, views and functions, if the database has schemas. On
+    /// PostgreSQL every name is qualified with it, so the store works on any pool (a host
     /// application's own has its own `search_path`).
-    const SCHEMA: &'static str;
+    const SCHEMA: Option<&'static str>;
 
     /// Whole milliseconds from the timestamp `from` to the timestamp `to`, never negative.
     fn elapsed_ms(from: &str, to: &str) -> String;
@@ -81,7 +81,8 @@ pub(super) fn finish_applies(row: &str, new_reason: &str) -> String {
 impl Sql {
     /// Every shared statement in the dialect `D`.
     pub(super) fn new<D: Dialect>() -> Self {
-        let s = D::SCHEMA;
+        let s = D::SCHEMA.map_or(String::new(), |schema| format!("{schema}."));
+        let s = s.as_str();
         let executions = format!("{s}cron_executions");
         let schedules = format!("{s}cron_schedules");
         Sql {

@@ -22,7 +22,7 @@ super::sql::shared_ops!(sqlx::Sqlite, SQL);
 pub(super) struct Sqlite;
 
 impl Dialect for Sqlite {
-    const SCHEMA: &'static str = "";
+    const SCHEMA: Option<&'static str> = None;
 
     fn elapsed_ms(from: &str, to: &str) -> String {
         format!("max(0, CAST(round((julianday({to}) - julianday({from})) * 86400000) AS INTEGER))")
