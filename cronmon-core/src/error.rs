@@ -1,5 +1,7 @@
 //! Errors of the storage layer and the recorder.
 
+use std::fmt;
+
 use uuid::Uuid;
 
 use crate::model::Status;
@@ -39,13 +41,13 @@ pub enum Error {
     UnsupportedUrl(String),
     /// The database could not be reached or refused the connection.
     #[error("database unreachable: {0}")]
-    Unreachable(#[source] sqlx::Error),
+    Unreachable(#[source] DatabaseError),
     /// The schema could not be migrated.
     #[error("migration failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    Migrate(#[source] DatabaseError),
     /// Any other database error.
     #[error("database error: {0}")]
-    Database(#[source] sqlx::Error),
+    Database(#[source] DatabaseError),
 }
 
 impl Error {
@@ -53,45 +55,82 @@ impl Error {
     pub fn is_transient(&self) -> bool {
         match self {
             Error::Unreachable(_) => true,
-            Error::Database(e) => is_transient_sqlx(e),
+            Error::Database(e) => e.is_transient(),
             _ => false,
         }
     }
-}
 
-fn is_transient_sqlx(e: &sqlx::Error) -> bool {
-    match e {
-        sqlx::Error::Io(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed
-        | sqlx::Error::Tls(_) => true,
-        sqlx::Error::Database(db) => {
-            // 40001 serialization, 40P01 deadlock, 57P0x shutdown, 53xxx resources, 08xxx
-            // connection; SQLite 5/6 busy/locked.
-            db.code().is_some_and(|c| {
-                c.starts_with("40")
-                    || c.starts_with("57P")
-                    || c.starts_with("53")
-                    || c.starts_with("08")
-                    || c == "5"
-                    || c == "6"
-                    || c == "517"
-                    || c == "261"
-            })
-        }
-        _ => false,
+    /// Whether the database refused a value as invalid (out of range, not storable): the
+    /// value sent is at fault, not the database, and sending it again fails again.
+    pub fn is_invalid_data(&self) -> bool {
+        matches!(self, Error::Database(e) if e.is_invalid_data())
     }
 }
 
-impl From<sqlx::Error> for Error {
-    fn from(e: sqlx::Error) -> Self {
-        match e {
-            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_) => {
-                Error::Unreachable(e)
-            }
-            other => Error::Database(other),
+/// A failure reported by the database or its driver, classified when it happened.
+///
+/// The driver's own error is kept behind a trait object ([`DatabaseError::get_ref`]), so
+/// cronmon's API does not depend on the driver's version. It displays as the driver's message.
+#[derive(Debug)]
+pub struct DatabaseError {
+    source: Box<dyn std::error::Error + Send + Sync>,
+    code: Option<String>,
+    transient: bool,
+    invalid_data: bool,
+}
+
+impl DatabaseError {
+    /// Wraps a driver error with what the store found out about it: the database's error code
+    /// (SQLSTATE on PostgreSQL, the result code on SQLite), whether a retry may succeed, and
+    /// whether the database refused the data itself.
+    pub(crate) fn new(
+        source: Box<dyn std::error::Error + Send + Sync>,
+        code: Option<String>,
+        transient: bool,
+        invalid_data: bool,
+    ) -> Self {
+        Self {
+            source,
+            code,
+            transient,
+            invalid_data,
         }
+    }
+
+    /// The database's error code: the SQLSTATE on PostgreSQL (`23505`), the extended result
+    /// code on SQLite (`2067`); none for failures of the connection or the driver.
+    pub fn code(&self) -> Option<&str> {
+        self.code.as_deref()
+    }
+
+    /// Whether retrying later may succeed: the connection failed, or the database was busy,
+    /// shutting down, out of resources, or ended the transaction on a conflict.
+    pub fn is_transient(&self) -> bool {
+        self.transient
+    }
+
+    /// Whether the database refused a value as invalid (PostgreSQL's SQLSTATE class 22, data
+    /// exception: a number out of range, a NUL byte in text, …).
+    pub fn is_invalid_data(&self) -> bool {
+        self.invalid_data
+    }
+
+    /// The driver's error, for a caller that wants to downcast it.
+    pub fn get_ref(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        &*self.source
+    }
+}
+
+impl fmt::Display for DatabaseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.source, f)
+    }
+}
+
+// Transparent: the driver error's message is this one's, so the chain goes on with its cause.
+impl std::error::Error for DatabaseError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.source()
     }
 }
 

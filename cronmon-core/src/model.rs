@@ -331,20 +331,17 @@ pub enum Outcome {
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 /// One run as stored.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Execution {
     /// Run id.
     pub id: Uuid,
     /// Which cron.
     pub cron_name: String,
     /// `running`, `completed` or `failed`.
-    #[sqlx(try_from = "String")]
     pub status: Status,
     /// Why it failed.
-    #[sqlx(try_from = "OptText")]
     pub reason: Option<Reason>,
     /// What started it.
-    #[sqlx(try_from = "String")]
     pub trigger_type: TriggerType,
     /// Start.
     pub started_at: DateTime<Utc>,
@@ -353,7 +350,6 @@ pub struct Execution {
     /// Duration from the job's monotonic clock.
     pub duration_ms: Option<i64>,
     /// What the job reported.
-    #[sqlx(json(nullable))]
     pub output: Option<serde_json::Value>,
     /// Whether `output` was cut at 64 KiB.
     pub output_truncated: bool,
@@ -379,40 +375,6 @@ pub struct Execution {
     pub progress_total: Option<i64>,
     /// The schedule slot this run served.
     pub scheduled_for: Option<DateTime<Utc>>,
-}
-
-/// An optional text column decoded into an enum.
-#[derive(Debug)]
-pub(crate) struct OptText(Option<String>);
-
-impl<DB: sqlx::Database> sqlx::Type<DB> for OptText
-where
-    String: sqlx::Type<DB>,
-{
-    fn type_info() -> DB::TypeInfo {
-        <String as sqlx::Type<DB>>::type_info()
-    }
-    fn compatible(ty: &DB::TypeInfo) -> bool {
-        <String as sqlx::Type<DB>>::compatible(ty)
-    }
-}
-
-impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for OptText
-where
-    Option<String>: sqlx::Decode<'r, DB>,
-{
-    fn decode(value: DB::ValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
-        Ok(OptText(<Option<String> as sqlx::Decode<'r, DB>>::decode(
-            value,
-        )?))
-    }
-}
-
-impl TryFrom<OptText> for Option<Reason> {
-    type Error = Error;
-    fn try_from(t: OptText) -> Result<Self> {
-        t.0.map(|s| s.parse()).transpose()
-    }
 }
 
 impl TryFrom<String> for Status {
@@ -495,7 +457,7 @@ pub struct Page<T> {
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 /// Figures of one cron over a window.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CronStats {
     /// The cron.
     pub cron_name: String,
@@ -537,7 +499,7 @@ pub struct TimelineDay {
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 /// A cron with its settings and derived figures.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Schedule {
     /// The cron.
     pub cron_name: String,
@@ -598,7 +560,7 @@ pub struct ScheduleUpdate {
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 /// A run still running past its limit.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StuckRun {
     /// Run id.
     pub execution_id: Uuid,
@@ -619,7 +581,7 @@ pub struct StuckRun {
 }
 
 /// A run still running, as crash detection sees it: where it runs and since when.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunningRun {
     /// Run id.
     pub id: Uuid,

@@ -146,15 +146,6 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// SQLSTATE class 22 (data exception: a value out of range, a NUL byte in text, …): the value
-/// sent, not the server, is at fault.
-fn is_data_exception(e: &sqlx::Error) -> bool {
-    match e {
-        sqlx::Error::Database(db) => db.code().is_some_and(|c| c.starts_with("22")),
-        _ => false,
-    }
-}
-
 impl From<cronmon_core::Error> for ApiError {
     fn from(e: cronmon_core::Error) -> Self {
         use cronmon_core::Error as E;
@@ -165,7 +156,9 @@ impl From<cronmon_core::Error> for ApiError {
             e @ E::ConflictingOutcome { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
             }
-            E::Database(ref inner) if is_data_exception(inner) => {
+            // A value the database refused (SQLSTATE class 22: out of range, a NUL byte in
+            // text, …): the value sent, not the server, is at fault.
+            e if e.is_invalid_data() => {
                 tracing::debug!(error = %e, "value refused by the database");
                 ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,

@@ -514,6 +514,23 @@ async fn stuck_runs_are_found_and_orphans_closed_once(store: Arc<dyn Store>) {
         (Status::Failed, Some(Reason::TimedOut))
     );
     assert!(e.duration_ms.unwrap() >= 90 * 60_000);
+    let message = e.error_message.unwrap();
+    let seconds: i64 = message
+        .strip_prefix("closed by cronmon: still running after ")
+        .and_then(|m| m.strip_suffix(" s with no end reported"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{message}"));
+    assert!(seconds >= 90 * 60, "{message}");
+
+    // Another guess of cronmon's (a crash) does not replace the first.
+    let mut crashed = Finish::now(default_old, Status::Failed);
+    crashed.reason = Some(Reason::Crashed);
+    assert_eq!(
+        store.record_finish(&crashed).await.unwrap(),
+        Outcome::AlreadyRecorded
+    );
+    let e = store.execution(default_old).await.unwrap().unwrap();
+    assert_eq!(e.reason, Some(Reason::TimedOut));
 
     // The job's real end, arriving late, replaces cronmon's guess.
     let late = finish(default_old, Status::Completed, 5_400_000);
@@ -638,7 +655,42 @@ async fn batches_commit_together_with_results_per_event(store: Arc<dyn Store>) {
     );
 }
 
+async fn one_schedule_and_ping(store: Arc<dyn Store>) {
+    store.ping().await.expect("the database answers");
+    assert_eq!(store.schedule(&name("nightly")).await.unwrap(), None);
+    run(
+        &*store,
+        "nightly",
+        chrono::Duration::minutes(5),
+        Status::Failed,
+        10,
+    )
+    .await;
+    store
+        .upsert_schedule(
+            &name("other"),
+            &ScheduleUpdate {
+                timeout_ms: Some(60_000),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let one = store.schedule(&name("nightly")).await.unwrap().unwrap();
+    let all = store.schedules().await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(Some(&one), all.iter().find(|s| s.cron_name == "nightly"));
+    // A registered cron takes the table's defaults: one hour max runtime, five minutes grace.
+    assert_eq!((one.timeout_ms, one.grace_ms), (3_600_000, 300_000));
+    assert_eq!((one.failure_threshold, one.recovery_threshold), (3, 1));
+    assert_eq!((one.timezone.as_str(), one.is_enabled), ("UTC", true));
+    assert_eq!(one.failures_24h, 1);
+    let other = store.schedule(&name("other")).await.unwrap().unwrap();
+    assert_eq!((other.timeout_ms, other.grace_ms), (60_000, 300_000));
+}
+
 on_both_databases!(
+    one_schedule_and_ping,
     batches_commit_together_with_results_per_event,
     start_is_idempotent_and_registers_the_cron,
     finish_is_idempotent_and_rejects_another_outcome,
@@ -676,4 +728,163 @@ async fn bad_urls_are_clear_errors() {
         .unwrap_err();
     assert!(matches!(err, Error::Unreachable(_)), "{err:?}");
     assert!(err.is_transient());
+}
+
+/// A PostgreSQL database of a host application's, with the pool the application made: no
+/// `search_path` naming cronmon's schema, and in `public` a table of the application's own
+/// named like cronmon's, which cronmon must neither read nor write.
+struct HostDb {
+    name: String,
+    pool: sqlx::PgPool,
+}
+
+impl HostDb {
+    async fn new() -> Self {
+        let admin = crate::common::pg_admin_url();
+        let name = format!("cronmon_test_host_{}", Uuid::now_v7().simple());
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
+            .await
+            .expect("PostgreSQL must run for these tests");
+        sqlx::Executor::execute(
+            &mut conn,
+            sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")),
+        )
+        .await
+        .expect("create database");
+        let (base, _) = admin.rsplit_once('/').expect("admin url has a database");
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(4)
+            .connect(&format!("{base}/{name}"))
+            .await
+            .expect("host pool");
+        let path: String = sqlx::query_scalar("SHOW search_path")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert!(!path.contains("cronmon"), "{path}");
+        sqlx::query("CREATE TABLE public.cron_executions (id INTEGER PRIMARY KEY, note TEXT)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO public.cron_executions VALUES (1, 'the app''s own')")
+            .execute(&pool)
+            .await
+            .unwrap();
+        Self { name, pool }
+    }
+
+    /// Checks that the application's table is as it was, then drops the database.
+    async fn finish(self) {
+        let rows: Vec<(i32, String)> =
+            sqlx::query_as("SELECT id, note FROM public.cron_executions")
+                .fetch_all(&self.pool)
+                .await
+                .unwrap();
+        assert_eq!(rows, [(1, "the app's own".to_owned())]);
+        self.pool.close().await;
+        let mut conn =
+            <sqlx::PgConnection as sqlx::Connection>::connect(&crate::common::pg_admin_url())
+                .await
+                .expect("reconnect");
+        sqlx::Executor::execute(
+            &mut conn,
+            sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            )),
+        )
+        .await
+        .expect("drop database");
+    }
+}
+
+/// Runs each listed `async fn(Arc<dyn Store>)` on a store made from a host application's
+/// PostgreSQL pool.
+macro_rules! on_a_host_pool {
+    ($($name:ident),* $(,)?) => {
+        mod host_pool {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let db = super::HostDb::new().await;
+                    let store = cronmon::store::PgStore::from_pool(db.pool.clone())
+                        .await
+                        .expect("migrate on the host pool");
+                    super::$name(std::sync::Arc::new(store)).await;
+                    db.finish().await;
+                }
+            )*
+        }
+    };
+}
+
+on_a_host_pool!(
+    one_schedule_and_ping,
+    batches_commit_together_with_results_per_event,
+    start_is_idempotent_and_registers_the_cron,
+    finish_is_idempotent_and_rejects_another_outcome,
+    completion_before_start_is_stored_whole,
+    heartbeat_records_progress,
+    list_filters_and_pages_newest_first,
+    stats_give_rates_averages_and_p95,
+    timeline_has_seven_days_by_status,
+    schedules_derive_health,
+    stuck_runs_are_found_and_orphans_closed_once,
+    cleanup_deletes_old_finished_runs_in_batches,
+    big_output_is_truncated_not_rejected,
+    many_writers_lose_nothing,
+);
+
+#[tokio::test]
+async fn a_host_pool_migrates_once_and_keeps_its_own_migrations_apart() {
+    let db = HostDb::new().await;
+    // Twice, as two processes of the application would: the second finds nothing to do.
+    for _ in 0..2 {
+        cronmon::store::PgStore::from_pool(db.pool.clone())
+            .await
+            .expect("migrate");
+    }
+    let table = format!("cronmon.{}", cronmon::store::MIGRATIONS_TABLE);
+    let applied: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT count(*) FROM {table} WHERE success"
+    )))
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(applied, 1);
+    let sqlx_default: Option<String> =
+        sqlx::query_scalar("SELECT to_regclass('public._sqlx_migrations')::text")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(sqlx_default, None);
+    db.finish().await;
+}
+
+#[tokio::test]
+async fn sqlite_store_from_a_host_pool() {
+    let path = std::env::temp_dir().join(format!("cronmon-host-{}.db", Uuid::now_v7().simple()));
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true);
+    let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+    let store = Arc::new(
+        cronmon::store::SqliteStore::from_pool(pool.clone())
+            .await
+            .unwrap(),
+    );
+    one_schedule_and_ping(store.clone()).await;
+    finish_is_idempotent_and_rejects_another_outcome(store).await;
+    let applied: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT count(*) FROM {}",
+        cronmon::store::MIGRATIONS_TABLE
+    )))
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(applied, 1);
+    pool.close().await;
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
 }

@@ -1,8 +1,11 @@
 //! Storage of runs and schedules on PostgreSQL or SQLite.
 //!
-//! [`Store`] is the one interface; [`connect`] picks the backend from the URL. Queries whose
-//! SQL is the same on both databases live in `sql`, and each backend keeps only what differs
-//! (time arithmetic, percentiles, connection set-up).
+//! [`Store`] is the one interface; [`connect`] picks the backend from the URL, and
+//! `PgStore::from_pool` / `SqliteStore::from_pool` take a pool the application already has.
+//! Queries whose SQL is the same on both databases live in `sql`, built from each backend's
+//! dialect (where the tables live, time arithmetic); each backend keeps only what differs
+//! (percentiles, stuck-run detection, connection set-up). Rows are decoded in `rows` and
+//! errors classified in `db`, so no sqlx type crosses this module's boundary.
 
 use std::fmt;
 use std::sync::Arc;
@@ -17,8 +20,10 @@ use crate::model::{
     PageRequest, RunningRun, Schedule, ScheduleUpdate, Start, Status, StuckRun, TimelineDay,
 };
 
+mod db;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod rows;
 mod sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;
@@ -37,7 +42,8 @@ pub enum Backend {
     Sqlite,
 }
 
-/// Name of cronmon's own migrations table, so it can share a database with a host app.
+/// Name of cronmon's own migrations table, so it can share a database with a host app whose
+/// migrations use sqlx's default table. On PostgreSQL it lives in the schema `cronmon`.
 pub const MIGRATIONS_TABLE: &str = "_cronmon_migrations";
 
 /// Days of history kept unless told otherwise.
@@ -89,6 +95,15 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Every cron with its settings and derived figures.
     async fn schedules(&self) -> Result<Vec<Schedule>>;
 
+    /// One cron with its settings and derived figures; none if it was never registered.
+    async fn schedule(&self, name: &CronName) -> Result<Option<Schedule>> {
+        Ok(self
+            .schedules()
+            .await?
+            .into_iter()
+            .find(|s| s.cron_name == name.as_str()))
+    }
+
     /// Creates or changes a cron's settings.
     async fn upsert_schedule(&self, name: &CronName, update: &ScheduleUpdate) -> Result<()>;
 
@@ -113,6 +128,11 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Runs still running that were started on `host`, oldest first, so a monitor on that
     /// host can close those whose process is gone (crash detection).
     async fn running_on_host(&self, host: &str) -> Result<Vec<RunningRun>>;
+
+    /// Checks that the database answers, as cheaply as it can (for health probes).
+    async fn ping(&self) -> Result<()> {
+        self.execution(Uuid::nil()).await.map(drop)
+    }
 }
 
 /// Opens the store that `url` names (`postgres://…` or `sqlite://…`), creating and migrating
@@ -125,6 +145,8 @@ pub trait Store: Send + Sync + fmt::Debug {
 /// # Ok(()) }
 /// ```
 pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
+    // The scheme by its prefix, not by a URL parser: SQLite accepts file paths that are not
+    // valid URLs (`sqlite://my jobs.db`) and `sqlite::memory:`.
     match url.split_once(':').map(|(scheme, _)| scheme) {
         #[cfg(feature = "postgres")]
         Some("postgres" | "postgresql") => Ok(Arc::new(PgStore::connect(url).await?)),
@@ -134,17 +156,33 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
     }
 }
 
-/// `url` without its password, fit for messages and logs.
+/// `url` without its password, fit for messages and logs. Never fails: text that is not a
+/// URL comes back as it is, unless it holds a `user:password@` part, which is hidden.
+///
+/// ```
+/// use cronmon_core::store::redact;
+/// assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+/// ```
 pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            match creds.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => match parsed.set_password(Some("***")) {
+            Ok(()) => parsed.into(),
+            Err(()) => redact_unparsed(url),
+        },
+        Ok(_) => url.to_owned(),
+        Err(_) => redact_unparsed(url),
+    }
+}
+
+/// What [`redact`] answers for text the URL parser refuses: everything between the scheme
+/// and the last `@` could be credentials, so all of it goes.
+fn redact_unparsed(url: &str) -> String {
+    match url.rsplit_once('@') {
+        Some((before, host)) => match before.split_once("://") {
+            Some((scheme, _)) => format!("{scheme}://***@{host}"),
+            None => format!("***@{host}"),
+        },
+        None => url.to_owned(),
     }
 }
 
@@ -215,6 +253,29 @@ mod tests {
         );
         assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact("sqlite://x.db"), "sqlite://x.db");
+        assert_eq!(redact("sqlite::memory:"), "sqlite::memory:");
+        // An `@` in the password: the parser takes the last one as the end of it.
+        assert_eq!(
+            redact("postgres://u:p@ss@h/db?sslmode=require"),
+            "postgres://u:***@h/db?sslmode=require"
+        );
+        // Not URLs at all: unchanged, except what could be credentials.
+        assert_eq!(redact("not a url"), "not a url");
+        assert_eq!(redact("postgres://u:pw@[::1/db"), "postgres://***@[::1/db");
+        for garbage in ["", ":", "://", "@", "postgres://:@", "postgres://u@"] {
+            redact(garbage);
+        }
+        for garbage in [
+            "postgres://u:pw@",
+            "postgres://u:pw@h:99999/db",
+            "::pw@@::",
+            "\u{0}:pw@\u{7f}",
+            "é://é:pw@é",
+            "postgres://u:pw@h/%zz",
+        ] {
+            let redacted = redact(garbage);
+            assert!(!redacted.contains("pw"), "{garbage:?} -> {redacted:?}");
+        }
     }
 
     #[test]

@@ -3,27 +3,56 @@
 
 use std::borrow::Cow;
 use std::str::FromStr;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-use super::{Backend, Store};
+use super::db;
+use super::sql::{Dialect, Sql};
+use super::{Backend, MIGRATIONS_TABLE, Store};
 use crate::model::{CronName, CronStats, Event, StuckRun, TimelineDay};
 
-super::sql::shared_ops!(sqlx::Postgres);
+super::sql::shared_ops!(sqlx::Postgres, SQL);
 
 mod batch;
 
-const UPDATE_FINISH: &str =
-    super::sql::update_finish!("greatest(0, (extract(epoch FROM $4 - started_at) * 1000)::bigint)");
+/// The schema that holds every object of cronmon's. The migration, and the statements below
+/// that only PostgreSQL runs, spell it out; the shared statements take it from here.
+pub(super) const SCHEMA: &str = "cronmon";
 
-/// cronmon's PostgreSQL migrations, tracked apart from the host app's.
-pub static MIGRATOR: Migrator = Migrator {
-    table_name: Cow::Borrowed("cronmon._cronmon_migrations"),
-    create_schemas: Cow::Borrowed(&[Cow::Borrowed("cronmon")]),
+/// PostgreSQL's fragments of the shared SQL.
+#[derive(Debug)]
+pub(super) struct Postgres;
+
+impl Dialect for Postgres {
+    const SCHEMA: Option<&'static str> = Some(SCHEMA);
+
+    fn elapsed_ms(from: &str, to: &str) -> String {
+        format!("greatest(0, (extract(epoch FROM {to} - {from}) * 1000)::bigint)")
+    }
+
+    fn elapsed_s(from: &str, to: &str) -> String {
+        format!("round(extract(epoch FROM {to} - {from}))::bigint")
+    }
+
+    /// The migration's `detect_stuck_crons()`, which holds the rule (and the one-hour default
+    /// max runtime of a run with no schedule).
+    fn stuck_runs() -> String {
+        "cronmon.detect_stuck_crons()".to_owned()
+    }
+}
+
+static SQL: LazyLock<Sql> = LazyLock::new(Sql::new::<Postgres>);
+
+/// cronmon's PostgreSQL migrations, tracked apart from the host app's in
+/// `cronmon.`[`MIGRATIONS_TABLE`].
+pub static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| Migrator {
+    table_name: Cow::Owned(format!("{SCHEMA}.{MIGRATIONS_TABLE}")),
+    create_schemas: Cow::Borrowed(&[Cow::Borrowed(SCHEMA)]),
     ..sqlx::migrate!("migrations/postgres")
-};
+});
 
 /// Per-cron figures over the last `$1` hours, counted by whole hours from the roll-ups (so a
 /// window of 24 covers 24 to 25 hours) and never from the history itself. The p95 comes from
@@ -35,12 +64,12 @@ WITH since AS (SELECT date_trunc('hour', now() - make_interval(hours => $1)) AS 
 h AS (
     SELECT cron_name, sum(started)::int8 AS total, sum(completed)::int8 AS completed,
            sum(failed)::int8 AS failed, sum(duration_sum_ms) AS dsum, sum(duration_count) AS dn
-    FROM cron_stats_hourly, since WHERE bucket >= since.t
+    FROM cronmon.cron_stats_hourly, since WHERE bucket >= since.t
     GROUP BY cron_name HAVING sum(started) > 0
 ),
 hist AS (
     SELECT cron_name, le, sum(n) AS n
-    FROM cron_durations_hourly, since WHERE bucket >= since.t
+    FROM cronmon.cron_durations_hourly, since WHERE bucket >= since.t
     GROUP BY cron_name, le HAVING sum(n) > 0
 ),
 cum AS (
@@ -65,7 +94,7 @@ SELECT h.cron_name, h.total AS total_executions, h.completed AS completed_count,
        l.started_at AS last_execution_at, l.status AS last_status
 FROM h
 LEFT JOIN p95 ON p95.cron_name = h.cron_name
-LEFT JOIN LATERAL (SELECT e.started_at, e.status FROM cron_executions e
+LEFT JOIN LATERAL (SELECT e.started_at, e.status FROM cronmon.cron_executions e
                    WHERE e.cron_name = h.cron_name
                    ORDER BY e.started_at DESC LIMIT 1) l ON TRUE
 ORDER BY h.cron_name";
@@ -81,15 +110,31 @@ impl PgStore {
     pub async fn connect(url: &str) -> Result<Self> {
         let options = PgConnectOptions::from_str(url)
             .map_err(|_| Error::UnsupportedUrl(super::redact(url)))?
-            .options([("search_path", "cronmon")])
+            // cronmon's own SQL names its schema; the search path serves the host app's
+            // queries on `pool()`, which may name cronmon's tables unqualified.
+            .options([("search_path", SCHEMA)])
             .application_name("cronmon");
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options)
             .await
-            .map_err(Error::Unreachable)?;
-        MIGRATOR.run(&pool).await?;
+            .map_err(db::unreachable)?;
+        Self::from_pool(pool).await
+    }
+
+    /// A store on the host application's own pool: migrates the `cronmon` schema (tracked in
+    /// `cronmon._cronmon_migrations`, apart from the application's migrations) and keeps the
+    /// pool. cronmon names every object with its schema, so the pool needs no `search_path`.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> cronmon_core::Result<()> {
+    /// let pool = sqlx::PgPool::connect_lazy("postgres://app@localhost/app").expect("url");
+    /// let store = cronmon_core::store::PgStore::from_pool(pool).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn from_pool(pool: sqlx::PgPool) -> Result<Self> {
+        MIGRATOR.run(&pool).await.map_err(db::migrate)?;
         Ok(Self { pool })
     }
 
@@ -106,15 +151,15 @@ impl Store for PgStore {
     }
 
     async fn record_start(&self, s: &Start) -> Result<Outcome> {
-        record_start(&mut *self.pool.acquire().await?, s).await
+        record_start(&mut *self.pool.acquire().await.db()?, s).await
     }
 
     async fn record_finish(&self, f: &Finish) -> Result<Outcome> {
-        record_finish(&mut *self.pool.acquire().await?, f).await
+        record_finish(&mut *self.pool.acquire().await.db()?, f).await
     }
 
     async fn heartbeat(&self, h: &Heartbeat) -> Result<bool> {
-        heartbeat(&mut *self.pool.acquire().await?, h).await
+        heartbeat(&mut *self.pool.acquire().await.db()?, h).await
     }
 
     async fn record_batch(&self, events: &[Event]) -> Result<Vec<Result<Outcome>>> {
@@ -138,10 +183,12 @@ impl Store for PgStore {
 
     async fn stats(&self, hours: u32) -> Result<Vec<CronStats>> {
         let hours = super::clamp_hours(hours)?;
-        Ok(sqlx::query_as(STATS)
+        let rows: Vec<super::rows::CronStatsRow> = sqlx::query_as(STATS)
             .bind(hours as i32)
             .fetch_all(&self.pool)
-            .await?)
+            .await
+            .db()?;
+        Ok(super::rows::into_model(rows))
     }
 
     async fn timeline(&self, days: u32) -> Result<Vec<TimelineDay>> {
@@ -152,31 +199,20 @@ impl Store for PgStore {
         schedules(&self.pool).await
     }
 
+    async fn schedule(&self, name: &CronName) -> Result<Option<Schedule>> {
+        schedule(&self.pool, name).await
+    }
+
     async fn upsert_schedule(&self, name: &CronName, u: &ScheduleUpdate) -> Result<()> {
         upsert_schedule(&self.pool, name, u).await
     }
 
     async fn stuck_runs(&self) -> Result<Vec<StuckRun>> {
-        Ok(sqlx::query_as("SELECT * FROM detect_stuck_crons()")
-            .fetch_all(&self.pool)
-            .await?)
+        stuck_runs(&self.pool).await
     }
 
     async fn fail_orphans(&self, older_than: Duration) -> Result<u64> {
-        let done = sqlx::query(
-            "UPDATE cron_executions e SET
-                 status = 'failed', reason = 'timed_out', completed_at = now(),
-                 duration_ms = (extract(epoch FROM now() - e.started_at) * 1000)::bigint,
-                 error_message = 'closed by cronmon: still running after '
-                     || round(extract(epoch FROM now() - e.started_at))::bigint || ' s with no end reported'
-             FROM detect_stuck_crons() s
-             WHERE e.id = s.execution_id AND e.status = 'running'
-               AND e.started_at < now() - make_interval(secs => $1)",
-        )
-        .bind(older_than.as_secs_f64())
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
+        fail_orphans(&self.pool, older_than).await
     }
 
     async fn close_run(&self, f: &Finish) -> Result<bool> {
@@ -185,9 +221,10 @@ impl Store for PgStore {
 
     async fn cleanup(&self, retention: Duration, batch: u32) -> Result<u64> {
         let deleted = cleanup(&self.pool, retention, batch).await?;
-        sqlx::query("DELETE FROM cron_durations_hourly WHERE n <= 0")
+        sqlx::query("DELETE FROM cronmon.cron_durations_hourly WHERE n <= 0")
             .execute(&self.pool)
-            .await?;
+            .await
+            .db()?;
         Ok(deleted)
     }
 
@@ -197,5 +234,9 @@ impl Store for PgStore {
 
     async fn running_on_host(&self, host: &str) -> Result<Vec<crate::model::RunningRun>> {
         running_on_host(&self.pool, host).await
+    }
+
+    async fn ping(&self) -> Result<()> {
+        ping(&self.pool).await
     }
 }

@@ -1,116 +1,215 @@
 //! SQL that reads the same on PostgreSQL and SQLite, and the operations built only from it.
 //!
-//! On PostgreSQL the pool's `search_path` is `cronmon`, so unqualified names resolve there as
-//! they do in SQLite. `$n` placeholders work on both.
+//! What differs between the databases is a [`Dialect`]: where cronmon's objects live and how
+//! to subtract timestamps. [`Sql`] builds every shared statement from one once per process;
+//! each rule of what gets stored is written in exactly one statement or fragment here. `$n`
+//! placeholders work on both databases.
 
-pub(super) const INSERT_START: &str = "\
-INSERT INTO cron_executions
-    (id, cron_name, status, trigger_type, started_at, host, pid, boot_id, version, scheduled_for)
-VALUES ($1, $2, 'running', $3, $4, $5, $6, $7, $8, $9)
-ON CONFLICT (id) DO NOTHING";
+use crate::model::Reason;
 
-/// Closes a running run, or replaces the end cronmon itself wrote for one (`timed_out`,
-/// `crashed`) by the job's real end. Without a duration (`$5` null), the duration is the
-/// time from the stored start to `$4`: `$elapsed` is that in the backend's dialect.
-macro_rules! update_finish {
-    ($elapsed:literal) => {
-        concat!(
-            "UPDATE cron_executions SET
-    status = $2, reason = $3, completed_at = $4, duration_ms = coalesce($5, ",
-            $elapsed,
-            "), output = $6,
-    output_truncated = $7, error_message = $8, exit_code = $9, cpu_ms = $10, max_rss_kb = $11
-WHERE id = $1
-  AND (status = 'running' OR (reason IN ('timed_out', 'crashed') AND $12))"
-        )
-    };
+/// The SQL fragments in which the databases differ.
+pub(super) trait Dialect {
+    /// The schema of cronmon's tables, views and functions, if the database has schemas. On
+    /// PostgreSQL every name is qualified with it, so the store works on any pool (a host
+    /// application's own has its own `search_path`).
+    const SCHEMA: Option<&'static str>;
+
+    /// Whole milliseconds from the timestamp `from` to the timestamp `to`, never negative.
+    fn elapsed_ms(from: &str, to: &str) -> String;
+
+    /// Whole seconds (rounded) from the timestamp `from` to the timestamp `to`.
+    fn elapsed_s(from: &str, to: &str) -> String;
+
+    /// A relation of the runs still running past their cron's max runtime or heartbeat
+    /// timeout, with the columns of [`crate::model::StuckRun`].
+    fn stuck_runs() -> String;
 }
 
-/// A run whose completion arrived before its start: stored whole in one go.
-pub(super) const INSERT_FINISHED: &str = "\
-INSERT INTO cron_executions
-    (id, cron_name, status, trigger_type, started_at, host, pid, boot_id, version, scheduled_for,
-     reason, completed_at, duration_ms, output, output_truncated, error_message, exit_code,
-     cpu_ms, max_rss_kb)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
-ON CONFLICT (id) DO NOTHING";
+/// The shared statements, built for one [`Dialect`].
+#[derive(Debug)]
+pub(super) struct Sql {
+    pub(super) insert_start: String,
+    pub(super) update_finish: String,
+    pub(super) insert_finished: String,
+    pub(super) status_of: String,
+    pub(super) heartbeat: String,
+    pub(super) execution_by_id: String,
+    /// The runs' table, for the list to count from.
+    pub(super) executions: String,
+    /// `SELECT … FROM executions`, for the list to append its filters to.
+    pub(super) select_executions: String,
+    /// The daily roll-up, which the list counts from.
+    pub(super) stats_daily: String,
+    pub(super) register_schedule: String,
+    pub(super) update_schedule: String,
+    pub(super) schedules: String,
+    pub(super) schedule: String,
+    pub(super) cleanup_batch: String,
+    pub(super) cleanup_rollups: [String; 2],
+    pub(super) timeline: String,
+    pub(super) close_run: String,
+    pub(super) running_on_host: String,
+    pub(super) stuck_runs: String,
+    pub(super) fail_orphans: String,
+}
 
-pub(super) const STATUS_OF: &str = "SELECT status FROM cron_executions WHERE id = $1";
-
-pub(super) const HEARTBEAT: &str = "\
-UPDATE cron_executions SET
-    last_heartbeat_at = $2,
-    progress_done = coalesce($3, progress_done),
-    progress_total = coalesce($4, progress_total)
-WHERE id = $1 AND status = 'running'";
-
-pub(super) const EXECUTION_COLUMNS: &str = "\
+/// The columns of [`crate::model::Execution`], in its order.
+const EXECUTION_COLUMNS: &str = "\
 id, cron_name, status, reason, trigger_type, started_at, completed_at, duration_ms, output,
 output_truncated, error_message, exit_code, host, pid, version, cpu_ms, max_rss_kb,
 last_heartbeat_at, progress_done, progress_total, scheduled_for";
 
-pub(super) const EXECUTION_BY_ID: &str = "\
-SELECT id, cron_name, status, reason, trigger_type, started_at, completed_at, duration_ms, output,
-output_truncated, error_message, exit_code, host, pid, version, cpu_ms, max_rss_kb,
-last_heartbeat_at, progress_done, progress_total, scheduled_for
-FROM cron_executions WHERE id = $1";
+/// The reasons of the ends cronmon itself writes (the sweeper's `timed_out`, crash
+/// detection's `crashed`), as an SQL list.
+fn guessed_reasons() -> String {
+    [Reason::TimedOut, Reason::Crashed]
+        .map(|r| format!("'{}'", r.as_str()))
+        .join(", ")
+}
 
-pub(super) const UPSERT_SCHEDULE: &str = "\
-INSERT INTO cron_schedules AS s
-    (cron_name, display_name, cron_expression, timezone, is_enabled, timeout_ms, grace_ms,
-     heartbeat_timeout_ms, failure_threshold, recovery_threshold, updated_at)
-VALUES ($1, $2, $3, coalesce($4, 'UTC'), coalesce($5, TRUE), coalesce($6, 3600000),
-        coalesce($7, 300000), $8, coalesce($9, 3), coalesce($10, 1), $11)
-ON CONFLICT (cron_name) DO UPDATE SET
-    display_name = coalesce($2, s.display_name),
-    cron_expression = coalesce($3, s.cron_expression),
-    timezone = coalesce($4, s.timezone),
-    is_enabled = coalesce($5, s.is_enabled),
-    timeout_ms = coalesce($6, s.timeout_ms),
-    grace_ms = coalesce($7, s.grace_ms),
-    heartbeat_timeout_ms = coalesce($8, s.heartbeat_timeout_ms),
-    failure_threshold = coalesce($9, s.failure_threshold),
-    recovery_threshold = coalesce($10, s.recovery_threshold),
-    updated_at = $11";
+/// Whether a finish with reason `new_reason` may be written over the run `row` (a prefix:
+/// `e.` or empty): a running run takes any end, and an end cronmon guessed (`timed_out`,
+/// `crashed`) is replaced by the job's real end; cronmon's guesses never replace each other.
+pub(super) fn finish_applies(row: &str, new_reason: &str) -> String {
+    let guessed = guessed_reasons();
+    format!(
+        "({row}status = 'running' OR ({row}reason IN ({guessed}) \
+         AND coalesce({new_reason}, '') NOT IN ({guessed})))"
+    )
+}
 
-pub(super) const SCHEDULES: &str = "\
-SELECT cron_name, display_name, cron_expression, timezone, is_enabled, timeout_ms, grace_ms,
+impl Sql {
+    /// Every shared statement in the dialect `D`.
+    pub(super) fn new<D: Dialect>() -> Self {
+        let s = D::SCHEMA.map_or(String::new(), |schema| format!("{schema}."));
+        let s = s.as_str();
+        let executions = format!("{s}cron_executions");
+        let schedules = format!("{s}cron_schedules");
+        Sql {
+            insert_start: format!(
+                "INSERT INTO {executions}
+    (id, cron_name, status, trigger_type, started_at, host, pid, boot_id, version, scheduled_for)
+VALUES ($1, $2, 'running', $3, $4, $5, $6, $7, $8, $9)
+ON CONFLICT (id) DO NOTHING"
+            ),
+            // Without a duration (`$5` null), the duration is the time from the stored start
+            // to the end `$4`.
+            update_finish: format!(
+                "UPDATE {executions} SET
+    status = $2, reason = $3, completed_at = $4, duration_ms = coalesce($5, {elapsed}), output = $6,
+    output_truncated = $7, error_message = $8, exit_code = $9, cpu_ms = $10, max_rss_kb = $11
+WHERE id = $1 AND {applies}",
+                elapsed = D::elapsed_ms("started_at", "$4"),
+                applies = finish_applies("", "$3"),
+            ),
+            // A run whose completion arrived before its start: stored whole in one go.
+            insert_finished: format!(
+                "INSERT INTO {executions}
+    (id, cron_name, status, trigger_type, started_at, host, pid, boot_id, version, scheduled_for,
+     reason, completed_at, duration_ms, output, output_truncated, error_message, exit_code,
+     cpu_ms, max_rss_kb)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+ON CONFLICT (id) DO NOTHING"
+            ),
+            status_of: format!("SELECT status FROM {executions} WHERE id = $1"),
+            heartbeat: format!(
+                "UPDATE {executions} SET
+    last_heartbeat_at = $2,
+    progress_done = coalesce($3, progress_done),
+    progress_total = coalesce($4, progress_total)
+WHERE id = $1 AND status = 'running'"
+            ),
+            execution_by_id: format!(
+                "SELECT {EXECUTION_COLUMNS} FROM {executions} WHERE id = $1"
+            ),
+            select_executions: format!("SELECT {EXECUTION_COLUMNS} FROM {executions}"),
+            executions: executions.clone(),
+            stats_daily: format!("{s}cron_stats_daily"),
+            // A new cron takes the table's defaults (one hour max runtime, …); the update
+            // then sets what was given.
+            register_schedule: format!(
+                "INSERT INTO {schedules} (cron_name) VALUES ($1) ON CONFLICT (cron_name) DO NOTHING"
+            ),
+            update_schedule: format!(
+                "UPDATE {schedules} SET
+    display_name = coalesce($2, display_name),
+    cron_expression = coalesce($3, cron_expression),
+    timezone = coalesce($4, timezone),
+    is_enabled = coalesce($5, is_enabled),
+    timeout_ms = coalesce($6, timeout_ms),
+    grace_ms = coalesce($7, grace_ms),
+    heartbeat_timeout_ms = coalesce($8, heartbeat_timeout_ms),
+    failure_threshold = coalesce($9, failure_threshold),
+    recovery_threshold = coalesce($10, recovery_threshold),
+    updated_at = $11
+WHERE cron_name = $1"
+            ),
+            schedules: format!("{} ORDER BY cron_name", schedule_columns(s)),
+            schedule: format!("{} WHERE cron_name = $1", schedule_columns(s)),
+            // One bounded batch of finished runs started before `$1`.
+            cleanup_batch: format!(
+                "DELETE FROM {executions} WHERE id IN (
+    SELECT id FROM {executions}
+    WHERE started_at < $1 AND status <> 'running'
+    ORDER BY started_at
+    LIMIT $2)"
+            ),
+            // Roll-up rows that retention emptied.
+            cleanup_rollups: [
+                format!("DELETE FROM {s}cron_stats_hourly WHERE started <= 0"),
+                format!("DELETE FROM {s}cron_stats_daily WHERE started <= 0"),
+            ],
+            // Runs per UTC day from the daily roll-up.
+            timeline: format!(
+                "SELECT day, CAST(sum(completed) AS BIGINT), CAST(sum(failed) AS BIGINT), \
+                 CAST(sum(started) AS BIGINT)
+FROM {s}cron_stats_daily WHERE day >= $1 GROUP BY day"
+            ),
+            // Closes one running run as crash detection decided.
+            close_run: format!(
+                "UPDATE {executions} SET
+    status = 'failed', reason = $2, completed_at = $3, duration_ms = $4, error_message = $5
+WHERE id = $1 AND status = 'running'"
+            ),
+            // The partial index on running runs keeps this small.
+            running_on_host: format!(
+                "SELECT id, cron_name, started_at, pid, boot_id FROM {executions}
+WHERE status = 'running' AND host = $1
+ORDER BY started_at"
+            ),
+            stuck_runs: format!(
+                "SELECT execution_id, cron_name, started_at, running_ms, timeout_ms, \
+                 last_heartbeat_at, host, pid FROM {} ORDER BY started_at",
+                D::stuck_runs()
+            ),
+            // Closes at `$1` the stuck runs started before `$2`, once each even when several
+            // processes sweep at the same time (the update re-checks `running`).
+            fail_orphans: format!(
+                "UPDATE {executions} SET
+    status = 'failed', reason = '{timed_out}', completed_at = $1,
+    duration_ms = {elapsed_ms},
+    error_message = 'closed by cronmon: still running after ' || {elapsed_s} || ' s with no end reported'
+WHERE status = 'running' AND started_at < $2
+  AND id IN (SELECT execution_id FROM {stuck})",
+                timed_out = Reason::TimedOut.as_str(),
+                elapsed_ms = D::elapsed_ms("started_at", "$1"),
+                elapsed_s = D::elapsed_s("started_at", "$1"),
+                stuck = D::stuck_runs(),
+            ),
+        }
+    }
+}
+
+/// The dashboard view's columns, for one schedule or all.
+fn schedule_columns(schema: &str) -> String {
+    format!(
+        "SELECT cron_name, display_name, cron_expression, timezone, is_enabled, timeout_ms, grace_ms,
        heartbeat_timeout_ms, failure_threshold, recovery_threshold, running_count, failures_24h,
        consecutive_failures, CAST(success_rate_7d AS DOUBLE PRECISION) AS success_rate_7d,
        last_execution_at, last_status
-FROM vw_cron_monitoring_dashboard
-ORDER BY cron_name";
-
-/// Deletes one bounded batch of finished runs started before `$1`.
-pub(super) const CLEANUP_BATCH: &str = "\
-DELETE FROM cron_executions WHERE id IN (
-    SELECT id FROM cron_executions
-    WHERE started_at < $1 AND status <> 'running'
-    ORDER BY started_at
-    LIMIT $2)";
-
-/// Roll-up rows that retention emptied.
-pub(super) const CLEANUP_ROLLUPS: [&str; 2] = [
-    "DELETE FROM cron_stats_hourly WHERE started <= 0",
-    "DELETE FROM cron_stats_daily WHERE started <= 0",
-];
-
-/// Runs per UTC day from the daily roll-up.
-pub(super) const TIMELINE: &str = "\
-SELECT day, CAST(sum(completed) AS BIGINT), CAST(sum(failed) AS BIGINT), CAST(sum(started) AS BIGINT)
-FROM cron_stats_daily WHERE day >= $1 GROUP BY day";
-
-/// Closes one running run as the sweeper or crash detector decided.
-pub(super) const CLOSE_RUN: &str = "\
-UPDATE cron_executions SET
-    status = 'failed', reason = $2, completed_at = $3, duration_ms = $4, error_message = $5
-WHERE id = $1 AND status = 'running'";
-
-/// Running runs of one host; the partial index on running runs keeps this small.
-pub(super) const RUNNING_ON_HOST: &str = "\
-SELECT id, cron_name, started_at, pid, boot_id FROM cron_executions
-WHERE status = 'running' AND host = $1
-ORDER BY started_at";
+FROM {schema}vw_cron_monitoring_dashboard"
+    )
+}
 
 /// Appends the list filters to `qb` (after a `WHERE TRUE`).
 macro_rules! push_filters {
@@ -134,20 +233,21 @@ macro_rules! push_filters {
 /// The operations whose SQL is the same on both databases, written once for each pool type.
 /// (sqlx's generic executor bounds cost more to read than this macro does.)
 macro_rules! shared_ops {
-    ($Db:ty) => {
+    ($Db:ty, $sql:path) => {
         use sqlx::types::Json;
         use $crate::error::{Error, Result};
         use $crate::model::{
             Execution, ExecutionFilter, Finish, Heartbeat, Outcome, Page, PageRequest, Schedule,
             ScheduleUpdate, Start, Status,
         };
-        use $crate::store::sql;
+        use $crate::store::db::Db as _;
+        use $crate::store::rows;
 
         type Pool = sqlx::Pool<$Db>;
         type Conn = <$Db as sqlx::Database>::Connection;
 
         pub(super) async fn record_start(conn: &mut Conn, s: &Start) -> Result<Outcome> {
-            let done = sqlx::query(sql::INSERT_START)
+            let done = sqlx::query($sql.insert_start.as_str())
                 .bind(s.id)
                 .bind(s.cron_name.as_str())
                 .bind(s.trigger_type.as_str())
@@ -158,7 +258,8 @@ macro_rules! shared_ops {
                 .bind(s.version.as_deref())
                 .bind(s.scheduled_for)
                 .execute(&mut *conn)
-                .await?;
+                .await
+                .db()?;
             Ok(if done.rows_affected() > 0 {
                 Outcome::Recorded
             } else {
@@ -172,15 +273,9 @@ macro_rules! shared_ops {
             let error = f.stored_error();
             let output = output.map(Json);
             let reason = f.reason.map(|r| r.as_str());
-            // A job's own report may replace cronmon's guess; cronmon's guesses never replace
-            // each other.
-            let real_end = !matches!(
-                f.reason,
-                Some($crate::model::Reason::TimedOut | $crate::model::Reason::Crashed)
-            );
             // Twice at most: a start may be inserted between the update and the look-up.
             for _ in 0..2 {
-                let updated = sqlx::query(UPDATE_FINISH)
+                let updated = sqlx::query($sql.update_finish.as_str())
                     .bind(f.id)
                     .bind(f.status.as_str())
                     .bind(reason)
@@ -192,16 +287,17 @@ macro_rules! shared_ops {
                     .bind(f.exit_code)
                     .bind(f.cpu_ms)
                     .bind(f.max_rss_kb)
-                    .bind(real_end)
                     .execute(&mut *conn)
-                    .await?;
+                    .await
+                    .db()?;
                 if updated.rows_affected() > 0 {
                     return Ok(Outcome::Recorded);
                 }
-                let existing: Option<String> = sqlx::query_scalar(sql::STATUS_OF)
+                let existing: Option<String> = sqlx::query_scalar($sql.status_of.as_str())
                     .bind(f.id)
                     .fetch_optional(&mut *conn)
-                    .await?;
+                    .await
+                    .db()?;
                 match existing.map(|s| s.parse::<Status>()).transpose()? {
                     Some(Status::Running) => continue,
                     Some(existing) => {
@@ -211,7 +307,7 @@ macro_rules! shared_ops {
                         let Some(s) = &f.start else {
                             return Err(Error::UnknownExecution(f.id));
                         };
-                        let inserted = sqlx::query(sql::INSERT_FINISHED)
+                        let inserted = sqlx::query($sql.insert_finished.as_str())
                             .bind(f.id)
                             .bind(s.cron_name.as_str())
                             .bind(f.status.as_str())
@@ -232,7 +328,8 @@ macro_rules! shared_ops {
                             .bind(f.cpu_ms)
                             .bind(f.max_rss_kb)
                             .execute(&mut *conn)
-                            .await?;
+                            .await
+                            .db()?;
                         if inserted.rows_affected() > 0 {
                             return Ok(Outcome::Recorded);
                         }
@@ -249,20 +346,22 @@ macro_rules! shared_ops {
                     message: "progress counts cannot be negative".into(),
                 });
             }
-            let done = sqlx::query(sql::HEARTBEAT)
+            let done = sqlx::query($sql.heartbeat.as_str())
                 .bind(h.id)
                 .bind(h.at)
                 .bind(h.done)
                 .bind(h.total)
                 .execute(&mut *conn)
-                .await?;
+                .await
+                .db()?;
             if done.rows_affected() > 0 {
                 return Ok(true);
             }
-            let exists: Option<String> = sqlx::query_scalar(sql::STATUS_OF)
+            let exists: Option<String> = sqlx::query_scalar($sql.status_of.as_str())
                 .bind(h.id)
                 .fetch_optional(&mut *conn)
-                .await?;
+                .await
+                .db()?;
             match exists {
                 Some(_) => Ok(false),
                 None => Err(Error::UnknownExecution(h.id)),
@@ -276,7 +375,7 @@ macro_rules! shared_ops {
             pool: &Pool,
             events: &[$crate::model::Event],
         ) -> Result<Vec<Result<Outcome>>> {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin().await.db()?;
             let mut results = Vec::with_capacity(events.len());
             let mut broken = false;
             for event in events {
@@ -288,11 +387,11 @@ macro_rules! shared_ops {
                 results.push(r);
             }
             if !broken {
-                tx.commit().await?;
+                tx.commit().await.db()?;
                 return Ok(results);
             }
             drop(tx);
-            let mut conn = pool.acquire().await?;
+            let mut conn = pool.acquire().await.db()?;
             let mut results = Vec::with_capacity(events.len());
             for event in events {
                 results.push(record_event(&mut conn, event).await);
@@ -317,10 +416,12 @@ macro_rules! shared_ops {
         }
 
         pub(super) async fn execution(pool: &Pool, id: uuid::Uuid) -> Result<Option<Execution>> {
-            Ok(sqlx::query_as(sql::EXECUTION_BY_ID)
+            let row: Option<rows::ExecutionRow> = sqlx::query_as($sql.execution_by_id.as_str())
                 .bind(id)
                 .fetch_optional(pool)
-                .await?)
+                .await
+                .db()?;
+            Ok(row.map(Execution::from))
         }
 
         pub(super) async fn list_executions(
@@ -340,22 +441,22 @@ macro_rules! shared_ops {
                 let mut count = sqlx::QueryBuilder::<$Db>::new("SELECT CAST(coalesce(sum(");
                 count
                     .push(counted)
-                    .push("), 0) AS BIGINT) FROM cron_stats_daily WHERE TRUE");
+                    .push("), 0) AS BIGINT) FROM ")
+                    .push($sql.stats_daily.as_str())
+                    .push(" WHERE TRUE");
                 if let Some(name) = &filter.cron_name {
                     count.push(" AND cron_name = ").push_bind(name.clone());
                 }
-                count.build_query_scalar().fetch_one(pool).await?
+                count.build_query_scalar().fetch_one(pool).await.db()?
             } else {
-                let mut count = sqlx::QueryBuilder::<$Db>::new(
-                    "SELECT count(*) FROM cron_executions WHERE TRUE",
-                );
+                let mut count = sqlx::QueryBuilder::<$Db>::new("SELECT count(*) FROM ");
+                count.push($sql.executions.as_str()).push(" WHERE TRUE");
                 $crate::store::sql::push_filters!(count, filter);
-                count.build_query_scalar().fetch_one(pool).await?
+                count.build_query_scalar().fetch_one(pool).await.db()?
             };
 
-            let mut rows = sqlx::QueryBuilder::<$Db>::new("SELECT ");
-            rows.push(sql::EXECUTION_COLUMNS)
-                .push(" FROM cron_executions WHERE TRUE");
+            let mut rows = sqlx::QueryBuilder::<$Db>::new($sql.select_executions.as_str());
+            rows.push(" WHERE TRUE");
             $crate::store::sql::push_filters!(rows, filter);
             // Literals, not parameters: with `LIMIT $n` PostgreSQL's generic plan assumes a
             // large limit and sorts the whole table instead of walking the index.
@@ -363,8 +464,9 @@ macro_rules! shared_ops {
                 .push(page.limit)
                 .push(" OFFSET ")
                 .push(page.offset());
-            let items = rows.build_query_as().fetch_all(pool).await?;
-            Ok($crate::store::page_of(items, page, total))
+            let items: Vec<rows::ExecutionRow> =
+                rows.build_query_as().fetch_all(pool).await.db()?;
+            Ok($crate::store::page_of(rows::into_model(items), page, total))
         }
 
         pub(super) async fn timeline(
@@ -373,15 +475,33 @@ macro_rules! shared_ops {
         ) -> Result<Vec<$crate::model::TimelineDay>> {
             let days = days.clamp(1, 366);
             let first = chrono::Utc::now().date_naive() - chrono::Days::new(u64::from(days - 1));
-            let rows: Vec<(chrono::NaiveDate, i64, i64, i64)> = sqlx::query_as(sql::TIMELINE)
-                .bind(first)
-                .fetch_all(pool)
-                .await?;
+            let rows: Vec<(chrono::NaiveDate, i64, i64, i64)> =
+                sqlx::query_as($sql.timeline.as_str())
+                    .bind(first)
+                    .fetch_all(pool)
+                    .await
+                    .db()?;
             Ok($crate::store::fill_timeline(days, rows))
         }
 
         pub(super) async fn schedules(pool: &Pool) -> Result<Vec<Schedule>> {
-            Ok(sqlx::query_as(sql::SCHEDULES).fetch_all(pool).await?)
+            let rows: Vec<rows::ScheduleRow> = sqlx::query_as($sql.schedules.as_str())
+                .fetch_all(pool)
+                .await
+                .db()?;
+            Ok(rows::into_model(rows))
+        }
+
+        pub(super) async fn schedule(
+            pool: &Pool,
+            name: &$crate::model::CronName,
+        ) -> Result<Option<Schedule>> {
+            let row: Option<rows::ScheduleRow> = sqlx::query_as($sql.schedule.as_str())
+                .bind(name.as_str())
+                .fetch_optional(pool)
+                .await
+                .db()?;
+            Ok(row.map(Schedule::from))
         }
 
         pub(super) async fn upsert_schedule(
@@ -390,7 +510,13 @@ macro_rules! shared_ops {
             u: &ScheduleUpdate,
         ) -> Result<()> {
             u.validate()?;
-            sqlx::query(sql::UPSERT_SCHEDULE)
+            let mut tx = pool.begin().await.db()?;
+            sqlx::query($sql.register_schedule.as_str())
+                .bind(name.as_str())
+                .execute(&mut *tx)
+                .await
+                .db()?;
+            sqlx::query($sql.update_schedule.as_str())
                 .bind(name.as_str())
                 .bind(u.display_name.as_deref())
                 .bind(u.cron_expression.as_deref())
@@ -402,20 +528,49 @@ macro_rules! shared_ops {
                 .bind(u.failure_threshold)
                 .bind(u.recovery_threshold)
                 .bind(chrono::Utc::now())
+                .execute(&mut *tx)
+                .await
+                .db()?;
+            tx.commit().await.db()
+        }
+
+        pub(super) async fn stuck_runs(pool: &Pool) -> Result<Vec<$crate::model::StuckRun>> {
+            let rows: Vec<rows::StuckRunRow> = sqlx::query_as($sql.stuck_runs.as_str())
+                .fetch_all(pool)
+                .await
+                .db()?;
+            Ok(rows::into_model(rows))
+        }
+
+        pub(super) async fn fail_orphans(
+            pool: &Pool,
+            older_than: std::time::Duration,
+        ) -> Result<u64> {
+            let now = chrono::Utc::now();
+            let older_than =
+                chrono::Duration::from_std(older_than).unwrap_or(chrono::Duration::MAX);
+            let before = now
+                .checked_sub_signed(older_than)
+                .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
+            let done = sqlx::query($sql.fail_orphans.as_str())
+                .bind(now)
+                .bind(before)
                 .execute(pool)
-                .await?;
-            Ok(())
+                .await
+                .db()?;
+            Ok(done.rows_affected())
         }
 
         pub(super) async fn close_run(pool: &Pool, f: &Finish) -> Result<bool> {
-            let done = sqlx::query(sql::CLOSE_RUN)
+            let done = sqlx::query($sql.close_run.as_str())
                 .bind(f.id)
                 .bind(f.reason.map(|r| r.as_str()))
                 .bind(f.completed_at)
                 .bind(f.duration_ms)
                 .bind(f.stored_error())
                 .execute(pool)
-                .await?;
+                .await
+                .db()?;
             Ok(done.rows_affected() > 0)
         }
 
@@ -432,19 +587,20 @@ macro_rules! shared_ops {
             let before = chrono::Utc::now() - retention;
             let mut deleted = 0;
             loop {
-                let n = sqlx::query(sql::CLEANUP_BATCH)
+                let n = sqlx::query($sql.cleanup_batch.as_str())
                     .bind(before)
                     .bind(i64::from(batch.max(1)))
                     .execute(pool)
-                    .await?
+                    .await
+                    .db()?
                     .rows_affected();
                 deleted += n;
                 if n < u64::from(batch.max(1)) {
                     break;
                 }
             }
-            for statement in sql::CLEANUP_ROLLUPS {
-                sqlx::query(statement).execute(pool).await?;
+            for statement in &$sql.cleanup_rollups {
+                sqlx::query(statement.as_str()).execute(pool).await.db()?;
             }
             Ok(deleted)
         }
@@ -453,12 +609,19 @@ macro_rules! shared_ops {
             pool: &Pool,
             host: &str,
         ) -> Result<Vec<$crate::model::RunningRun>> {
-            Ok(sqlx::query_as(sql::RUNNING_ON_HOST)
+            let rows: Vec<rows::RunningRunRow> = sqlx::query_as($sql.running_on_host.as_str())
                 .bind(host)
                 .fetch_all(pool)
-                .await?)
+                .await
+                .db()?;
+            Ok(rows::into_model(rows))
+        }
+
+        pub(super) async fn ping(pool: &Pool) -> Result<()> {
+            sqlx::query("SELECT 1").execute(pool).await.db()?;
+            Ok(())
         }
     };
 }
 
-pub(super) use {push_filters, shared_ops, update_finish};
+pub(super) use {push_filters, shared_ops};

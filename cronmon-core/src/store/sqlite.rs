@@ -3,25 +3,61 @@
 
 use std::borrow::Cow;
 use std::str::FromStr;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-use super::{Backend, Store};
+use super::db;
+use super::sql::{Dialect, Sql};
+use super::{Backend, MIGRATIONS_TABLE, Store};
 use crate::model::{CronName, CronStats, Event, StuckRun, TimelineDay};
 
-super::sql::shared_ops!(sqlx::Sqlite);
+super::sql::shared_ops!(sqlx::Sqlite, SQL);
 
-const UPDATE_FINISH: &str = super::sql::update_finish!(
-    "max(0, CAST(round((julianday($4) - julianday(started_at)) * 86400000) AS INTEGER))"
-);
+/// SQLite's fragments of the shared SQL. Timestamps are RFC 3339 text, which `julianday`
+/// reads.
+#[derive(Debug)]
+pub(super) struct Sqlite;
 
-/// cronmon's SQLite migrations, tracked apart from the host app's.
-pub static MIGRATOR: Migrator = Migrator {
-    table_name: Cow::Borrowed("_cronmon_migrations"),
+impl Dialect for Sqlite {
+    const SCHEMA: Option<&'static str> = None;
+
+    fn elapsed_ms(from: &str, to: &str) -> String {
+        format!("max(0, CAST(round((julianday({to}) - julianday({from})) * 86400000) AS INTEGER))")
+    }
+
+    fn elapsed_s(from: &str, to: &str) -> String {
+        format!("CAST(round((julianday({to}) - julianday({from})) * 86400) AS INTEGER)")
+    }
+
+    /// Runs past their cron's max runtime (one hour, the table's default, for a run whose
+    /// cron has no schedule row) or silent past its heartbeat timeout.
+    fn stuck_runs() -> String {
+        "(SELECT execution_id, cron_name, started_at,
+        CAST(round(running) AS INTEGER) AS running_ms, timeout_ms, last_heartbeat_at, host, pid
+ FROM (SELECT e.id AS execution_id, e.cron_name, e.started_at, e.last_heartbeat_at, e.host,
+              e.pid, coalesce(s.timeout_ms, 3600000) AS timeout_ms, s.heartbeat_timeout_ms,
+              (julianday('now') - julianday(e.started_at)) * 86400000 AS running,
+              (julianday('now') - julianday(coalesce(e.last_heartbeat_at, e.started_at)))
+                  * 86400000 AS silent
+       FROM cron_executions e
+       LEFT JOIN cron_schedules s ON s.cron_name = e.cron_name
+       WHERE e.status = 'running')
+ WHERE running > timeout_ms
+    OR (heartbeat_timeout_ms IS NOT NULL AND silent > heartbeat_timeout_ms))"
+            .to_owned()
+    }
+}
+
+static SQL: LazyLock<Sql> = LazyLock::new(Sql::new::<Sqlite>);
+
+/// cronmon's SQLite migrations, tracked apart from the host app's in [`MIGRATIONS_TABLE`].
+pub static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| Migrator {
+    table_name: Cow::Borrowed(MIGRATIONS_TABLE),
     ..sqlx::migrate!("migrations/sqlite")
-};
+});
 
 /// Per-cron figures over a window; p95 by linear interpolation, as PostgreSQL's
 /// `percentile_cont` computes it.
@@ -60,20 +96,6 @@ FROM agg
 LEFT JOIN p95 ON p95.cron_name = agg.cron_name
 LEFT JOIN last ON last.cron_name = agg.cron_name
 ORDER BY agg.cron_name";
-
-const STUCK: &str = "\
-SELECT e.id AS execution_id, e.cron_name, e.started_at,
-       CAST(round((julianday('now') - julianday(e.started_at)) * 86400000) AS INTEGER) AS running_ms,
-       coalesce(s.timeout_ms, 3600000) AS timeout_ms,
-       e.last_heartbeat_at, e.host, e.pid
-FROM cron_executions e
-LEFT JOIN cron_schedules s ON s.cron_name = e.cron_name
-WHERE e.status = 'running'
-  AND ((julianday('now') - julianday(e.started_at)) * 86400000 > coalesce(s.timeout_ms, 3600000)
-       OR (s.heartbeat_timeout_ms IS NOT NULL
-           AND (julianday('now') - julianday(coalesce(e.last_heartbeat_at, e.started_at))) * 86400000
-               > s.heartbeat_timeout_ms))
-ORDER BY e.started_at";
 
 /// cronmon on SQLite.
 #[derive(Debug, Clone)]
@@ -114,8 +136,23 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(15))
             .connect_with(options)
             .await
-            .map_err(Error::Unreachable)?;
-        MIGRATOR.run(&pool).await?;
+            .map_err(db::unreachable)?;
+        Self::from_pool(pool).await
+    }
+
+    /// A store on the host application's own pool: migrates cronmon's tables (tracked in
+    /// [`MIGRATIONS_TABLE`], apart from the application's migrations) and keeps the pool.
+    /// Many job processes writing one file need WAL mode and a busy timeout, as
+    /// [`SqliteStore::connect`] sets them.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> cronmon_core::Result<()> {
+    /// let pool = sqlx::SqlitePool::connect_lazy("sqlite://app.db").expect("url");
+    /// let store = cronmon_core::store::SqliteStore::from_pool(pool).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn from_pool(pool: sqlx::SqlitePool) -> Result<Self> {
+        MIGRATOR.run(&pool).await.map_err(db::migrate)?;
         Ok(Self { pool })
     }
 
@@ -136,15 +173,15 @@ impl Store for SqliteStore {
     }
 
     async fn record_start(&self, s: &Start) -> Result<Outcome> {
-        record_start(&mut *self.pool.acquire().await?, s).await
+        record_start(&mut *self.pool.acquire().await.db()?, s).await
     }
 
     async fn record_finish(&self, f: &Finish) -> Result<Outcome> {
-        record_finish(&mut *self.pool.acquire().await?, f).await
+        record_finish(&mut *self.pool.acquire().await.db()?, f).await
     }
 
     async fn heartbeat(&self, h: &Heartbeat) -> Result<bool> {
-        heartbeat(&mut *self.pool.acquire().await?, h).await
+        heartbeat(&mut *self.pool.acquire().await.db()?, h).await
     }
 
     async fn record_batch(&self, events: &[Event]) -> Result<Vec<Result<Outcome>>> {
@@ -165,10 +202,12 @@ impl Store for SqliteStore {
 
     async fn stats(&self, hours: u32) -> Result<Vec<CronStats>> {
         let hours = super::clamp_hours(hours)?;
-        Ok(sqlx::query_as(STATS)
+        let rows: Vec<super::rows::CronStatsRow> = sqlx::query_as(STATS)
             .bind(since(chrono::Duration::hours(i64::from(hours))))
             .fetch_all(&self.pool)
-            .await?)
+            .await
+            .db()?;
+        Ok(super::rows::into_model(rows))
     }
 
     async fn timeline(&self, days: u32) -> Result<Vec<TimelineDay>> {
@@ -179,36 +218,20 @@ impl Store for SqliteStore {
         schedules(&self.pool).await
     }
 
+    async fn schedule(&self, name: &CronName) -> Result<Option<Schedule>> {
+        schedule(&self.pool, name).await
+    }
+
     async fn upsert_schedule(&self, name: &CronName, u: &ScheduleUpdate) -> Result<()> {
         upsert_schedule(&self.pool, name, u).await
     }
 
     async fn stuck_runs(&self) -> Result<Vec<StuckRun>> {
-        Ok(sqlx::query_as(STUCK).fetch_all(&self.pool).await?)
+        stuck_runs(&self.pool).await
     }
 
     async fn fail_orphans(&self, older_than: Duration) -> Result<u64> {
-        let older_than = chrono::Duration::from_std(older_than).unwrap_or(chrono::Duration::MAX);
-        let now = chrono::Utc::now();
-        let stuck: Vec<StuckRun> = sqlx::query_as(STUCK).fetch_all(&self.pool).await?;
-        let mut closed = 0;
-        for run in stuck
-            .into_iter()
-            .filter(|r| r.started_at < now - older_than)
-        {
-            let mut f = Finish::now(run.execution_id, Status::Failed);
-            f.reason = Some(crate::model::Reason::TimedOut);
-            f.completed_at = now;
-            f.duration_ms = Some((now - run.started_at).num_milliseconds());
-            f.error_message = Some(format!(
-                "closed by cronmon: still running after {} s with no end reported",
-                (now - run.started_at).num_seconds()
-            ));
-            if close_run(&self.pool, &f).await? {
-                closed += 1;
-            }
-        }
-        Ok(closed)
+        fail_orphans(&self.pool, older_than).await
     }
 
     async fn close_run(&self, f: &Finish) -> Result<bool> {
@@ -225,5 +248,9 @@ impl Store for SqliteStore {
 
     async fn running_on_host(&self, host: &str) -> Result<Vec<crate::model::RunningRun>> {
         running_on_host(&self.pool, host).await
+    }
+
+    async fn ping(&self) -> Result<()> {
+        ping(&self.pool).await
     }
 }

@@ -6,7 +6,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use crate::Api;
 use crate::error::{ApiError, ErrorBody};
@@ -32,7 +31,7 @@ pub(crate) struct HealthResponse {
 )]
 pub(crate) async fn health(State(api): State<Api>) -> Result<Json<HealthResponse>, ApiError> {
     let store = api.store();
-    store.execution(Uuid::nil()).await.map_err(|e| {
+    store.ping().await.map_err(|e| {
         tracing::warn!(error = %e, "health check failed");
         ApiError::unavailable("the database is unavailable")
     })?;

@@ -133,10 +133,8 @@ pub(crate) async fn put_schedule(
     let store = api.store();
     store.upsert_schedule(&name, &update).await?;
     let schedule = store
-        .schedules()
+        .schedule(&name)
         .await?
-        .into_iter()
-        .find(|s| s.cron_name == name.as_str())
         .ok_or_else(|| ApiError::unavailable("the schedule vanished; retry"))?;
     Ok(Json(ScheduleResponse {
         success: true,

@@ -8,15 +8,19 @@
 //! and finished in one batch is recorded whole whatever the order of its events.
 
 use std::collections::HashSet;
+use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::Postgres;
 use crate::error::{Error, Result};
-use crate::model::{Event, Outcome, Reason};
+use crate::model::{Event, Outcome};
+use crate::store::db::Db as _;
+use crate::store::sql::{Dialect as _, finish_applies};
 
 const INSERT_STARTS: &str = "\
-INSERT INTO cron_executions
+INSERT INTO cronmon.cron_executions
     (id, cron_name, status, trigger_type, started_at, host, pid, boot_id, version, scheduled_for)
 SELECT u.id, u.cron_name, 'running', u.trigger_type, u.started_at, u.host, u.pid, u.boot_id,
        u.version, u.scheduled_for
@@ -26,20 +30,25 @@ FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $
 ON CONFLICT (id) DO NOTHING
 RETURNING id";
 
-const UPDATE_FINISHES: &str = "\
-UPDATE cron_executions e SET
+/// The multi-row form of the shared finish: the same duration and the same rule of which
+/// finishes apply.
+static UPDATE_FINISHES: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE cronmon.cron_executions e SET
     status = u.status, reason = u.reason, completed_at = u.completed_at,
-    duration_ms = coalesce(u.duration_ms,
-        greatest(0, (extract(epoch FROM u.completed_at - e.started_at) * 1000)::bigint)),
+    duration_ms = coalesce(u.duration_ms, {elapsed}),
     output = u.output::jsonb, output_truncated = u.truncated, error_message = u.error_message,
     exit_code = u.exit_code, cpu_ms = u.cpu_ms, max_rss_kb = u.max_rss_kb
 FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::int8[], $6::text[],
-            $7::bool[], $8::text[], $9::int4[], $10::int8[], $11::int8[], $12::bool[])
+            $7::bool[], $8::text[], $9::int4[], $10::int8[], $11::int8[])
     AS u(id, status, reason, completed_at, duration_ms, output, truncated, error_message,
-         exit_code, cpu_ms, max_rss_kb, real_end)
-WHERE e.id = u.id
-  AND (e.status = 'running' OR (e.reason IN ('timed_out', 'crashed') AND u.real_end))
-RETURNING e.id";
+         exit_code, cpu_ms, max_rss_kb)
+WHERE e.id = u.id AND {applies}
+RETURNING e.id",
+        elapsed = Postgres::elapsed_ms("e.started_at", "u.completed_at"),
+        applies = finish_applies("e.", "u.reason"),
+    )
+});
 
 #[derive(Default)]
 struct Starts {
@@ -69,7 +78,6 @@ struct Finishes {
     exit_code: Vec<Option<i32>>,
     cpu_ms: Vec<Option<i64>>,
     max_rss_kb: Vec<Option<i64>>,
-    real_end: Vec<bool>,
 }
 
 /// Records `events` in one transaction with multi-row statements; `None` when the database
@@ -126,15 +134,11 @@ pub(super) async fn record_batch_fast(
                 finishes.exit_code.push(f.exit_code);
                 finishes.cpu_ms.push(f.cpu_ms);
                 finishes.max_rss_kb.push(f.max_rss_kb);
-                finishes.real_end.push(!matches!(
-                    f.reason,
-                    Some(Reason::TimedOut | Reason::Crashed)
-                ));
             }
         }
     }
 
-    let mut tx = pool.begin().await?;
+    let mut tx = pool.begin().await.db()?;
     let attempt: Result<()> = async {
         if !starts.id.is_empty() {
             let inserted: Vec<Uuid> = sqlx::query_scalar(INSERT_STARTS)
@@ -148,7 +152,8 @@ pub(super) async fn record_batch_fast(
                 .bind(&starts.version)
                 .bind(&starts.scheduled_for)
                 .fetch_all(&mut *tx)
-                .await?;
+                .await
+                .db()?;
             let inserted: HashSet<Uuid> = inserted.into_iter().collect();
             for (&i, id) in starts.at.iter().zip(&starts.id) {
                 results[i] = Some(Ok(if inserted.contains(id) {
@@ -166,7 +171,7 @@ pub(super) async fn record_batch_fast(
             results[i] = Some(r);
         }
         if !finishes.id.is_empty() {
-            let updated: Vec<Uuid> = sqlx::query_scalar(UPDATE_FINISHES)
+            let updated: Vec<Uuid> = sqlx::query_scalar(UPDATE_FINISHES.as_str())
                 .bind(&finishes.id)
                 .bind(&finishes.status)
                 .bind(&finishes.reason)
@@ -178,13 +183,13 @@ pub(super) async fn record_batch_fast(
                 .bind(&finishes.exit_code)
                 .bind(&finishes.cpu_ms)
                 .bind(&finishes.max_rss_kb)
-                .bind(&finishes.real_end)
                 // Planned afresh each time: a cached generic plan made while the table was
                 // small joins by seq-scanning it long after it has grown (it halved ingest on a
                 // young database until the next ANALYZE).
                 .persistent(false)
                 .fetch_all(&mut *tx)
-                .await?;
+                .await
+                .db()?;
             let updated: HashSet<Uuid> = updated.into_iter().collect();
             for (&i, id) in finishes.at.iter().zip(&finishes.id) {
                 if updated.contains(id) {
@@ -207,7 +212,7 @@ pub(super) async fn record_batch_fast(
     .await;
     match attempt {
         Ok(()) => {
-            tx.commit().await?;
+            tx.commit().await.db()?;
             Ok(Some(
                 results
                     .into_iter()
