@@ -1,8 +1,12 @@
 //! The recorder in process: the guard API, `track`, the spool and its replay, crash detection,
 //! on real SQLite, real PostgreSQL, and a cronmon server over HTTP.
 //!
-//! One recorder serves the whole process, so these tests run one at a time: a destination
-//! that is down on purpose would otherwise hold up the others' deliveries.
+//! The tests run in parallel. Each monitor that reports somewhere is built with a recorder of
+//! its own (`MonitorBuilder::own_recorder`): its own queue, counters and flush deadline, so a
+//! destination that is down on purpose holds up only its own test, and counters are never
+//! changed by another test. None installs a process-wide handler (the signal and exit-flush
+//! tests run real job processes: `tests/jobs.rs`). The last two tests use the process's shared
+//! recorder, as `#[tracked_cron]` does, with destinations that are always up.
 
 mod common;
 
@@ -17,8 +21,6 @@ use cronmon::{
     CronRun, Execution, ExecutionFilter, Monitor, PageRequest, Reason, Start, Status, TriggerType,
 };
 use serde_json::json;
-
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const FLUSH: Duration = Duration::from_secs(15);
 
@@ -48,6 +50,7 @@ impl Setup {
         let monitor = Monitor::builder(&url)
             .secret(SECRET)
             .spool_dir(&spool)
+            .own_recorder()
             .build()
             .expect("monitor");
         Self {
@@ -308,6 +311,7 @@ async fn down_destination_spools_then_replays(kind: Kind) {
     let monitor = Monitor::builder(&down.url)
         .secret(SECRET)
         .spool_dir(&spool)
+        .own_recorder()
         .build()
         .unwrap();
 
@@ -344,7 +348,6 @@ macro_rules! on_all_destinations {
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn sqlite() {
-                    let _serial = SERIAL.lock().await;
                     let s = Setup::new(Kind::Sqlite).await;
                     super::$name(&s).await;
                     s.finish().await;
@@ -352,7 +355,6 @@ macro_rules! on_all_destinations {
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn postgres() {
-                    let _serial = SERIAL.lock().await;
                     let s = Setup::new(Kind::Postgres).await;
                     super::$name(&s).await;
                     s.finish().await;
@@ -360,7 +362,6 @@ macro_rules! on_all_destinations {
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn http() {
-                    let _serial = SERIAL.lock().await;
                     let s = Setup::new(Kind::Http).await;
                     super::$name(&s).await;
                     s.finish().await;
@@ -382,32 +383,29 @@ mod down {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn sqlite() {
-        let _serial = SERIAL.lock().await;
         down_destination_spools_then_replays(Kind::Sqlite).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn postgres() {
-        let _serial = SERIAL.lock().await;
         down_destination_spools_then_replays(Kind::Postgres).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn http() {
-        let _serial = SERIAL.lock().await;
         down_destination_spools_then_replays(Kind::Http).await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_secret_spools_until_the_right_one_comes() {
-    let _serial = SERIAL.lock().await;
     let db = TestDb::sqlite().await;
     let server = TestServer::start(db.store.clone(), SECRET, None).await;
     let spool = common::spool_dir();
     let wrong = Monitor::builder(&server.url())
         .secret("wrong")
         .spool_dir(&spool)
+        .own_recorder()
         .build()
         .unwrap();
     let run = CronRun::start(&wrong, "secretive");
@@ -478,7 +476,6 @@ fn start_is_cheap() {
 /// waits. After a flush, every event is in the spool, none lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_queue_never_blocks_the_job() {
-    let _serial = SERIAL.lock().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let hold = tokio::spawn(async move {
@@ -490,6 +487,7 @@ async fn a_full_queue_never_blocks_the_job() {
     let spool = common::spool_dir();
     let monitor = Monitor::builder(&format!("http://{addr}/api/admin"))
         .spool_dir(&spool)
+        .own_recorder()
         .build()
         .unwrap();
     let before = monitor.stats();
@@ -526,7 +524,6 @@ async fn a_full_queue_never_blocks_the_job() {
 /// runtime.
 #[test]
 fn records_after_the_callers_runtime_is_gone() {
-    let _serial = SERIAL.blocking_lock();
     let setup = tokio::runtime::Runtime::new().unwrap();
     let db = setup.block_on(TestDb::sqlite());
     let monitor = Monitor::builder(&db.url)
@@ -555,7 +552,6 @@ fn records_after_the_callers_runtime_is_gone() {
 /// it uses no tokio timer.
 #[test]
 fn async_flush_needs_no_tokio_timer() {
-    let _serial = SERIAL.blocking_lock();
     let dir = common::spool_dir();
     let monitor = Monitor::builder(&format!("sqlite://{}/db.sqlite", dir.display()))
         .spool_dir(&dir)

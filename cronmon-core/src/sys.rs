@@ -14,7 +14,7 @@ pub(crate) struct ProcessInfo {
     pub(crate) boot_id: Option<String>,
 }
 
-pub(crate) fn process() -> &'static ProcessInfo {
+pub(crate) fn this_process() -> &'static ProcessInfo {
     static INFO: OnceLock<ProcessInfo> = OnceLock::new();
     INFO.get_or_init(|| ProcessInfo {
         host: host_name(),
@@ -149,7 +149,7 @@ mod tests {
     #[test]
     #[cfg(target_os = "linux")]
     fn this_process_is_alive_and_started_before_now() {
-        let me = process();
+        let me = this_process();
         match pid_state(me.pid) {
             PidState::StartedAt(t) => assert!(t <= Utc::now() + chrono::Duration::seconds(1)),
             other => panic!("unexpected {other:?}"),

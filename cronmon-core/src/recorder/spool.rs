@@ -10,10 +10,11 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::Ordering;
 
 use serde::{Deserialize, Serialize};
 
-use super::Dest;
+use super::{Counters, Destination};
 use crate::model::Event;
 use crate::sys::{self, PidState};
 
@@ -44,6 +45,28 @@ pub(crate) fn key_of(identity: &str) -> u64 {
     })
 }
 
+/// Appends `events` to the destination's spool file of this process, counting them as
+/// spooled, or as dropped (with a message) when even that fails.
+pub(super) fn spool(destination: &Destination, events: &[Event], counters: &Counters) {
+    if events.is_empty() {
+        return;
+    }
+    match destination.spool.append(destination, events) {
+        Ok(()) => {
+            destination.spool_pending.store(true, Ordering::Relaxed);
+            Counters::add(&counters.spooled, events.len());
+        }
+        Err(e) => {
+            Counters::add(&counters.dropped, events.len());
+            eprintln!(
+                "cronmon: {} events for {} lost: cannot write the spool file ({e})",
+                events.len(),
+                destination.config.describe()
+            );
+        }
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 struct Line {
     event: Event,
@@ -54,8 +77,8 @@ struct Line {
 pub(crate) struct SpoolFile(Mutex<Option<File>>);
 
 impl SpoolFile {
-    pub(crate) fn append(&self, dest: &Dest, events: &[Event]) -> io::Result<()> {
-        let Some(dir) = &dest.spool_dir else {
+    pub(crate) fn append(&self, destination: &Destination, events: &[Event]) -> io::Result<()> {
+        let Some(dir) = &destination.spool_dir else {
             return Err(io::Error::new(
                 io::ErrorKind::NotFound,
                 "no spool folder: set CRONMON_SPOOL_DIR or HOME",
@@ -72,7 +95,7 @@ impl SpoolFile {
         }
         let mut file = self.0.lock().unwrap_or_else(|p| p.into_inner());
         if file.is_none() {
-            *file = Some(create(dir, dest.key)?);
+            *file = Some(create(dir, destination.key)?);
         }
         let Some(f) = file.as_mut() else {
             return Err(io::Error::other("spool file vanished"));

@@ -8,8 +8,8 @@ use reqwest::StatusCode;
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::{EventResult, SinkError};
 use crate::model::{CronName, Event, Finish, Heartbeat, ScheduleUpdate, Start};
-use crate::recorder::sink::{EventResult, SinkError};
 
 /// An HTTP client made on (and only used from) the recorder thread's runtime.
 #[derive(Clone, Debug)]
@@ -284,5 +284,6 @@ mod tests {
     #[test]
     fn segments_are_encoded() {
         assert_eq!(super::encode_segment("a b/c-d"), "a%20b%2Fc-d");
+        assert_eq!(super::encode_segment("x~y_z.1%é"), "x~y_z.1%25%C3%A9");
     }
 }
