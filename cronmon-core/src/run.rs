@@ -600,11 +600,11 @@ pub fn current_run() -> Option<RunHandle> {
 }
 
 /// Run ids: UUIDv7 (RFC 9562) from the start's own timestamp, a 12-bit counter that keeps ids
-/// of one process in order within a millisecond, and 62 random bits from a per-thread
-/// generator seeded by the OS. `Uuid::now_v7()` makes the same kind of id, but asks the OS
-/// for randomness and reads the clock again on every call: most of `CronRun::start`'s budget.
+/// of one process in order within a millisecond, and 62 random bits from `fastrand`'s
+/// per-thread generator (seeded from std's randomly keyed hasher). `Uuid::now_v7()` makes the
+/// same kind of id, but asks the OS for randomness and reads the clock again on every call:
+/// most of `CronRun::start`'s budget.
 mod ids {
-    use std::cell::Cell;
     use std::sync::atomic::{AtomicU64, Ordering};
 
     use chrono::{DateTime, Utc};
@@ -612,28 +612,6 @@ mod ids {
 
     /// Last (unix ms << 12 | counter) handed out in this process.
     static LAST: AtomicU64 = AtomicU64::new(0);
-
-    thread_local! {
-        static RNG: Cell<u64> = Cell::new(seed());
-    }
-
-    fn seed() -> u64 {
-        let b = Uuid::now_v7().into_bytes();
-        // The last 8 bytes of a v7 id are random (bar the variant bits): a fine seed.
-        u64::from_le_bytes([b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]]) | 1
-    }
-
-    /// xorshift64*: fast, and ids need uniqueness, not secrecy.
-    fn random() -> u64 {
-        RNG.with(|r| {
-            let mut x = r.get();
-            x ^= x >> 12;
-            x ^= x << 25;
-            x ^= x >> 27;
-            r.set(x);
-            x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        })
-    }
 
     pub(super) fn next(at: DateTime<Utc>) -> Uuid {
         let ms = u64::try_from(at.timestamp_millis()).unwrap_or(0) & ((1 << 48) - 1);
@@ -653,7 +631,8 @@ mod ids {
         };
         let ms = stamp >> 12;
         let counter = stamp & 0xfff;
-        let rand = random();
+        // Ids need uniqueness, not secrecy: a fast generator is enough.
+        let rand = fastrand::u64(..);
         let hi = (ms << 16) | (0x7 << 12) | counter;
         let lo = (rand >> 2) | (0b10 << 62);
         Uuid::from_u64_pair(hi, lo)
