@@ -6,7 +6,6 @@ use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::OnceLock;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -33,20 +32,14 @@ pub struct MacroRun {
     flush: Duration,
 }
 
-/// The monitor of the environment, built once per process.
-pub fn monitor() -> &'static Monitor {
-    static MONITOR: OnceLock<Monitor> = OnceLock::new();
-    MONITOR.get_or_init(Monitor::from_env)
-}
-
 pub fn start(name: &'static str, options: Options) -> MacroRun {
-    let monitor = monitor().clone();
+    let monitor = crate::process::env::monitor().clone();
     let flush = options
         .flush_timeout_ms
         .map_or(crate::monitor::DEFAULT_FLUSH_TIMEOUT, Duration::from_millis);
     if monitor.is_enabled() {
-        crate::signal::set_exit_flush_timeout(flush);
-        crate::signal::install_signal_handlers();
+        crate::process::recorders::set_exit_flush_timeout(flush);
+        crate::process::signal::install_signal_handlers();
     }
     let mut builder = CronRun::builder(&monitor, name).current();
     if let Some(trigger) = options.trigger.and_then(|t| t.parse::<TriggerType>().ok()) {

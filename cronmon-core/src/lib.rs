@@ -9,11 +9,9 @@ pub mod model;
 pub mod store;
 
 mod monitor;
+mod process;
 mod recorder;
-#[cfg(feature = "remote")]
-mod remote;
 mod run;
-mod signal;
 mod sys;
 mod validate;
 
@@ -32,7 +30,7 @@ pub use model::{
     TimelineDay, TriggerType,
 };
 pub use monitor::{DEFAULT_FLUSH_TIMEOUT, Monitor, MonitorBuilder};
+pub use process::signal::install_signal_handlers;
 pub use recorder::{QUEUE_CAPACITY, RecorderStats};
 pub use run::{CronRun, RunBuilder, RunEnd, RunHandle, RunResult, current_run, error_chain};
-pub use signal::install_signal_handlers;
 pub use store::{Backend, Store, connect};

@@ -1,23 +1,24 @@
 //! [`Monitor`]: where a job's runs are reported.
 
 use std::fmt;
-use std::future::Future;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::model::{CronName, ScheduleUpdate};
-use crate::recorder::{self, Dest, Msg, RecorderStats, Target};
-use crate::run::{CronRun, RunResult};
+use crate::process;
+use crate::recorder::{self, DestinationConfig, RecorderStats, Route};
 
 /// A cheap, clonable handle to where runs are reported: a PostgreSQL or SQLite database
 /// directly, or a cronmon server over HTTP. A disabled monitor records nothing.
 ///
-/// Building one never connects: the connection is made by the process-wide recorder thread,
+/// Building one never connects: the connection is made by the recorder thread (one per
+/// process, shared by every monitor unless [`MonitorBuilder::own_recorder`] says otherwise),
 /// which also replays what earlier processes could not deliver, and closes as `crashed` the
 /// runs of this host whose process died without a word.
+///
+/// Runs start with [`Monitor::start`] and [`Monitor::track`] (see [`CronRun`]).
 ///
 /// ```no_run
 /// use cronmon_core::{CronRun, Monitor};
@@ -31,13 +32,17 @@ use crate::run::{CronRun, RunResult};
 /// ```
 #[derive(Clone)]
 pub struct Monitor {
-    pub(crate) dest: Option<Arc<Dest>>,
+    /// The destination and the recorder that serves it; `None` for a disabled monitor.
+    pub(crate) route: Option<Route>,
 }
 
 impl fmt::Debug for Monitor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.dest {
-            Some(d) => f.debug_tuple("Monitor").field(&d.target).finish(),
+        match &self.route {
+            Some(r) => f
+                .debug_tuple("Monitor")
+                .field(&r.destination.config)
+                .finish(),
             None => f.write_str("Monitor(disabled)"),
         }
     }
@@ -72,6 +77,7 @@ impl Monitor {
             url: url.trim().to_owned(),
             secret: std::env::var("CRON_SECRET").ok().filter(|s| !s.is_empty()),
             spool_dir: None,
+            own_recorder: false,
         }
     }
 
@@ -112,40 +118,12 @@ impl Monitor {
     /// assert!(!cronmon_core::Monitor::disabled().is_enabled());
     /// ```
     pub fn disabled() -> Self {
-        Self { dest: None }
+        Self { route: None }
     }
 
     /// Whether runs are recorded.
     pub fn is_enabled(&self) -> bool {
-        self.dest.is_some()
-    }
-
-    /// Starts a run of `name` (see [`CronRun::start`]).
-    pub fn start(&self, name: &str) -> CronRun {
-        CronRun::start(self, name)
-    }
-
-    /// Runs `future` as one run of `name`, recorded from its output (`Ok`/`()` completed,
-    /// `Err` failed with the error's chain), `failed`/`panicked` if it panics, and
-    /// `failed`/`abandoned` if it is dropped before it ends.
-    ///
-    /// ```no_run
-    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-    /// let monitor = cronmon_core::Monitor::from_env();
-    /// let rows = monitor
-    ///     .track("import", async { Ok::<_, std::io::Error>(42) })
-    ///     .await?;
-    /// # Ok(()) }
-    /// ```
-    pub async fn track<F>(&self, name: &str, future: F) -> F::Output
-    where
-        F: Future,
-        F::Output: RunResult,
-    {
-        let run = CronRun::start(self, name);
-        let out = future.await;
-        run.end_with(out.run_end());
-        out
+        self.route.is_some()
     }
 
     /// Declares or changes the settings of cron `name` (schedule, limits); sent by the
@@ -160,15 +138,16 @@ impl Monitor {
     /// });
     /// ```
     pub fn upsert_schedule(&self, name: &str, update: ScheduleUpdate) {
-        let Some(dest) = &self.dest else { return };
+        let Some(route) = &self.route else { return };
         match CronName::new(name) {
-            Ok(name) => recorder::recorder().control(Msg::Schedule(dest.clone(), name, update)),
+            Ok(name) => route.recorder.schedule(&route.destination, name, update),
             Err(e) => eprintln!("cronmon: schedule not declared: {e}"),
         }
     }
 
-    /// Waits until everything reported so far (by any monitor of this process) is delivered
-    /// or written to the spool, at most `timeout`; returns whether that happened in time.
+    /// Waits until everything reported so far (by any monitor sharing this one's recorder:
+    /// every monitor of the process, unless built with [`MonitorBuilder::own_recorder`]) is
+    /// delivered or written to the spool, at most `timeout`; returns whether that happened in time.
     /// Never blocks the async runtime.
     ///
     /// ```no_run
@@ -180,10 +159,10 @@ impl Monitor {
     /// # }
     /// ```
     pub async fn flush(&self, timeout: Duration) -> bool {
-        if self.dest.is_none() {
-            return true;
+        match &self.route {
+            Some(route) => route.recorder.flush(timeout).await,
+            None => true,
         }
-        recorder::recorder().flush(timeout).await
     }
 
     /// [`Monitor::flush`] for sync code (and `Drop`), blocking the thread.
@@ -193,10 +172,10 @@ impl Monitor {
     /// assert!(monitor.flush_blocking(std::time::Duration::from_secs(5)));
     /// ```
     pub fn flush_blocking(&self, timeout: Duration) -> bool {
-        if self.dest.is_none() {
-            return true;
+        match &self.route {
+            Some(route) => route.recorder.flush_blocking(timeout),
+            None => true,
         }
-        recorder::recorder().flush_blocking(timeout)
     }
 
     /// Replays now the spool files of this monitor's destination (from any process), then
@@ -204,15 +183,19 @@ impl Monitor {
     /// once by itself when it is first built; call this to do it again, e.g. in a long-running
     /// process. Queued like any event: [`Monitor::flush`] waits for it.
     pub fn replay_spool(&self) {
-        if let Some(dest) = &self.dest {
-            recorder::recorder().control(Msg::Startup(dest.clone()));
+        if let Some(route) = &self.route {
+            route.recorder.replay(&route.destination);
         }
     }
 
-    /// Counters of the process-wide recorder: events queued, delivered, spooled, replayed,
-    /// overflowed (queue full) and dropped.
+    /// Counters of this monitor's recorder (the process-wide one, unless built with
+    /// [`MonitorBuilder::own_recorder`]; for a disabled monitor, the process-wide one): events
+    /// queued, delivered, spooled, replayed, overflowed (queue full) and dropped.
     pub fn stats(&self) -> RecorderStats {
-        recorder::stats()
+        match &self.route {
+            Some(route) => route.recorder.stats(),
+            None => process::recorders::shared_stats(),
+        }
     }
 }
 
@@ -229,6 +212,7 @@ pub struct MonitorBuilder {
     url: String,
     secret: Option<String>,
     spool_dir: Option<PathBuf>,
+    own_recorder: bool,
 }
 
 impl fmt::Debug for MonitorBuilder {
@@ -236,6 +220,7 @@ impl fmt::Debug for MonitorBuilder {
         f.debug_struct("MonitorBuilder")
             .field("url", &crate::store::redact(&self.url))
             .field("spool_dir", &self.spool_dir)
+            .field("own_recorder", &self.own_recorder)
             .finish_non_exhaustive()
     }
 }
@@ -248,9 +233,28 @@ impl MonitorBuilder {
     }
 
     /// Where undeliverable events wait (default: `CRONMON_SPOOL_DIR`, else
-    /// `$XDG_STATE_HOME/cronmon/spool`, else `~/.local/state/cronmon/spool`).
+    /// `$XDG_STATE_HOME/cronmon/spool`, else `~/.local/state/cronmon/spool`; on platforms
+    /// without a state folder, `cronmon/spool` in the local data folder).
     pub fn spool_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.spool_dir = Some(dir.into());
+        self
+    }
+
+    /// Gives the monitor (and its clones) a recorder thread of its own, with its own queue,
+    /// counters ([`Monitor::stats`]) and flushes, instead of the one every other monitor of the
+    /// process shares: a destination that is down then holds up only its own runs. The exit
+    /// flush and the signal handler flush it too. Monitors of one destination should share a
+    /// recorder (their spool files are replayed by whichever recorder serves it).
+    ///
+    /// ```
+    /// let monitor = cronmon_core::Monitor::builder("sqlite://cronmon.db")
+    ///     .own_recorder()
+    ///     .build()?;
+    /// assert_eq!(monitor.stats().enqueued, 0);
+    /// # Ok::<(), cronmon_core::Error>(())
+    /// ```
+    pub fn own_recorder(mut self) -> Self {
+        self.own_recorder = true;
         self
     }
 
@@ -261,27 +265,36 @@ impl MonitorBuilder {
             .split_once("://")
             .map(|(s, _)| s)
             .unwrap_or_else(|| self.url.split_once(':').map_or("", |(s, _)| s));
-        let target = match scheme {
+        let config = match scheme {
             #[cfg(feature = "postgres")]
-            "postgres" | "postgresql" => Target::Database { url: self.url },
+            "postgres" | "postgresql" => DestinationConfig::Database { url: self.url },
             #[cfg(feature = "sqlite")]
-            "sqlite" => Target::Database { url: self.url },
+            "sqlite" => DestinationConfig::Database { url: self.url },
             #[cfg(feature = "remote")]
-            "http" => Target::Server {
+            "http" => DestinationConfig::Server {
                 base: self.url,
                 secret: self.secret,
             },
             #[cfg(feature = "rustls")]
-            "https" => Target::Server {
+            "https" => DestinationConfig::Server {
                 base: self.url,
                 secret: self.secret,
             },
             _ => return Err(Error::UnsupportedUrl(crate::store::redact(&self.url))),
         };
         let spool_dir = self.spool_dir.or_else(recorder::default_spool_dir);
-        crate::run::install_panic_hook();
+        process::panic::install_panic_hook();
+        let recorder = if self.own_recorder {
+            process::recorders::own()
+        } else {
+            process::recorders::shared()
+        };
+        let destination = recorder.destination(config, spool_dir);
         Ok(Monitor {
-            dest: Some(recorder::recorder().dest(target, spool_dir)),
+            route: Some(Route {
+                recorder,
+                destination,
+            }),
         })
     }
 }

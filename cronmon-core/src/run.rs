@@ -1,10 +1,11 @@
 //! [`CronRun`]: the guard of one run, which records its end when dropped.
 
-use std::cell::RefCell;
+use std::any::Any;
 use std::fmt;
+use std::future::Future;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
@@ -14,12 +15,14 @@ use crate::model::{
     CronName, Event, Finish, Heartbeat, Reason, ScheduleUpdate, Start, Status, TriggerType,
 };
 use crate::monitor::Monitor;
-use crate::recorder::{self, Dest};
+use crate::process::panic::take_last_panic;
+use crate::process::runs::{self, ActiveRun};
+use crate::recorder::Route;
 use crate::sys;
 
 /// What is shared between a run's guard, its handles, and the signal handler.
 pub(crate) struct RunShared {
-    dest: Option<Arc<Dest>>,
+    route: Option<Route>,
     start: Option<Start>,
     began: Instant,
     cpu_at_start: Option<i64>,
@@ -36,12 +39,12 @@ impl RunShared {
     }
 
     /// Records the end, once: whoever comes first (guard, signal handler) wins.
-    pub(crate) fn end(self: &Arc<Self>, end: RunEnd) {
+    fn end(&self, end: RunEnd) {
         if self.ended.swap(true, Ordering::AcqRel) {
             return;
         }
-        unregister(self);
-        let (Some(dest), Some(start)) = (&self.dest, &self.start) else {
+        runs::unregister(self);
+        let (Some(route), Some(start)) = (&self.route, &self.start) else {
             return;
         };
         let usage = sys::usage();
@@ -69,7 +72,7 @@ impl RunShared {
             max_rss_kb: usage.max_rss_kb,
             start: Some(start.clone()),
         };
-        recorder::recorder().send(dest, Event::Finish(finish));
+        route.send(Event::Finish(finish));
     }
 
     fn progress(&self, done: u64, total: u64) {
@@ -78,7 +81,7 @@ impl RunShared {
     }
 
     fn beat(&self, done: Option<i64>, total: Option<i64>, force: bool) {
-        let (Some(dest), Some(start)) = (&self.dest, &self.start) else {
+        let (Some(route), Some(start)) = (&self.route, &self.start) else {
             return;
         };
         if self.ended.load(Ordering::Acquire) {
@@ -93,19 +96,62 @@ impl RunShared {
             return;
         }
         self.last_beat_ms.store(now_ms, Ordering::Relaxed);
-        recorder::recorder().send(
-            dest,
-            Event::Heartbeat(Heartbeat {
-                id: start.id,
-                at: Utc::now(),
-                done,
-                total,
-            }),
-        );
+        route.send(Event::Heartbeat(Heartbeat {
+            id: start.id,
+            at: Utc::now(),
+            done,
+            total,
+        }));
     }
 
     fn set_output(&self, value: serde_json::Value) {
         *self.output.lock().unwrap_or_else(|p| p.into_inner()) = Some(value);
+    }
+}
+
+impl ActiveRun for RunShared {
+    fn is_current(&self) -> bool {
+        self.current
+    }
+
+    fn interrupt(&self, signal: &str, number: i32) {
+        self.end(RunEnd::Failed {
+            reason: Reason::Interrupted,
+            message: format!("interrupted by {signal}"),
+            exit_code: Some(128 + number),
+        });
+    }
+}
+
+/// Starting runs from a [`Monitor`]. Written here rather than in `monitor.rs`, so that the
+/// monitor does not depend on the run guard (the guard depends on the monitor).
+impl Monitor {
+    /// Starts a run of `name` (see [`CronRun::start`]).
+    pub fn start(&self, name: &str) -> CronRun {
+        CronRun::start(self, name)
+    }
+
+    /// Runs `future` as one run of `name`, recorded from its output (`Ok`/`()` completed,
+    /// `Err` failed with the error's chain), `failed`/`panicked` if it panics, and
+    /// `failed`/`abandoned` if it is dropped before it ends.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// let monitor = cronmon_core::Monitor::from_env();
+    /// let rows = monitor
+    ///     .track("import", async { Ok::<_, std::io::Error>(42) })
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn track<F>(&self, name: &str, future: F) -> F::Output
+    where
+        F: Future,
+        F::Output: RunResult,
+    {
+        let run = CronRun::start(self, name);
+        let out = future.await;
+        run.end_with(out.run_end());
+        out
     }
 }
 
@@ -226,69 +272,6 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     message
 }
 
-/// Runs registered as in progress: the signal handler closes them, [`current_run`] finds
-/// them. Short critical sections only.
-static ACTIVE: Mutex<Vec<Arc<RunShared>>> = Mutex::new(Vec::new());
-
-fn register(run: &Arc<RunShared>) {
-    ACTIVE
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .push(run.clone());
-}
-
-fn unregister(run: &Arc<RunShared>) {
-    let mut active = ACTIVE.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(i) = active.iter().rposition(|r| Arc::ptr_eq(r, run)) {
-        active.swap_remove(i);
-    }
-}
-
-/// Every run in progress, for the signal handler.
-pub(crate) fn active_runs() -> Vec<Arc<RunShared>> {
-    ACTIVE.lock().unwrap_or_else(|p| p.into_inner()).clone()
-}
-
-thread_local! {
-    static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
-}
-
-fn take_last_panic() -> Option<String> {
-    LAST_PANIC
-        .try_with(|p| p.try_borrow_mut().ok().and_then(|mut s| s.take()))
-        .ok()
-        .flatten()
-}
-
-/// Keeps the message of the last panic of each thread, for guards dropped while unwinding,
-/// then lets the previous hook print it as usual.
-pub(crate) fn install_panic_hook() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let payload = info.payload();
-            let message = payload
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "Box<dyn Any>".to_owned());
-            let message = match info.location() {
-                Some(l) => format!("{message} (at {}:{})", l.file(), l.line()),
-                None => message,
-            };
-            // try_with: a panic while the thread's locals are being torn down must not panic
-            // again inside the hook (that would abort).
-            let _ = LAST_PANIC.try_with(|p| {
-                if let Ok(mut slot) = p.try_borrow_mut() {
-                    *slot = Some(message);
-                }
-            });
-            previous(info);
-        }));
-    });
-}
-
 /// The guard of one run: created by [`CronRun::start`], it records the run's end when it is
 /// consumed or dropped.
 ///
@@ -345,7 +328,7 @@ impl CronRun {
     /// run.complete();
     /// ```
     pub fn builder(monitor: &Monitor, name: &str) -> RunBuilder {
-        let me = sys::process();
+        let me = sys::this_process();
         RunBuilder {
             monitor: monitor.clone(),
             name: name.to_owned(),
@@ -498,19 +481,19 @@ impl RunBuilder {
     /// Starts the run: builds its start and queues it. No I/O.
     pub fn start(self) -> CronRun {
         let began = Instant::now();
-        let dest = self.monitor.dest.clone();
+        let route = self.monitor.route.clone();
         let name = match CronName::new(self.name) {
             Ok(n) => Some(n),
             Err(e) => {
-                if dest.is_some() {
+                if route.is_some() {
                     eprintln!("cronmon: this run is not recorded: {e}");
                 }
                 None
             }
         };
-        let start = match (&dest, name) {
+        let start = match (&route, name) {
             (Some(_), Some(cron_name)) => {
-                let me = sys::process();
+                let me = sys::this_process();
                 let started_at = Utc::now();
                 Some(Start {
                     id: ids::next(started_at),
@@ -526,8 +509,8 @@ impl RunBuilder {
             }
             _ => None,
         };
-        let dest = dest.filter(|_| start.is_some());
-        if let (Some(_), Some(start), Some(update)) = (&dest, &start, self.schedule) {
+        let route = route.filter(|_| start.is_some());
+        if let (Some(_), Some(start), Some(update)) = (&route, &start, self.schedule) {
             self.monitor
                 .upsert_schedule(start.cron_name.as_str(), update);
         }
@@ -537,7 +520,7 @@ impl RunBuilder {
             } else {
                 None
             },
-            dest,
+            route,
             start,
             began,
             ended: AtomicBool::new(false),
@@ -545,11 +528,11 @@ impl RunBuilder {
             last_beat_ms: AtomicI64::new(-1),
             current: self.current,
         });
-        if let (Some(dest), Some(start)) = (&shared.dest, &shared.start) {
-            recorder::recorder().send(dest, Event::Start(start.clone()));
-            register(&shared);
+        if let (Some(route), Some(start)) = (&shared.route, &shared.start) {
+            route.send(Event::Start(start.clone()));
+            runs::register(shared.clone());
         } else if shared.current {
-            register(&shared);
+            runs::register(shared.clone());
         }
         CronRun { shared }
     }
@@ -610,21 +593,18 @@ impl RunHandle {
 /// }
 /// ```
 pub fn current_run() -> Option<RunHandle> {
-    ACTIVE
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .iter()
-        .rev()
-        .find(|r| r.current)
-        .map(|r| RunHandle { shared: r.clone() })
+    let run: Arc<dyn Any + Send + Sync> = runs::innermost_current()?;
+    // Every registered run is a `RunShared`: only this module registers runs.
+    let shared = run.downcast::<RunShared>().ok()?;
+    Some(RunHandle { shared })
 }
 
 /// Run ids: UUIDv7 (RFC 9562) from the start's own timestamp, a 12-bit counter that keeps ids
-/// of one process in order within a millisecond, and 62 random bits from a per-thread
-/// generator seeded by the OS. `Uuid::now_v7()` makes the same kind of id, but asks the OS
-/// for randomness and reads the clock again on every call: most of `CronRun::start`'s budget.
+/// of one process in order within a millisecond, and 62 random bits from `fastrand`'s
+/// per-thread generator (seeded from std's randomly keyed hasher). `Uuid::now_v7()` makes the
+/// same kind of id, but asks the OS for randomness and reads the clock again on every call:
+/// most of `CronRun::start`'s budget.
 mod ids {
-    use std::cell::Cell;
     use std::sync::atomic::{AtomicU64, Ordering};
 
     use chrono::{DateTime, Utc};
@@ -632,28 +612,6 @@ mod ids {
 
     /// Last (unix ms << 12 | counter) handed out in this process.
     static LAST: AtomicU64 = AtomicU64::new(0);
-
-    thread_local! {
-        static RNG: Cell<u64> = Cell::new(seed());
-    }
-
-    fn seed() -> u64 {
-        let b = Uuid::now_v7().into_bytes();
-        // The last 8 bytes of a v7 id are random (bar the variant bits): a fine seed.
-        u64::from_le_bytes([b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]]) | 1
-    }
-
-    /// xorshift64*: fast, and ids need uniqueness, not secrecy.
-    fn random() -> u64 {
-        RNG.with(|r| {
-            let mut x = r.get();
-            x ^= x >> 12;
-            x ^= x << 25;
-            x ^= x >> 27;
-            r.set(x);
-            x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        })
-    }
 
     pub(super) fn next(at: DateTime<Utc>) -> Uuid {
         let ms = u64::try_from(at.timestamp_millis()).unwrap_or(0) & ((1 << 48) - 1);
@@ -673,7 +631,8 @@ mod ids {
         };
         let ms = stamp >> 12;
         let counter = stamp & 0xfff;
-        let rand = random();
+        // Ids need uniqueness, not secrecy: a fast generator is enough.
+        let rand = fastrand::u64(..);
         let hi = (ms << 16) | (0x7 << 12) | counter;
         let lo = (rand >> 2) | (0b10 << 62);
         Uuid::from_u64_pair(hi, lo)

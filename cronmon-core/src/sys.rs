@@ -1,6 +1,6 @@
 //! What the recorder learns about the job's process and machine: host name, boot id, CPU time,
 //! peak memory, and whether another process is still alive. Linux gives all of it; elsewhere
-//! each answer is `None` and runs are recorded without it.
+//! an answer may be `None` and runs are recorded without it.
 
 use std::sync::OnceLock;
 
@@ -14,7 +14,7 @@ pub(crate) struct ProcessInfo {
     pub(crate) boot_id: Option<String>,
 }
 
-pub(crate) fn process() -> &'static ProcessInfo {
+pub(crate) fn this_process() -> &'static ProcessInfo {
     static INFO: OnceLock<ProcessInfo> = OnceLock::new();
     INFO.get_or_init(|| ProcessInfo {
         host: host_name(),
@@ -29,10 +29,12 @@ fn read_trimmed(path: &str) -> Option<String> {
     (!text.is_empty()).then(|| text.to_owned())
 }
 
+/// The machine's host name (gethostname(2); on Linux the same as
+/// `/proc/sys/kernel/hostname`), if it is valid UTF-8 and not empty.
 fn host_name() -> Option<String> {
-    read_trimmed("/proc/sys/kernel/hostname")
-        .or_else(|| std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()))
-        .or_else(|| read_trimmed("/etc/hostname"))
+    let name = gethostname::gethostname().into_string().ok()?;
+    let name = name.trim();
+    (!name.is_empty()).then(|| name.to_owned())
 }
 
 fn boot_id() -> Option<String> {
@@ -149,13 +151,15 @@ mod tests {
     #[test]
     #[cfg(target_os = "linux")]
     fn this_process_is_alive_and_started_before_now() {
-        let me = process();
+        let me = this_process();
         match pid_state(me.pid) {
             PidState::StartedAt(t) => assert!(t <= Utc::now() + chrono::Duration::seconds(1)),
             other => panic!("unexpected {other:?}"),
         }
         assert_eq!(pid_state(i32::MAX), PidState::Gone);
         assert!(me.boot_id.is_some());
+        // gethostname(2) and the kernel's file agree, as crash detection relies on.
+        assert_eq!(me.host, read_trimmed("/proc/sys/kernel/hostname"));
         assert!(usage().cpu_ms.is_some());
     }
 }

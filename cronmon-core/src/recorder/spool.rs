@@ -7,41 +7,61 @@
 //! the file of a replayer that died is taken over once its pid is gone.
 
 use std::fs::{self, File, OpenOptions};
+use std::hash::Hasher;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::Ordering;
 
 use serde::{Deserialize, Serialize};
 
-use super::Dest;
+use super::{Counters, Destination};
 use crate::model::Event;
 use crate::sys::{self, PidState};
 
-/// The spool folder when `CRONMON_SPOOL_DIR` is not set: the per-user state folder.
+/// The spool folder: `CRONMON_SPOOL_DIR` when set, else `cronmon/spool` in the per-user state
+/// folder (`$XDG_STATE_HOME`, else `~/.local/state` on Linux), else in the per-user local data
+/// folder where the platform has no state folder (macOS, Windows).
 pub(crate) fn default_spool_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("CRONMON_SPOOL_DIR").filter(|d| !d.is_empty()) {
         return Some(PathBuf::from(dir));
     }
-    if let Some(state) = std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
-        return Some(PathBuf::from(state).join("cronmon").join("spool"));
-    }
-    if let Some(home) = std::env::var_os("HOME").filter(|d| !d.is_empty()) {
-        return Some(
-            PathBuf::from(home)
-                .join(".local")
-                .join("state")
-                .join("cronmon")
-                .join("spool"),
-        );
-    }
-    None
+    dirs::state_dir()
+        .or_else(dirs::data_local_dir)
+        .map(|d| d.join("cronmon").join("spool"))
 }
 
-/// FNV-1a: stable across Rust releases and machines, unlike `DefaultHasher`.
+/// The key that names a destination's spool files: the 64-bit FNV-1a hash of its URL, stable
+/// across Rust releases and machines (unlike `DefaultHasher`), so spool files written by one
+/// version are replayed by the next.
 pub(crate) fn key_of(identity: &str) -> u64 {
-    identity.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
+    let mut hasher = fnv::FnvHasher::default();
+    // `write`, not `Hash::hash`: `str`'s `Hash` adds a terminator byte, which would change
+    // every key.
+    hasher.write(identity.as_bytes());
+    hasher.finish()
+}
+
+/// Appends `events` to the destination's spool file of this process, counting them as
+/// spooled, or as dropped (with a message) when even that fails.
+pub(super) fn spool(destination: &Destination, events: &[Event], counters: &Counters) {
+    if events.is_empty() {
+        return;
+    }
+    match destination.spool.append(destination, events) {
+        Ok(()) => {
+            destination.spool_pending.store(true, Ordering::Relaxed);
+            Counters::add(&counters.spooled, events.len());
+        }
+        Err(e) => {
+            Counters::add(&counters.dropped, events.len());
+            eprintln!(
+                "cronmon: {} events for {} lost: cannot write the spool file ({e})",
+                events.len(),
+                destination.config.describe()
+            );
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -54,8 +74,8 @@ struct Line {
 pub(crate) struct SpoolFile(Mutex<Option<File>>);
 
 impl SpoolFile {
-    pub(crate) fn append(&self, dest: &Dest, events: &[Event]) -> io::Result<()> {
-        let Some(dir) = &dest.spool_dir else {
+    pub(crate) fn append(&self, destination: &Destination, events: &[Event]) -> io::Result<()> {
+        let Some(dir) = &destination.spool_dir else {
             return Err(io::Error::new(
                 io::ErrorKind::NotFound,
                 "no spool folder: set CRONMON_SPOOL_DIR or HOME",
@@ -72,7 +92,7 @@ impl SpoolFile {
         }
         let mut file = self.0.lock().unwrap_or_else(|p| p.into_inner());
         if file.is_none() {
-            *file = Some(create(dir, dest.key)?);
+            *file = Some(create(dir, destination.key)?);
         }
         let Some(f) = file.as_mut() else {
             return Err(io::Error::other("spool file vanished"));
@@ -197,12 +217,30 @@ fn owner_pid(rest: &str) -> Option<u32> {
 mod tests {
     use super::*;
 
+    /// FNV-1a of `sqlite://a.db`, as written in spool file names since the first release.
+    const KEY_OF_SQLITE_A_DB: u64 = 0x3ed8_3239_3a51_3a7a;
+
     #[test]
     fn keys_are_stable_across_builds() {
         // FNV-1a of "sqlite://a.db": spool files written by one version are replayed by the next.
         assert_eq!(key_of("sqlite://a.db"), key_of("sqlite://a.db"));
         assert_ne!(key_of("sqlite://a.db"), key_of("sqlite://b.db"));
         assert_eq!(key_of(""), 0xcbf2_9ce4_8422_2325);
+        // Bit for bit the FNV-1a that named spool files before this crate was used for it.
+        let by_hand = |s: &str| {
+            s.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+            })
+        };
+        for url in [
+            "sqlite://a.db",
+            "postgres://u:p@h/db",
+            "http://h:8080/api/admin",
+            "é",
+        ] {
+            assert_eq!(key_of(url), by_hand(url), "{url}");
+        }
+        assert_eq!(key_of("sqlite://a.db"), KEY_OF_SQLITE_A_DB);
     }
 
     #[test]

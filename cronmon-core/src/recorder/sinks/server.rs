@@ -4,12 +4,13 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::StatusCode;
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::{EventResult, SinkError};
 use crate::model::{CronName, Event, Finish, Heartbeat, ScheduleUpdate, Start};
-use crate::recorder::sink::{EventResult, SinkError};
 
 /// An HTTP client made on (and only used from) the recorder thread's runtime.
 #[derive(Clone, Debug)]
@@ -266,17 +267,17 @@ impl Client {
     }
 }
 
+/// What a cron name keeps as is in a URL path: RFC 3986's unreserved characters; everything
+/// else (spaces, slashes, any other byte of its UTF-8) is percent-encoded.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
 /// Percent-encodes a path segment (cron names may hold spaces, slashes, anything printable).
 fn encode_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    utf8_percent_encode(s, SEGMENT).to_string()
 }
 
 #[cfg(test)]
@@ -284,5 +285,6 @@ mod tests {
     #[test]
     fn segments_are_encoded() {
         assert_eq!(super::encode_segment("a b/c-d"), "a%20b%2Fc-d");
+        assert_eq!(super::encode_segment("x~y_z.1%é"), "x~y_z.1%25%C3%A9");
     }
 }

@@ -1,23 +1,8 @@
 //! Recording runs stopped by SIGTERM or Ctrl-C as `failed`/`interrupted` before the process
 //! goes.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
-
-static EXIT_FLUSH_MS: AtomicU64 = AtomicU64::new(5000);
-
-/// Sets how long the signal handler and the exit hook wait for delivery before letting the
-/// process go (default 5 s; what is left is in the spool).
-pub(crate) fn set_exit_flush_timeout(timeout: Duration) {
-    EXIT_FLUSH_MS.store(
-        u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
-        Ordering::Relaxed,
-    );
-}
-
-pub(crate) fn exit_flush_timeout() -> Duration {
-    Duration::from_millis(EXIT_FLUSH_MS.load(Ordering::Relaxed))
-}
+#[cfg(unix)]
+use super::{recorders, runs};
 
 /// Installs (once) handlers for SIGTERM and SIGINT that record every run in progress as
 /// `failed`/`interrupted` (exit code 128 + signal), flush, then end the process as the signal
@@ -72,16 +57,11 @@ fn on_signal(sig: i32) {
         signal_hook::consts::SIGINT => "SIGINT (Ctrl-C)",
         _ => "a signal",
     };
-    let runs = crate::run::active_runs();
-    for run in &runs {
-        run.end(crate::run::RunEnd::Failed {
-            reason: crate::model::Reason::Interrupted,
-            message: format!("interrupted by {name}"),
-            exit_code: Some(128 + sig),
-        });
+    for run in runs::all() {
+        run.interrupt(name, sig);
     }
     // Even with no run in progress, events of runs that just ended may still be queued.
-    crate::recorder::recorder().flush_blocking(exit_flush_timeout());
+    recorders::flush_all(recorders::exit_flush_timeout());
     // Die as the signal would have (the parent sees "killed by SIGTERM"), or exit with the
     // shell's code for it if that fails.
     let _ = signal_hook::low_level::emulate_default_handler(sig);

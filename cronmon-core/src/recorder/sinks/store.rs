@@ -1,0 +1,89 @@
+//! The sink of a database destination: a [`Store`], and the crash sweep that only a job on the
+//! same host as its runs can do.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+
+use super::{EventResult, SinkError};
+use crate::error::Error;
+use crate::model::{CronName, Event, Finish, Reason, ScheduleUpdate, Status};
+use crate::store::{self, Store};
+use crate::sys::{self, PidState};
+
+/// A store opened by the recorder thread.
+#[derive(Clone)]
+pub(crate) struct StoreSink(Arc<dyn Store>);
+
+impl StoreSink {
+    pub(crate) async fn open(url: &str) -> Result<Self, SinkError> {
+        Ok(Self(store::connect(url).await?))
+    }
+
+    /// Writes `events` in one transaction; one result per event.
+    pub(crate) async fn deliver(&self, events: &[Event]) -> Result<Vec<EventResult>, SinkError> {
+        let results = self.0.record_batch(events).await?;
+        Ok(results
+            .into_iter()
+            .map(|r| match r {
+                Ok(_) => EventResult::Done,
+                Err(e) if e.is_transient() => EventResult::Transient,
+                // A heartbeat of a run closed meanwhile: nothing to keep.
+                Err(Error::UnknownExecution(_)) => EventResult::Done,
+                Err(e) => EventResult::Rejected(e.to_string()),
+            })
+            .collect())
+    }
+
+    pub(crate) async fn upsert_schedule(
+        &self,
+        name: &CronName,
+        update: &ScheduleUpdate,
+    ) -> Result<(), SinkError> {
+        Ok(self.0.upsert_schedule(name, update).await?)
+    }
+
+    /// Closes as `crashed` the runs started on this host (since its last boot) whose process
+    /// is gone, or whose pid now belongs to a younger process.
+    pub(crate) async fn close_crashed(&self) -> Result<u64, SinkError> {
+        let store = &self.0;
+        let me = sys::this_process();
+        let (Some(host), Some(boot)) = (&me.host, &me.boot_id) else {
+            return Ok(0);
+        };
+        let mut closed = 0;
+        for run in store.running_on_host(host).await? {
+            let (Some(pid), Some(run_boot)) = (run.pid, &run.boot_id) else {
+                continue;
+            };
+            if run_boot != boot {
+                // Another boot: its processes are all gone, but pids cannot tell us that here;
+                // the timeout sweep closes those.
+                continue;
+            }
+            let gone = match sys::pid_state(pid) {
+                PidState::Gone => true,
+                // A pid reused by a process started after the run: the run's process is gone.
+                // The second of slack covers the coarse boot time.
+                PidState::StartedAt(t) => t > run.started_at + chrono::Duration::seconds(1),
+                PidState::Unknown => false,
+            };
+            if !gone {
+                continue;
+            }
+            let now = Utc::now();
+            let mut f = Finish::now(run.id, Status::Failed);
+            f.reason = Some(Reason::Crashed);
+            f.completed_at = now;
+            f.duration_ms = Some((now - run.started_at).num_milliseconds().max(0));
+            f.error_message = Some(format!(
+                "the job's process (pid {pid} on {host}) ended without reporting an end: \
+                 killed (SIGKILL, out of memory) or crashed"
+            ));
+            if store.close_run(&f).await? {
+                closed += 1;
+            }
+        }
+        Ok(closed)
+    }
+}
