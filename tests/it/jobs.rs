@@ -357,37 +357,6 @@ async fn without_a_monitor_the_job_runs_and_warns_once() {
     );
 }
 
-macro_rules! on_all_destinations {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                use super::*;
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    let s = Setup::new(Kind::Sqlite).await;
-                    super::$name(&s).await;
-                    s.finish().await;
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    let s = Setup::new(Kind::Postgres).await;
-                    super::$name(&s).await;
-                    s.finish().await;
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn http() {
-                    let s = Setup::new(Kind::Http).await;
-                    super::$name(&s).await;
-                    s.finish().await;
-                }
-            }
-        )*
-    };
-}
-
 on_all_destinations!(
     async_job_success_error_and_panic,
     sync_job_and_early_return,

@@ -341,37 +341,6 @@ async fn down_destination_spools_then_replays(kind: Kind) {
     down.finish().await;
 }
 
-macro_rules! on_all_destinations {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                use super::*;
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    let s = Setup::new(Kind::Sqlite).await;
-                    super::$name(&s).await;
-                    s.finish().await;
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    let s = Setup::new(Kind::Postgres).await;
-                    super::$name(&s).await;
-                    s.finish().await;
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn http() {
-                    let s = Setup::new(Kind::Http).await;
-                    super::$name(&s).await;
-                    s.finish().await;
-                }
-            }
-        )*
-    };
-}
-
 on_all_destinations!(
     guard_records_every_ending,
     track_records_the_future_result,

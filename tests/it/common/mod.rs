@@ -158,6 +158,40 @@ macro_rules! on_both_databases {
     };
 }
 
+/// Runs each listed `async fn(&Setup)` once per destination (SQLite, PostgreSQL, a server over
+/// HTTP), each with a fresh `Setup::new(Kind)` of the calling module, finished after the test.
+#[macro_export]
+macro_rules! on_all_destinations {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                use super::*;
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    let s = Setup::new(Kind::Sqlite).await;
+                    super::$name(&s).await;
+                    s.finish().await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    let s = Setup::new(Kind::Postgres).await;
+                    super::$name(&s).await;
+                    s.finish().await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn http() {
+                    let s = Setup::new(Kind::Http).await;
+                    super::$name(&s).await;
+                    s.finish().await;
+                }
+            }
+        )*
+    };
+}
+
 /// Which destination a recorder test reports to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
