@@ -1,5 +1,5 @@
 //! How many events a job process's recorder delivers per second straight to the database
-//! (group commit from the recorder thread), as SPEC section 11 measures it.
+//! (group commit from the recorder thread), the figure the README's Speed table reports.
 //!
 //! ```sh
 //! cargo run --release --features postgres --example recorder_bench -- postgres://postgres@127.0.0.1/cronmon_bench_rec 200000

@@ -3,7 +3,7 @@
 //! Run with
 //! ```sh
 //! cargo run --release --example server                         # sqlite://cronmon.db, 127.0.0.1:8080
-//! cargo run --release --example server -- --demo               # plus the seed's crons and a week of history
+//! cargo run --release --example server -- --demo               # plus six demo crons and a week of history
 //! CRONMON_URL=postgres://postgres@127.0.0.1/cronmon cargo run --release --example server
 //! ```
 //! Without `CRON_SECRET`, a random secret is made and printed once.
@@ -35,7 +35,7 @@ struct Args {
     /// Group-commit writer tasks (events are sharded by cron name among them).
     #[arg(long, env = "CRONMON_WRITERS")]
     writers: Option<usize>,
-    /// Fill an empty database with the seed's six crons and a week of history.
+    /// Fill an empty database with six demo crons and a week of history.
     #[arg(long)]
     demo: bool,
 }

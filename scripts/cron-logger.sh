@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# cron-logger.sh — report shell cron jobs to cronmon (the seed's bash client).
+# cron-logger.sh — report shell cron jobs to cronmon over HTTP with curl.
 #
 #   source /path/to/cron-logger.sh
 #   export CRON_API_BASE="http://127.0.0.1:8080"   # the server; the API is under /api/admin
@@ -138,7 +138,7 @@ cron_fail() {
   return 0
 }
 
-# cron_wrap NAME command [args…]   (or cron_wrap NAME "command args" as the seed wrote it)
+# cron_wrap NAME command [args…]   (or cron_wrap NAME "command args" as one string, as older scripts call it)
 # Runs the command, reports it (its stderr's tail as the error), and returns its exit code.
 cron_wrap() {
   local name=${1:?cron_wrap needs a cron name}

@@ -1,5 +1,5 @@
 //! What cronmon records and reports: cron names, runs, their outcomes, and the figures derived
-//! from them. Field names follow the seed's tables, so its clients keep working.
+//! from them. Field names are those of the tables `cron_executions` and `cron_schedules`, which older clients of these tables and of the JSON API already use.
 
 use std::fmt;
 use std::str::FromStr;
@@ -101,7 +101,7 @@ macro_rules! text_enum {
 }
 
 text_enum!(
-    /// The seed's three statuses of a run.
+    /// The three statuses of a run (`running`, `completed`, `failed`); [`Reason`] says more.
     Status, "status" {
         /// Started, not finished yet.
         Running = "running",

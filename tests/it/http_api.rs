@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::common::SECRET;
 use crate::common::http::{app, assert_error, get, post, put, req, send};
 
-async fn start_and_complete_like_the_seed(store: Arc<dyn Store>) {
+async fn start_and_complete_as_shell_clients_do(store: Arc<dyn Store>) {
     let app = app(store);
     let (s, b) = post(
         &app,
@@ -842,7 +842,7 @@ async fn openapi_describes_the_answers(store: Arc<dyn Store>) {
 }
 
 on_both_databases!(
-    start_and_complete_like_the_seed,
+    start_and_complete_as_shell_clients_do,
     start_is_idempotent,
     complete_errors,
     start_errors,

@@ -1,5 +1,5 @@
 //! End to end: the standalone server over real sockets, driven by an HTTP client, by the
-//! seed's bash client (`scripts/cron-logger.sh` in real bash and curl), as a real process
+//! bash client (`scripts/cron-logger.sh` in real bash and curl), as a real process
 //! (the `server` example), and as two instances sharing one PostgreSQL.
 
 use std::sync::Arc;
@@ -162,7 +162,7 @@ async fn concurrent_writes(writers: Option<usize>) {
     db.finish().await;
 }
 
-/// The seed's client, unchanged in spirit: `source cron-logger.sh`, then start → complete
+/// The bash client: `source cron-logger.sh`, then start → complete
 /// (and fail, and wrap) with curl, from real bash.
 #[tokio::test]
 async fn the_bash_client_reports_runs() {
@@ -445,7 +445,7 @@ async fn the_server_example_runs_and_stops_on_sigterm() {
     assert_eq!(
         b["schedules"].as_array().unwrap().len(),
         6,
-        "--demo made the seed's crons"
+        "--demo made the demo crons"
     );
     let r = client()
         .get(format!("{base}/cron-executions/stats"))

@@ -1,5 +1,6 @@
-//! The seed's SQL surface is usable from psql on a migrated PostgreSQL database, and SQLite
-//! carries the same views.
+//! The SQL surface for operators (`get_cron_monitoring_stats`, `detect_stuck_crons`,
+//! `cleanup_old_cron_executions` and the two views) is usable from psql on a migrated
+//! PostgreSQL database, and SQLite carries the same views.
 
 use std::process::Command;
 
@@ -8,7 +9,7 @@ use cronmon::{CronName, Finish, Start, Status};
 
 use crate::common;
 
-async fn seed_runs(store: &dyn cronmon::Store) {
+async fn record_three_runs(store: &dyn cronmon::Store) {
     for (i, status) in [Status::Completed, Status::Failed, Status::Running]
         .into_iter()
         .enumerate()
@@ -52,9 +53,9 @@ fn psql(url: &str, sql: &str) -> String {
 }
 
 #[tokio::test]
-async fn psql_runs_the_seed_functions_and_views() {
+async fn psql_runs_the_operator_functions_and_views() {
     let db = common::TestDb::postgres().await;
-    seed_runs(&*db.store).await;
+    record_three_runs(&*db.store).await;
 
     let stats = psql(
         &db.url,
@@ -106,7 +107,7 @@ async fn psql_runs_the_seed_functions_and_views() {
 #[tokio::test]
 async fn sqlite_has_the_views() {
     let db = common::TestDb::sqlite().await;
-    seed_runs(&*db.store).await;
+    record_three_runs(&*db.store).await;
     let path = db.url.trim_start_matches("sqlite://").to_owned();
     let pool = sqlx::SqlitePool::connect(&format!("sqlite://{path}"))
         .await
