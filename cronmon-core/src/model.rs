@@ -1,5 +1,6 @@
 //! What cronmon records and reports: cron names, runs, their outcomes, and the figures derived
-//! from them. Field names are those of the tables `cron_executions` and `cron_schedules`, which older clients of these tables and of the JSON API already use.
+//! from them. Field names are those of the tables `cron_executions` and `cron_schedules`,
+//! which older clients of these tables and of the JSON API already use.
 
 use std::fmt;
 use std::str::FromStr;
