@@ -2,10 +2,8 @@
 //! their messages and JSON outputs, one run going on, one stuck), so a newcomer sees a living
 //! dashboard at once.
 
-use std::str::FromStr;
-
 use chrono::{DateTime, Duration, Utc};
-use chrono_tz::Tz;
+use cronmon_core::rules;
 use cronmon_core::{
     CronName, Event, ExecutionFilter, Finish, Heartbeat, PageRequest, Reason, ScheduleUpdate,
     Start, Status, Store, TriggerType,
@@ -126,7 +124,6 @@ pub async fn fill(store: &dyn Store) -> cronmon_core::Result<usize> {
     if existing.total > 0 {
         return Ok(0);
     }
-    let tz = Tz::from_str(TIMEZONE).unwrap_or(Tz::UTC);
     let now = Utc::now();
     let mut events = Vec::new();
     let mut runs = 0;
@@ -149,20 +146,13 @@ pub async fn fill(store: &dyn Store) -> cronmon_core::Result<usize> {
             )
             .await?;
         let mut rng = Rng::new(0x9E37_79B9_7F4A_7C15 ^ ((i as u64 + 1) * 0x1000_0001));
-        let Ok(cron) = croner::parser::CronParser::builder()
-            .seconds(croner::parser::Seconds::Disallowed)
-            .build()
-            .parse(expression)
-        else {
-            continue;
-        };
-        let mut slot = (now - Duration::days(7)).with_timezone(&tz);
+        let mut slot = now - Duration::days(7);
         let mut slots: Vec<DateTime<Utc>> = Vec::new();
-        while let Ok(next) = cron.find_next_occurrence(&slot, false) {
-            if next.with_timezone(&Utc) >= now {
+        while let Some(next) = rules::next_run_at(Some(expression), TIMEZONE, slot) {
+            if next >= now {
                 break;
             }
-            slots.push(next.with_timezone(&Utc));
+            slots.push(next);
             slot = next;
         }
         let last = slots.len().saturating_sub(1);
