@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# cronmon's speed figures next to PostgreSQL's own, measured in the same run: this machine is
+# shared and its absolute figures move by half from one hour to the next, so compare ratios.
+#
+#   scripts/bench.sh            # builds the release examples, then measures
+#   scripts/bench.sh DIR        # measures the binaries in DIR (server, loadgen, recorder_bench,
+#                               # start_bench), e.g. a copy of another commit's target/release/examples
+#
+# Prints: PostgreSQL's single-row commits/s (pgbench, 64 clients), CronRun::start, the direct
+# recorder's events/s to PostgreSQL, and HTTP ingest on PostgreSQL at 64 connections (events/s,
+# p99, server RSS), each with its ratio to PostgreSQL's commits/s.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pg=${CRONMON_BENCH_PG:-postgres://postgres@127.0.0.1:5432}
+bin=${1:-}
+if [ -z "$bin" ]; then
+  cargo build --release --features postgres --example server --example loadgen \
+    --example recorder_bench --example start_bench
+  bin=target/release/examples
+fi
+port=${CRONMON_BENCH_PORT:-18080}
+secret=bench
+
+fresh_db() {
+  psql -q "$pg/postgres" -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1" >/dev/null
+}
+
+# PostgreSQL alone: one-row INSERT transactions, the unit of a naive monitor's write.
+fresh_db cronmon_bench_pg
+psql -q "$pg/cronmon_bench_pg" -c "CREATE TABLE t (id bigserial PRIMARY KEY, v int)" >/dev/null
+script=$(mktemp)
+echo 'INSERT INTO t (v) VALUES (1);' >"$script"
+pg_tps=$(pgbench -n -c 64 -j 2 -T 10 -f "$script" "$pg/cronmon_bench_pg" 2>/dev/null |
+  sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -1)
+rm -f "$script"
+echo "postgresql  single-row commits/s (pgbench -c 64 -T 10): $pg_tps"
+
+ratio() { awk -v a="$1" -v b="$pg_tps" 'BEGIN { printf "%.2f", a / b }'; }
+
+start=$("$bin/start_bench" 2>/dev/null | grep 'CronRun::start')
+echo "start       $start"
+
+fresh_db cronmon_bench_rec
+rec=$("$bin/recorder_bench" "$pg/cronmon_bench_rec" 200000 2>/dev/null | grep -m1 'events/s' || true)
+rec_eps=$(echo "$rec" | grep -o '[0-9.]* events/s' | head -1 | cut -d' ' -f1)
+echo "recorder    ${rec%% (*}  (× PostgreSQL commits/s: $(ratio "${rec_eps:-0}"))"
+
+fresh_db cronmon_bench_load
+CRON_SECRET=$secret "$bin/server" --database-url "$pg/cronmon_bench_load" \
+  --bind "127.0.0.1:$port" >/tmp/cronmon-bench-server.log 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+  curl -fs "http://127.0.0.1:$port/api/admin/health" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+load=$(CRON_SECRET=$secret "$bin/loadgen" --url "http://127.0.0.1:$port/api/admin" \
+  --connections 64 --seconds 10 2>/dev/null | grep 'events/s')
+rss_kb=$(ps -o rss= -p "$server" | tr -d ' ')
+load_eps=$(echo "$load" | sed -n 's/.* = \([0-9]*\) events\/s.*/\1/p')
+echo "http ingest $load; server RSS $((rss_kb / 1024)) MB  (× PostgreSQL commits/s: $(ratio "${load_eps:-0}"))"
+kill "$server" 2>/dev/null || true
+wait "$server" 2>/dev/null || true
