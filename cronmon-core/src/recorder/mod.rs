@@ -214,6 +214,7 @@ impl Recorder {
     }
 
     /// Queues an event; never blocks. A full queue sends it straight to the spool file.
+    #[inline]
     pub(crate) fn send(&self, destination: &Arc<Destination>, event: Event) {
         self.queue.send(destination, event);
     }
@@ -258,6 +259,7 @@ pub(crate) struct Route {
 
 impl Route {
     /// Queues an event for the destination; never blocks.
+    #[inline]
     pub(crate) fn send(&self, event: Event) {
         self.recorder.send(&self.destination, event);
     }
