@@ -24,6 +24,37 @@ _cron_warn() { echo "[CRON WARN] $*" >&2; }
 
 _cron_now_ms() { date +%s%3N 2>/dev/null || echo $(( $(date +%s) * 1000 )); }
 
+# Milliseconds on a clock that never steps back (the kernel's uptime), for durations; the wall
+# clock where there is no /proc/uptime.
+_cron_mono_ms() {
+  local up frac
+  if read -r up _ </proc/uptime 2>/dev/null && [[ $up =~ ^([0-9]+)\.([0-9]+)$ ]]; then
+    frac="${BASH_REMATCH[2]}000"
+    echo $(( BASH_REMATCH[1] * 1000 + 10#${frac:0:3} ))
+  else
+    _cron_now_ms
+  fi
+}
+
+# An exit code as JSON: $1 if it is an integer that fits, else 1.
+_cron_exit_code() {
+  if [[ ${1-} =~ ^(-?)([0-9]{1,9})$ ]]; then
+    printf '%s%d' "${BASH_REMATCH[1]}" "$((10#${BASH_REMATCH[2]}))"
+  else
+    printf 1
+  fi
+}
+
+# $1 without what cannot be UTF-8 text: bytes of a character cut at the start (as `tail -c`
+# leaves them), or, with --ascii, every byte that is not ASCII.
+_cron_text() {
+  if [ "${2-}" = --ascii ]; then
+    printf '%s' "$1" | LC_ALL=C tr -d '\200-\377'
+  else
+    printf '%s' "$1" | LC_ALL=C sed '1s/^[\x80-\xbf]*//'
+  fi
+}
+
 _cron_now_iso() { date -u +%Y-%m-%dT%H:%M:%S.%3NZ 2>/dev/null || date -u +%Y-%m-%dT%H:%M:%SZ; }
 
 _cron_uuid() {
@@ -59,9 +90,13 @@ _cron_post() {
     return 0
   fi
   CRON_LAST_HTTP_CODE=000
+  # The secret goes through a file descriptor, never on curl's command line (which every
+  # local user can read in `ps`).
+  local secret=${CRON_SECRET:-}
+  secret=${secret//[$'\r\n']/}
   answer=$(curl -sS --max-time "${CRON_CURL_TIMEOUT:-5}" -X POST \
     -H "Content-Type: application/json" \
-    -H "X-Cron-Secret: ${CRON_SECRET:-}" \
+    -H @<(printf 'X-Cron-Secret: %s\n' "$secret") \
     --data-binary @- -w $'\n%{http_code}' "$url" <<<"$2" 2>/dev/null) || {
     _cron_warn "monitor unreachable at $base; continuing"
     return 0
@@ -83,7 +118,7 @@ cron_start() {
   CRON_NAME=$name
   CRON_EXECUTION_ID=$(_cron_uuid)
   CRON_STARTED_AT=$(_cron_now_iso)
-  CRON_START_MS=$(_cron_now_ms)
+  CRON_START_MS=$(_cron_mono_ms)
   export CRON_NAME CRON_EXECUTION_ID CRON_STARTED_AT CRON_START_MS
   _cron_post /cron-executions/start "{\"cronName\":$(_cron_json_string "$name"),\"triggerType\":$(_cron_json_string "$trigger"),\"executionId\":\"$CRON_EXECUTION_ID\",\"startedAt\":\"$CRON_STARTED_AT\",\"host\":$(_cron_json_string "$(hostname 2>/dev/null || echo unknown)"),\"pid\":$$}" >/dev/null
   echo "[CRON START] $name (execution: $CRON_EXECUTION_ID)" >&2
@@ -95,14 +130,19 @@ _cron_finish() { # status output_json error_message exit_code
     _cron_warn "no run started (call cron_start first)"
     return 0
   fi
-  local duration=$(( $(_cron_now_ms) - ${CRON_START_MS:-$(_cron_now_ms)} ))
+  local now
+  now=$(_cron_mono_ms)
+  local duration=$(( now - ${CRON_START_MS:-$now} ))
+  # A start taken on another clock (an older client, another boot) must not give a negative
+  # duration, which the server refuses.
+  (( duration < 0 )) && duration=0
   local body="{\"executionId\":\"$CRON_EXECUTION_ID\",\"status\":\"$1\",\"durationMs\":$duration"
   if [ -n "${CRON_STARTED_AT:-}" ] && [ -n "${CRON_NAME:-}" ]; then
     body+=",\"cronName\":$(_cron_json_string "$CRON_NAME"),\"startedAt\":\"$CRON_STARTED_AT\""
   fi
   local rest=""
   [ -n "$3" ] && rest+=",\"errorMessage\":$(_cron_json_string "$3")"
-  [ -n "$4" ] && rest+=",\"exitCode\":$4"
+  [ -n "$4" ] && rest+=",\"exitCode\":$(_cron_exit_code "$4")"
   if [ -n "$2" ]; then
     _cron_post /cron-executions/complete "$body,\"output\":$2$rest}" >/dev/null
     # An output the server could not read must not cost the completion: send it as text.
@@ -110,6 +150,14 @@ _cron_finish() { # status output_json error_message exit_code
       _cron_post /cron-executions/complete "$body,\"output\":$(_cron_json_string "$2")$rest}" >/dev/null
     fi
   else
+    _cron_post /cron-executions/complete "$body$rest}" >/dev/null
+  fi
+  # Nor text with bytes that are not UTF-8: send its ASCII part.
+  if [ "${CRON_LAST_HTTP_CODE:-}" = 400 ]; then
+    rest=""
+    [ -n "$2" ] && rest+=",\"output\":$(_cron_json_string "$(_cron_text "$2" --ascii)")"
+    [ -n "$3" ] && rest+=",\"errorMessage\":$(_cron_json_string "$(_cron_text "$3" --ascii)")"
+    [ -n "$4" ] && rest+=",\"exitCode\":$(_cron_exit_code "$4")"
     _cron_post /cron-executions/complete "$body$rest}" >/dev/null
   fi
   CRON_LAST_DURATION_MS=$duration
@@ -131,9 +179,7 @@ cron_complete() {
 
 # cron_fail "message" [exit_code]
 cron_fail() {
-  local code=${2:-1}
-  case "$code" in ''|*[!0-9-]*) code=1 ;; esac
-  _cron_finish failed "" "${1:-failed}" "$code"
+  _cron_finish failed "" "${1:-failed}" "$(_cron_exit_code "${2:-1}")"
   echo "[CRON FAIL] ${CRON_NAME:-?} (${CRON_LAST_DURATION_MS:-?}ms): ${1:-failed}" >&2
   return 0
 }
@@ -146,17 +192,18 @@ cron_wrap() {
   local errlog status
   errlog=$(mktemp 2>/dev/null || echo "/tmp/cron-wrap.$$")
   cron_start "$name" "${CRON_TRIGGER:-scheduled}"
+  # In an `if`, a failing command does not end a `set -e` script before its failure is
+  # recorded; the status is returned, so the script still stops (or not) as it would have.
   if [ $# -eq 1 ] && [[ "$1" == *" "* ]]; then
-    bash -c "$1" 2>"$errlog"
+    if bash -c "$1" 2>"$errlog"; then status=0; else status=$?; fi
   else
-    "$@" 2>"$errlog"
+    if "$@" 2>"$errlog"; then status=0; else status=$?; fi
   fi
-  status=$?
-  cat "$errlog" >&2 2>/dev/null
+  cat "$errlog" >&2 2>/dev/null || true
   if [ "$status" -eq 0 ]; then
     cron_complete '{}'
   else
-    cron_fail "exit $status: $(tail -c 2000 "$errlog" 2>/dev/null)" "$status"
+    cron_fail "exit $status: $(_cron_text "$(tail -c 2000 "$errlog" 2>/dev/null)")" "$status"
   fi
   rm -f "$errlog"
   return "$status"

@@ -246,6 +246,129 @@ echo done"#
     db.finish().await;
 }
 
+/// The bash client where shell scripts trip it: `set -e` scripts, error output cut in the middle
+/// of a UTF-8 character or not UTF-8 at all, a start time later than the end (a clock stepped
+/// back), an exit code that is not a number, and the secret, which must never be on curl's
+/// command line. Every run is recorded, against the real server.
+#[tokio::test]
+async fn the_bash_client_survives_what_shell_scripts_do() {
+    let db = TestDb::sqlite().await;
+    let server = Running::start(&db.url, |_| {}).await;
+    let root = server.base.trim_end_matches("/api/admin").to_owned();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/cron-logger.sh");
+    // A `curl` first on the PATH that writes down its arguments, then runs the real one.
+    let dir = crate::common::spool_dir();
+    let argv_log = dir.join("curl-argv");
+    let real_curl = std::process::Command::new("bash")
+        .args(["-c", "command -v curl"])
+        .output()
+        .expect("bash");
+    let real_curl = String::from_utf8_lossy(&real_curl.stdout).trim().to_owned();
+    assert!(!real_curl.is_empty(), "curl is needed");
+    let wrapper = dir.join("curl");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/usr/bin/env bash\nprintf '%s\\n' \"$*\" >>'{}'\nexec '{real_curl}' \"$@\"\n",
+            argv_log.display()
+        ),
+    )
+    .expect("write wrapper");
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod wrapper");
+    let path = format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = tokio::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            r#"source '{script}'
+# set -e: the wrapped command fails, its failure is recorded, then the script stops there.
+rc=0
+bash -c "set -e; source '{script}'; cron_wrap set-e-job false; echo not-reached" || rc=$?
+echo "set-e-exit=$rc"
+# 2,000 bytes of error output that start in the middle of a character.
+cron_wrap utf8-job bash -c 'for i in $(seq 1500); do printf "é"; done >&2; echo >&2; exit 3' || true
+# Error output that is not UTF-8 at all.
+cron_wrap bytes-job bash -c 'printf "ÿþ broken pipe
+" >&2; exit 5' || true
+# A start later than the end.
+cron_start clock-job
+CRON_START_MS=$(( CRON_START_MS + 60000 ))
+cron_complete
+# An exit code that is not a number.
+cron_start code-job
+cron_fail "bad code" 1-2
+echo done"#
+        ))
+        .env("CRON_API_BASE", &root)
+        .env("CRON_SECRET", SECRET)
+        .env("PATH", &path)
+        .output()
+        .await
+        .expect("bash runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("set-e-exit=1"), "{stdout}");
+    assert!(!stdout.contains("not-reached"), "{stdout}");
+    assert!(stdout.trim_end().ends_with("done"), "{stdout}");
+
+    let run = |cron: &'static str| {
+        let base = server.base.clone();
+        async move {
+            let (s, b) = get(&base, &format!("/cron-executions/list?cronName={cron}")).await;
+            assert_eq!(s, 200, "{b}");
+            assert_eq!(b["pagination"]["total"], 1, "{cron}: {b}");
+            b["executions"][0].clone()
+        }
+    };
+    let e = run("set-e-job").await;
+    assert_eq!(
+        (e["status"].as_str(), e["exit_code"].as_i64()),
+        (Some("failed"), Some(1))
+    );
+    let e = run("utf8-job").await;
+    assert_eq!(
+        (e["status"].as_str(), e["exit_code"].as_i64()),
+        (Some("failed"), Some(3))
+    );
+    assert!(e["error_message"].as_str().unwrap().contains("éééé"), "{e}");
+    let e = run("bytes-job").await;
+    assert_eq!(
+        (e["status"].as_str(), e["exit_code"].as_i64()),
+        (Some("failed"), Some(5))
+    );
+    assert!(
+        e["error_message"].as_str().unwrap().contains("broken pipe"),
+        "{e}"
+    );
+    let e = run("clock-job").await;
+    assert_eq!(
+        (e["status"].as_str(), e["duration_ms"].as_i64()),
+        (Some("completed"), Some(0))
+    );
+    let e = run("code-job").await;
+    assert_eq!(
+        (e["status"].as_str(), e["exit_code"].as_i64()),
+        (Some("failed"), Some(1))
+    );
+    assert_eq!(e["error_message"], "bad code");
+
+    // curl ran for every report, and never with the secret among its arguments.
+    let argv = std::fs::read_to_string(&argv_log).expect("curl ran");
+    assert!(argv.lines().count() >= 10, "{argv}");
+    assert!(!argv.contains(SECRET), "{argv}");
+    let _ = std::fs::remove_dir_all(&dir);
+    server.stop().await;
+    db.finish().await;
+}
+
 async fn orphan(store: &dyn Store, cron: &str, ago: chrono::Duration) -> uuid::Uuid {
     let mut s = Start::now(CronName::new(cron).unwrap());
     s.started_at = Utc::now() - ago;
