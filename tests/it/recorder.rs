@@ -430,6 +430,87 @@ async fn direct_monitor_stores_no_invalid_schedule() {
     db.finish().await;
 }
 
+/// A server URL without the API's mount point answers 404 to everything: the runs are not
+/// lost but wait in the spool (with a hint on stderr), and nothing is counted dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_url_path_spools_and_drops_nothing() {
+    let db = TestDb::sqlite().await;
+    let server = TestServer::start(db.store.clone(), SECRET, None).await;
+    let spool = common::spool_dir();
+    let monitor = Monitor::builder(&format!("http://{}", server.addr))
+        .secret(SECRET)
+        .spool_dir(&spool)
+        .own_recorder()
+        .build()
+        .unwrap();
+    CronRun::start(&monitor, "typo").complete();
+    assert!(monitor.flush(FLUSH).await);
+    let stats = monitor.stats();
+    assert_eq!((stats.dropped, stats.dead_lettered), (0, 0), "{stats:?}");
+    assert_eq!(stats.spooled, 2, "{stats:?}");
+    let lines: usize = common::spool_files(&spool)
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap().lines().count())
+        .sum();
+    assert_eq!(lines, 2, "the start and the end wait in the spool");
+    assert!(db.store.schedules().await.unwrap().is_empty());
+    drop(server);
+    let _ = std::fs::remove_dir_all(&spool);
+    db.finish().await;
+}
+
+/// An event the server refuses for good as invalid (a start whose slot is in the year 10000)
+/// is kept in the dead-letter file next to the spool, not lost; the run itself is still
+/// stored from its completion.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_event_goes_to_the_dead_letter_file() {
+    let db = TestDb::sqlite().await;
+    let server = TestServer::start(db.store.clone(), SECRET, None).await;
+    let spool = common::spool_dir();
+    let monitor = Monitor::builder(&server.url())
+        .secret(SECRET)
+        .spool_dir(&spool)
+        .own_recorder()
+        .build()
+        .unwrap();
+    let far = chrono::DateTime::parse_from_rfc3339("10000-01-01T00:00:00Z")
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .unwrap_or_else(|_| chrono::DateTime::<chrono::Utc>::MAX_UTC);
+    let run = CronRun::builder(&monitor, "far-slot")
+        .scheduled_for(far)
+        .start();
+    let id = run.id();
+    run.complete();
+    assert!(monitor.flush(FLUSH).await);
+    let stats = monitor.stats();
+    assert_eq!((stats.dead_lettered, stats.dropped), (1, 0), "{stats:?}");
+    let dead: Vec<_> = common::spool_files(&spool)
+        .into_iter()
+        .filter(|f| {
+            f.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("dead-letter-"))
+        })
+        .collect();
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    let text = std::fs::read_to_string(&dead[0]).unwrap();
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(
+        text.contains(&id.to_string()) && text.contains("422"),
+        "{text}"
+    );
+    let e = db
+        .store
+        .execution(id)
+        .await
+        .unwrap()
+        .expect("stored from its completion");
+    assert_eq!(e.status, Status::Completed);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&spool);
+    db.finish().await;
+}
+
 #[test]
 fn disabled_monitor_records_nothing_and_never_fails() {
     let m = Monitor::disabled();

@@ -60,8 +60,11 @@ pub struct RecorderStats {
     /// Events that found the queue full and went straight to the spool file from the job's
     /// thread (also counted in `spooled` or `dropped`).
     pub overflowed: u64,
-    /// Events lost: refused by their destination as invalid (a conflicting outcome), or not
-    /// even writable to the spool.
+    /// Events refused for good by their destination as invalid, kept in the dead-letter file
+    /// next to the spool (`dead-letter-<key>.jsonl`) instead of being lost.
+    pub dead_lettered: u64,
+    /// Events dropped: the destination already holds the run with another outcome (the one
+    /// refusal that is definitive), or the event could not even be written to a file.
     pub dropped: u64,
 }
 
@@ -74,6 +77,7 @@ struct Counters {
     spooled: AtomicU64,
     replayed: AtomicU64,
     overflowed: AtomicU64,
+    dead_lettered: AtomicU64,
     dropped: AtomicU64,
 }
 
@@ -90,6 +94,7 @@ impl Counters {
             spooled: get(&self.spooled),
             replayed: get(&self.replayed),
             overflowed: get(&self.overflowed),
+            dead_lettered: get(&self.dead_lettered),
             dropped: get(&self.dropped),
         }
     }

@@ -64,6 +64,71 @@ pub(super) fn spool(destination: &Destination, events: &[Event], counters: &Coun
     }
 }
 
+/// Keeps an event its destination refused for good as invalid in the destination's
+/// dead-letter file (`dead-letter-<key>.jsonl` in the spool folder, never replayed), with the
+/// reason, so nothing is silently lost; counted as dead-lettered, or as dropped when even that
+/// write fails.
+pub(super) fn dead_letter(
+    destination: &Destination,
+    event: &Event,
+    why: &str,
+    counters: &Counters,
+) {
+    #[derive(Serialize)]
+    struct DeadLine<'a> {
+        event: &'a Event,
+        reason: &'a str,
+        at: chrono::DateTime<chrono::Utc>,
+    }
+    let written = (|| -> io::Result<std::path::PathBuf> {
+        let dir = destination.spool_dir.as_ref().ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                "no spool folder: set CRONMON_SPOOL_DIR or HOME",
+            )
+        })?;
+        let mut builder = fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(dir)?;
+        let path = dir.join(format!("dead-letter-{:016x}.jsonl", destination.key));
+        let mut line = serde_json::to_string(&DeadLine {
+            event,
+            reason: why,
+            at: chrono::Utc::now(),
+        })
+        .map_err(io::Error::other)?;
+        line.push('\n');
+        let mut options = OpenOptions::new();
+        options.append(true).create(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        options.open(&path)?.write_all(line.as_bytes())?;
+        Ok(path)
+    })();
+    match written {
+        Ok(path) => {
+            Counters::add(&counters.dead_lettered, 1);
+            eprintln!(
+                "cronmon: {} refused run {} as invalid ({why}); the event is kept in {}",
+                destination.config.describe(),
+                event.execution_id(),
+                path.display()
+            );
+        }
+        Err(e) => {
+            Counters::add(&counters.dropped, 1);
+            eprintln!(
+                "cronmon: {} refused run {} as invalid ({why}) and the dead-letter file cannot \
+                 be written ({e}): the event is lost",
+                destination.config.describe(),
+                event.execution_id()
+            );
+        }
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 struct Line {
     event: Event,

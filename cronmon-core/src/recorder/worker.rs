@@ -243,13 +243,17 @@ impl Worker {
                         match result {
                             EventResult::Done => Counters::add(&self.counters.delivered, 1),
                             EventResult::Transient => retry.push(event),
-                            EventResult::Rejected(why) => {
+                            EventResult::Conflict(why) => {
                                 Counters::add(&self.counters.dropped, 1);
                                 eprintln!(
-                                    "cronmon: {} refused an event of run {}: {why}",
+                                    "cronmon: {} already holds run {} with another outcome: \
+                                     {why}",
                                     destination.config.describe(),
                                     event.execution_id()
                                 );
+                            }
+                            EventResult::Invalid(why) => {
+                                spool::dead_letter(destination, &event, &why, &self.counters);
                             }
                         }
                     }

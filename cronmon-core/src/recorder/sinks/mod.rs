@@ -40,11 +40,17 @@ impl From<Error> for SinkError {
     }
 }
 
-/// What became of one event of a delivered batch.
+/// What became of one event of a delivered batch. A destination at fault for every event (a
+/// wrong URL, a read-only database) is a [`SinkError::Refused`] of the whole batch instead, so
+/// the batch is spooled.
 pub(crate) enum EventResult {
     Done,
     Transient,
-    Rejected(String),
+    /// The destination holds the run with another outcome: definitive, the one refusal after
+    /// which an event is dropped.
+    Conflict(String),
+    /// The destination refuses this event for good as invalid: kept in the dead-letter file.
+    Invalid(String),
 }
 
 /// A destination opened for writing, on the recorder thread's runtime.

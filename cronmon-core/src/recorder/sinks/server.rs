@@ -131,9 +131,18 @@ struct ScheduleBody<'a> {
 enum Answer {
     Done,
     Transient,
-    Rejected(String),
+    /// 409: the server holds the run with another outcome.
+    Conflict(String),
+    /// 400 or 422: the server refuses this event for good.
+    Invalid(String),
+    /// Any other refusal: the destination, not the event, is at fault.
+    Refused(String),
     Unauthorized,
 }
+
+/// Why a start or completion answered 404: cronmon answers it for neither at the right URL.
+const NOT_FOUND_HINT: &str = "the server answered 404 (not found): is the URL the API's mount \
+     point, http(s)://host:port/api/admin? Runs are kept in the spool";
 
 impl Client {
     pub(crate) fn new(base: &str, secret: Option<&str>) -> reqwest::Result<Self> {
@@ -166,10 +175,18 @@ impl Client {
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Answer::Unauthorized,
             StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS => Answer::Transient,
             s if s.is_server_error() => Answer::Transient,
+            StatusCode::NOT_FOUND => Answer::Refused(NOT_FOUND_HINT.into()),
             s => {
                 let body = response.text().await.unwrap_or_default();
                 let body: String = body.chars().take(300).collect();
-                Answer::Rejected(format!("HTTP {s}: {body}"))
+                let why = format!("HTTP {s}: {body}");
+                match s {
+                    StatusCode::CONFLICT => Answer::Conflict(why),
+                    StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => {
+                        Answer::Invalid(why)
+                    }
+                    _ => Answer::Refused(format!("{why}; runs are kept in the spool")),
+                }
             }
         }
     }
@@ -205,8 +222,9 @@ impl Client {
                         total: *total,
                     });
                 match self.send(req).await {
-                    // A heartbeat of a run the server does not know (yet): nothing to keep.
-                    Answer::Rejected(_) => Answer::Done,
+                    // A heartbeat of a run the server does not know (yet), or refuses: a sign
+                    // of life has nothing worth keeping.
+                    Answer::Conflict(_) | Answer::Invalid(_) | Answer::Refused(_) => Answer::Done,
                     other => other,
                 }
             }
@@ -220,7 +238,11 @@ impl Client {
         for (i, event) in events.iter().enumerate() {
             match self.send_event(event).await {
                 Answer::Done => results.push(EventResult::Done),
-                Answer::Rejected(why) => results.push(EventResult::Rejected(why)),
+                Answer::Conflict(why) => results.push(EventResult::Conflict(why)),
+                Answer::Invalid(why) => results.push(EventResult::Invalid(why)),
+                // The whole batch waits in the spool; what it did store is not doubled by the
+                // replay (writes are idempotent by run id).
+                Answer::Refused(why) => return Err(SinkError::Refused(why)),
                 Answer::Transient => {
                     if i == 0 {
                         return Err(SinkError::Transient("server unreachable".into()));
@@ -261,7 +283,9 @@ impl Client {
         match self.send(req).await {
             Answer::Done => Ok(()),
             Answer::Transient => Err(SinkError::Transient("server unreachable".into())),
-            Answer::Rejected(why) => Err(SinkError::Refused(why)),
+            Answer::Conflict(why) | Answer::Invalid(why) | Answer::Refused(why) => {
+                Err(SinkError::Refused(why))
+            }
             Answer::Unauthorized => Err(SinkError::Refused("wrong secret (HTTP 401)".into())),
         }
     }

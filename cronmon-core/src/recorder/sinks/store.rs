@@ -23,16 +23,25 @@ impl StoreSink {
     /// Writes `events` in one transaction; one result per event.
     pub(crate) async fn deliver(&self, events: &[Event]) -> Result<Vec<EventResult>, SinkError> {
         let results = self.0.record_batch(events).await?;
-        Ok(results
-            .into_iter()
-            .map(|r| match r {
+        let mut out = Vec::with_capacity(results.len());
+        for result in results {
+            out.push(match result {
                 Ok(_) => EventResult::Done,
                 Err(e) if e.is_transient() => EventResult::Transient,
                 // A heartbeat of a run closed meanwhile: nothing to keep.
                 Err(Error::UnknownExecution(_)) => EventResult::Done,
-                Err(e) => EventResult::Rejected(e.to_string()),
-            })
-            .collect())
+                Err(e @ Error::ConflictingOutcome { .. }) => EventResult::Conflict(e.to_string()),
+                Err(e @ (Error::InvalidField { .. } | Error::InvalidName(_))) => {
+                    EventResult::Invalid(e.to_string())
+                }
+                Err(e) if e.is_invalid_data() => EventResult::Invalid(e.to_string()),
+                // Permission denied, a read-only file, a missing table: the destination is at
+                // fault, not the event. The whole batch waits in the spool (writes are
+                // idempotent, so what this batch did store is not doubled by its replay).
+                Err(e) => return Err(SinkError::Refused(e.to_string())),
+            });
+        }
+        Ok(out)
     }
 
     pub(crate) async fn upsert_schedule(
