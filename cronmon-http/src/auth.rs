@@ -5,13 +5,16 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::{Api, ApiError};
 
 impl Api {
     /// Whether the request's headers carry the secret, in `X-Cron-Secret` or
-    /// `Authorization: Bearer` (compared in constant time). An empty secret lets nobody in.
+    /// `Authorization: Bearer`. The SHA-256 digests of the two are compared in constant time:
+    /// equal lengths always, so the time taken says nothing about the secret, not even its
+    /// length. An empty secret lets nobody in.
     pub fn is_authorized(&self, headers: &HeaderMap) -> bool {
         let secret = self.config().secret.as_bytes();
         if secret.is_empty() {
@@ -24,8 +27,16 @@ impl Api {
                 let v = headers.get(header::AUTHORIZATION)?.as_bytes();
                 (v.len() > 7 && v[..7].eq_ignore_ascii_case(b"bearer ")).then(|| &v[7..])
             });
-        given.is_some_and(|g| bool::from(g.trim_ascii().ct_eq(secret)))
+        given.is_some_and(|g| secret_matches(g, secret))
     }
+}
+
+/// Whether `given` (white space around it ignored) is `secret`, comparing SHA-256 digests in
+/// constant time.
+fn secret_matches(given: &[u8], secret: &[u8]) -> bool {
+    let given = Sha256::digest(given.trim_ascii());
+    let secret = Sha256::digest(secret);
+    bool::from(given.as_slice().ct_eq(secret.as_slice()))
 }
 
 /// Lets a request through when it carries the secret; answers 401 otherwise.
@@ -38,5 +49,20 @@ pub(crate) async fn require_secret(
         next.run(request).await
     } else {
         ApiError::unauthorized().into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::secret_matches;
+
+    #[test]
+    fn only_the_exact_secret_matches() {
+        let secret = b"s3cret-value";
+        assert!(secret_matches(b"s3cret-value", secret));
+        assert!(secret_matches(b" s3cret-value ", secret));
+        for wrong in ["s3cret", "s3cret-value2", "S3CRET-VALUE", "", "x"] {
+            assert!(!secret_matches(wrong.as_bytes(), secret), "{wrong:?}");
+        }
     }
 }
