@@ -366,21 +366,4 @@ on_all_destinations!(
     kill_9_is_closed_as_crashed_by_the_next_job,
 );
 
-mod unreachable_monitor {
-    use super::*;
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sqlite() {
-        unreachable_monitor_loses_nothing(Kind::Sqlite).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn postgres() {
-        unreachable_monitor_loses_nothing(Kind::Postgres).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn http() {
-        unreachable_monitor_loses_nothing(Kind::Http).await;
-    }
-}
+on_each_kind!(unreachable_monitor_loses_nothing);

@@ -348,24 +348,7 @@ on_all_destinations!(
     runs_of_dead_processes_are_closed_as_crashed,
 );
 
-mod down {
-    use super::*;
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sqlite() {
-        down_destination_spools_then_replays(Kind::Sqlite).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn postgres() {
-        down_destination_spools_then_replays(Kind::Postgres).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn http() {
-        down_destination_spools_then_replays(Kind::Http).await;
-    }
-}
+on_each_kind!(down_destination_spools_then_replays);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_secret_spools_until_the_right_one_comes() {

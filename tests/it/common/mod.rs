@@ -192,6 +192,34 @@ macro_rules! on_all_destinations {
     };
 }
 
+/// Runs each listed `async fn(Kind)` once per destination kind (SQLite, PostgreSQL, a server
+/// over HTTP); the function makes its own set-up.
+#[macro_export]
+macro_rules! on_each_kind {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                use super::*;
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name(Kind::Sqlite).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name(Kind::Postgres).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn http() {
+                    super::$name(Kind::Http).await;
+                }
+            }
+        )*
+    };
+}
+
 /// Which destination a recorder test reports to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
