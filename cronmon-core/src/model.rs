@@ -537,25 +537,39 @@ pub struct Schedule {
 }
 
 /// Settings of a cron to create or change; `None` keeps what is stored (or the default).
+///
+/// Also the body of `PUT /cron-schedules/{name}` as it travels (camelCase, absent fields left
+/// out), so the server, its clients and the OpenAPI document share this one definition.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ScheduleUpdate {
     /// Name for people.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
-    /// 5-field crontab expression.
+    /// 5-field crontab expression (`0 9 * * *`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cron_expression: Option<String>,
-    /// IANA time zone of the expression.
+    /// IANA time zone of the expression (`Europe/Paris`; default `UTC`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub timezone: Option<String>,
     /// Whether it is monitored.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub is_enabled: Option<bool>,
-    /// Max runtime, ms.
+    /// Max runtime, ms (default 1 h).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<i64>,
-    /// Start deadline, ms.
+    /// Start deadline after the due time, ms (default 5 min).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub grace_ms: Option<i64>,
-    /// Heartbeat timeout, ms.
+    /// Longest silence of a running run, ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub heartbeat_timeout_ms: Option<i64>,
-    /// Consecutive failures before alerting.
+    /// Consecutive failures before alerting (default 3).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub failure_threshold: Option<i32>,
-    /// Successes before resolving.
+    /// Successes before an alert resolves (default 1).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_threshold: Option<i32>,
 }
 

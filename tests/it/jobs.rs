@@ -12,8 +12,7 @@ use cronmon::{Execution, ExecutionFilter, PageRequest, Reason, Status};
 use serde_json::json;
 
 use crate::common;
-use crate::common::server::TestServer;
-use crate::common::{Kind, SECRET, TestDb};
+use crate::common::{Kind, LiveDest, SECRET};
 
 // The job programs of the `cronmon-test-jobs` crate (test-jobs/).
 const JOB: &str = "cronmon-test-job";
@@ -70,41 +69,24 @@ async fn wait_running(store: &dyn Store, cron: &str) -> Execution {
 }
 
 struct Setup {
-    db: TestDb,
-    url: String,
+    dest: LiveDest,
     spool: PathBuf,
-    _server: Option<TestServer>,
-    kind: Kind,
 }
 
 impl Setup {
     async fn new(kind: Kind) -> Self {
-        let db = match kind {
-            Kind::Postgres => TestDb::postgres().await,
-            _ => TestDb::sqlite().await,
-        };
-        let (url, server) = match kind {
-            Kind::Http => {
-                let s = TestServer::start(db.store.clone(), SECRET, None).await;
-                (s.url(), Some(s))
-            }
-            _ => (db.url.clone(), None),
-        };
         Self {
-            db,
-            url,
+            dest: LiveDest::new(kind).await,
             spool: common::spool_dir(),
-            _server: server,
-            kind,
         }
     }
 
     fn job(&self, bin: &str, mode: &str) -> Command {
-        job(bin, mode, &self.url, &self.spool)
+        job(bin, mode, &self.dest.url, &self.spool)
     }
 
     fn store(&self) -> &dyn Store {
-        &*self.db.store
+        &*self.dest.db.store
     }
 
     async fn finish(self) {
@@ -113,7 +95,7 @@ impl Setup {
             "nothing should be left in the spool"
         );
         let _ = std::fs::remove_dir_all(&self.spool);
-        self.db.finish().await;
+        self.dest.finish().await;
     }
 }
 
@@ -273,7 +255,7 @@ async fn sigterm_is_recorded_as_interrupted(s: &Setup) {
 }
 
 async fn kill_9_is_closed_as_crashed_by_the_next_job(s: &Setup) {
-    if s.kind == Kind::Http {
+    if s.dest.kind == Kind::Http {
         return; // crash detection reads the store: over HTTP the server's sweeps do it
     }
     let mut child = s.job(JOB, "sleep").spawn().unwrap();

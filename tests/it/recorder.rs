@@ -21,50 +21,36 @@ use serde_json::json;
 
 use crate::common;
 use crate::common::server::TestServer;
-use crate::common::{Kind, SECRET, TestDb};
+use crate::common::{Kind, LiveDest, SECRET, TestDb};
 
 const FLUSH: Duration = Duration::from_secs(15);
 
 /// A store to check, and a monitor that reports to it (directly, or through the server).
 struct Setup {
-    db: TestDb,
+    dest: LiveDest,
     monitor: Monitor,
     spool: PathBuf,
-    server: Option<TestServer>,
-    kind: Kind,
 }
 
 impl Setup {
     async fn new(kind: Kind) -> Self {
-        let db = match kind {
-            Kind::Postgres => TestDb::postgres().await,
-            Kind::Sqlite | Kind::Http => TestDb::sqlite().await,
-        };
+        let dest = LiveDest::new(kind).await;
         let spool = common::spool_dir();
-        let (url, server) = match kind {
-            Kind::Http => {
-                let server = TestServer::start(db.store.clone(), SECRET, None).await;
-                (server.url(), Some(server))
-            }
-            _ => (db.url.clone(), None),
-        };
-        let monitor = Monitor::builder(&url)
+        let monitor = Monitor::builder(&dest.url)
             .secret(SECRET)
             .spool_dir(&spool)
             .own_recorder()
             .build()
             .expect("monitor");
         Self {
-            db,
+            dest,
             monitor,
             spool,
-            server,
-            kind,
         }
     }
 
     fn store(&self) -> &Arc<dyn Store> {
-        &self.db.store
+        &self.dest.db.store
     }
 
     async fn flush(&self) {
@@ -72,9 +58,8 @@ impl Setup {
     }
 
     async fn finish(self) {
-        drop(self.server);
         let _ = std::fs::remove_dir_all(&self.spool);
-        self.db.finish().await;
+        self.dest.finish().await;
     }
 }
 
@@ -264,7 +249,7 @@ fn dead_pid() -> i32 {
 }
 
 async fn runs_of_dead_processes_are_closed_as_crashed(s: &Setup) {
-    if s.kind == Kind::Http {
+    if s.dest.kind == Kind::Http {
         return; // the server's own sweeps close them: a remote job cannot see their hosts
     }
     let (host, boot) = this_host();

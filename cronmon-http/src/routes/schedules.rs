@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use cronmon_core::{Schedule, ScheduleUpdate};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::Api;
@@ -47,30 +47,6 @@ pub(crate) struct SchedulesResponse {
     pub schedules: Vec<ScheduleRow>,
 }
 
-/// Body of `PUT /cron-schedules/{name}`; absent fields keep what is stored.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct ScheduleRequest {
-    /// Name for people.
-    pub display_name: Option<String>,
-    /// 5-field crontab expression (`0 9 * * *`).
-    pub cron_expression: Option<String>,
-    /// IANA time zone of the expression (`Europe/Paris`; default `UTC`).
-    pub timezone: Option<String>,
-    /// Whether it is monitored.
-    pub is_enabled: Option<bool>,
-    /// Max runtime, ms (default 1 h).
-    pub timeout_ms: Option<i64>,
-    /// Start deadline after the due time, ms (default 5 min).
-    pub grace_ms: Option<i64>,
-    /// Longest silence of a running run, ms.
-    pub heartbeat_timeout_ms: Option<i64>,
-    /// Consecutive failures before alerting (default 3).
-    pub failure_threshold: Option<i32>,
-    /// Successes before an alert resolves (default 1).
-    pub recovery_threshold: Option<i32>,
-}
-
 /// Answer of `PUT /cron-schedules/{name}`.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ScheduleResponse {
@@ -102,7 +78,7 @@ pub(crate) async fn schedules(State(api): State<Api>) -> Result<Json<SchedulesRe
 #[utoipa::path(
     put, path = "/cron-schedules/{name}", tag = "schedules",
     params(("name" = String, Path, description = "The cron")),
-    request_body = ScheduleRequest,
+    request_body = ScheduleUpdate,
     responses(
         (status = 200, description = "The schedule as stored", body = ScheduleResponse),
         (status = 400, description = "Bad JSON or a field of the wrong type", body = ErrorBody),
@@ -115,20 +91,11 @@ pub(crate) async fn schedules(State(api): State<Api>) -> Result<Json<SchedulesRe
 pub(crate) async fn put_schedule(
     State(api): State<Api>,
     PathParams(name): PathParams<String>,
-    JsonBody(body): JsonBody<ScheduleRequest>,
+    JsonBody(mut update): JsonBody<ScheduleUpdate>,
 ) -> Result<Json<ScheduleResponse>, ApiError> {
     let name = cron_name("name", name)?;
-    let update = ScheduleUpdate {
-        display_name: body.display_name,
-        cron_expression: body.cron_expression.map(|e| e.trim().to_owned()),
-        timezone: body.timezone.map(|t| t.trim().to_owned()),
-        is_enabled: body.is_enabled,
-        timeout_ms: body.timeout_ms,
-        grace_ms: body.grace_ms,
-        heartbeat_timeout_ms: body.heartbeat_timeout_ms,
-        failure_threshold: body.failure_threshold,
-        recovery_threshold: body.recovery_threshold,
-    };
+    update.cron_expression = update.cron_expression.map(|e| e.trim().to_owned());
+    update.timezone = update.timezone.map(|t| t.trim().to_owned());
     validate_update(&update)?;
     let store = api.store();
     store.upsert_schedule(&name, &update).await?;

@@ -231,6 +231,42 @@ pub enum Kind {
 /// The secret of the test servers.
 pub const SECRET: &str = "test-secret";
 
+/// A destination that is up, of each kind: a database to check, and the URL that reports to
+/// it (the database itself, or the real server in front of a SQLite file).
+pub struct LiveDest {
+    pub db: TestDb,
+    pub url: String,
+    pub kind: Kind,
+    server: Option<server::TestServer>,
+}
+
+impl LiveDest {
+    pub async fn new(kind: Kind) -> Self {
+        let db = match kind {
+            Kind::Postgres => TestDb::postgres().await,
+            Kind::Sqlite | Kind::Http => TestDb::sqlite().await,
+        };
+        let (url, server) = match kind {
+            Kind::Http => {
+                let s = server::TestServer::start(db.store.clone(), SECRET, None).await;
+                (s.url(), Some(s))
+            }
+            _ => (db.url.clone(), None),
+        };
+        Self {
+            db,
+            url,
+            kind,
+            server,
+        }
+    }
+
+    pub async fn finish(self) {
+        drop(self.server);
+        self.db.finish().await;
+    }
+}
+
 /// A destination that is down until [`DownDest::bring_up`]: a SQLite file in a folder that
 /// does not exist yet, a PostgreSQL database not created yet, or a server not listening yet.
 pub struct DownDest {

@@ -104,29 +104,6 @@ struct HeartbeatBody {
     total: Option<i64>,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ScheduleBody<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    display_name: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cron_expression: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    timezone: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    is_enabled: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    timeout_ms: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    grace_ms: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    heartbeat_timeout_ms: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    failure_threshold: Option<i32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    recovery_threshold: Option<i32>,
-}
-
 /// What one answer means for the event it carried.
 enum Answer {
     Done,
@@ -267,19 +244,8 @@ impl Client {
         name: &CronName,
         u: &ScheduleUpdate,
     ) -> Result<(), SinkError> {
-        let body = ScheduleBody {
-            display_name: u.display_name.as_deref(),
-            cron_expression: u.cron_expression.as_deref(),
-            timezone: u.timezone.as_deref(),
-            is_enabled: u.is_enabled,
-            timeout_ms: u.timeout_ms,
-            grace_ms: u.grace_ms,
-            heartbeat_timeout_ms: u.heartbeat_timeout_ms,
-            failure_threshold: u.failure_threshold,
-            recovery_threshold: u.recovery_threshold,
-        };
         let path = format!("/cron-schedules/{}", encode_segment(name.as_str()));
-        let req = self.http.put(self.url(&path)).json(&body);
+        let req = self.http.put(self.url(&path)).json(u);
         match self.send(req).await {
             Answer::Done => Ok(()),
             Answer::Transient => Err(SinkError::Transient("server unreachable".into())),
