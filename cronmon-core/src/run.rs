@@ -641,6 +641,23 @@ mod ids {
     #[cfg(test)]
     mod tests {
         #[test]
+        fn the_innermost_current_run_stays_current_when_an_outer_one_ends() {
+            use crate::{CronRun, Monitor, current_run};
+            let m = Monitor::disabled();
+            let outer = CronRun::builder(&m, "outer").current().start();
+            let middle = CronRun::builder(&m, "middle").current().start();
+            let inner = CronRun::builder(&m, "inner").current().start();
+            let inner_handle = inner.handle();
+            outer.complete();
+            let now = current_run().expect("a current run");
+            assert!(std::sync::Arc::ptr_eq(&now.shared, &inner_handle.shared));
+            inner.complete();
+            let now = current_run().expect("a current run");
+            assert!(std::sync::Arc::ptr_eq(&now.shared, &middle.handle().shared));
+            middle.complete();
+        }
+
+        #[test]
         fn exit_codes_are_recovered() {
             use crate::run::{RunEnd, RunResult};
             use std::process::ExitCode;

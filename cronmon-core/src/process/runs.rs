@@ -26,7 +26,8 @@ pub(crate) fn unregister(run: &dyn ActiveRun) {
         .iter()
         .rposition(|r| std::ptr::addr_eq(Arc::as_ptr(r), run as *const dyn ActiveRun))
     {
-        active.swap_remove(i);
+        // `remove`, not `swap_remove`: `innermost_current` relies on registration order.
+        active.remove(i);
     }
 }
 

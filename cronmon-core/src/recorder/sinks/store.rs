@@ -24,12 +24,17 @@ impl StoreSink {
     pub(crate) async fn deliver(&self, events: &[Event]) -> Result<Vec<EventResult>, SinkError> {
         let results = self.0.record_batch(events).await?;
         let mut out = Vec::with_capacity(results.len());
-        for result in results {
+        for (event, result) in events.iter().zip(results) {
             out.push(match result {
                 Ok(_) => EventResult::Done,
                 Err(e) if e.is_transient() => EventResult::Transient,
-                // A heartbeat of a run closed meanwhile: nothing to keep.
-                Err(Error::UnknownExecution(_)) => EventResult::Done,
+                // A heartbeat of a run closed or not stored yet: a sign of life, nothing to keep.
+                Err(Error::UnknownExecution(_)) if matches!(event, Event::Heartbeat(_)) => {
+                    EventResult::Done
+                }
+                // A finish whose start has not arrived yet (it may wait in another process's
+                // spool): retried, then spooled, never counted as delivered.
+                Err(Error::UnknownExecution(_)) => EventResult::Transient,
                 Err(e @ Error::ConflictingOutcome { .. }) => EventResult::Conflict(e.to_string()),
                 Err(e @ (Error::InvalidField { .. } | Error::InvalidName(_))) => {
                     EventResult::Invalid(e.to_string())
