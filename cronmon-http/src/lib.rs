@@ -47,7 +47,6 @@ mod ingest;
 pub mod openapi;
 mod params;
 mod routes;
-mod schedule;
 pub mod server;
 mod validate;
 
@@ -113,6 +112,8 @@ pub struct Api {
 struct Inner {
     store: Arc<dyn Store>,
     config: Config,
+    /// SHA-256 of the secret, made once: each request compares its own digest to it.
+    secret_digest: Option<[u8; 32]>,
     ingest: ingest::Ingest,
 }
 
@@ -128,6 +129,7 @@ impl Api {
         Self {
             inner: Arc::new(Inner {
                 store,
+                secret_digest: auth::digest_of(&config.secret),
                 config,
                 ingest,
             }),

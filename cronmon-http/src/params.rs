@@ -38,8 +38,13 @@ impl PageQuery {
                 parse_number::<u64>("limit", l)?.min(u64::from(PageRequest::MAX_LIMIT)) as u32
             }
         };
-        rules::page(page, limit).map_err(refused_query)?;
-        Ok(PageRequest::new(page, limit)?)
+        // The core checks the bounds; in a query string they are a 400.
+        PageRequest::new(page, limit).map_err(|e| match e {
+            cronmon_core::Error::InvalidField { field, message } => {
+                ApiError::bad_query(field, message)
+            }
+            other => other.into(),
+        })
     }
 }
 

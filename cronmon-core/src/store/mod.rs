@@ -96,13 +96,7 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn schedules(&self) -> Result<Vec<Schedule>>;
 
     /// One cron with its settings and derived figures; none if it was never registered.
-    async fn schedule(&self, name: &CronName) -> Result<Option<Schedule>> {
-        Ok(self
-            .schedules()
-            .await?
-            .into_iter()
-            .find(|s| s.cron_name == name.as_str()))
-    }
+    async fn schedule(&self, name: &CronName) -> Result<Option<Schedule>>;
 
     /// Creates or changes a cron's settings.
     async fn upsert_schedule(&self, name: &CronName, update: &ScheduleUpdate) -> Result<()>;
@@ -130,9 +124,7 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn running_on_host(&self, host: &str) -> Result<Vec<RunningRun>>;
 
     /// Checks that the database answers, as cheaply as it can (for health probes).
-    async fn ping(&self) -> Result<()> {
-        self.execution(Uuid::nil()).await.map(drop)
-    }
+    async fn ping(&self) -> Result<()>;
 }
 
 /// Opens the store that `url` names (`postgres://…` or `sqlite://…`), creating and migrating
@@ -234,11 +226,6 @@ pub(crate) fn finish_conflict(
             requested,
         }),
     }
-}
-
-pub(crate) fn clamp_hours(hours: u32) -> Result<u32> {
-    crate::rules::stats_hours(hours)?;
-    Ok(hours)
 }
 
 #[cfg(test)]

@@ -182,7 +182,7 @@ impl Store for PgStore {
     }
 
     async fn stats(&self, hours: u32) -> Result<Vec<CronStats>> {
-        let hours = super::clamp_hours(hours)?;
+        crate::rules::stats_hours(hours)?;
         let rows: Vec<super::rows::CronStatsRow> = sqlx::query_as(STATS)
             .bind(hours as i32)
             .fetch_all(&self.pool)

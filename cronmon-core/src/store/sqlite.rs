@@ -201,7 +201,7 @@ impl Store for SqliteStore {
     }
 
     async fn stats(&self, hours: u32) -> Result<Vec<CronStats>> {
-        let hours = super::clamp_hours(hours)?;
+        crate::rules::stats_hours(hours)?;
         let rows: Vec<super::rows::CronStatsRow> = sqlx::query_as(STATS)
             .bind(since(chrono::Duration::hours(i64::from(hours))))
             .fetch_all(&self.pool)

@@ -11,7 +11,6 @@ use utoipa::ToSchema;
 use crate::Api;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsonBody, PathParams};
-use crate::schedule::{next_run_at, validate_update};
 use crate::validate::cron_name;
 
 /// A schedule row with its next due time.
@@ -26,7 +25,7 @@ pub(crate) struct ScheduleRow {
 
 impl From<Schedule> for ScheduleRow {
     fn from(schedule: Schedule) -> Self {
-        let next_run_at = next_run_at(
+        let next_run_at = cronmon_core::rules::next_run_at(
             schedule.cron_expression.as_deref(),
             &schedule.timezone,
             Utc::now(),
@@ -96,7 +95,8 @@ pub(crate) async fn put_schedule(
     let name = cron_name("name", name)?;
     update.cron_expression = update.cron_expression.map(|e| e.trim().to_owned());
     update.timezone = update.timezone.map(|t| t.trim().to_owned());
-    validate_update(&update)?;
+    // The store checks every setting (`ScheduleUpdate::validate`): a refusal is a 422 naming
+    // the field.
     let store = api.store();
     store.upsert_schedule(&name, &update).await?;
     let schedule = store
