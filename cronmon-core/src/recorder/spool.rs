@@ -87,11 +87,7 @@ pub(super) fn dead_letter(
                 "no spool folder: set CRONMON_SPOOL_DIR or HOME",
             )
         })?;
-        let mut builder = fs::DirBuilder::new();
-        builder.recursive(true);
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder.create(dir)?;
+        create_dir(dir)?;
         let path = dir.join(format!("dead-letter-{:016x}.jsonl", destination.key));
         let mut line = serde_json::to_string(&DeadLine {
             event,
@@ -173,12 +169,17 @@ impl SpoolFile {
     }
 }
 
-fn create(dir: &Path, key: u64) -> io::Result<File> {
+/// The spool folder, made if missing: readable by its owner only.
+fn create_dir(dir: &Path) -> io::Result<()> {
     let mut builder = fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)?;
+    builder.create(dir)
+}
+
+fn create(dir: &Path, key: u64) -> io::Result<File> {
+    create_dir(dir)?;
     let name = format!(
         "{key:016x}-{}-{}.jsonl",
         std::process::id(),

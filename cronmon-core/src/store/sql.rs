@@ -473,7 +473,7 @@ macro_rules! shared_ops {
             pool: &Pool,
             days: u32,
         ) -> Result<Vec<$crate::model::TimelineDay>> {
-            let days = days.clamp(1, 366);
+            let days = days.clamp(1, crate::rules::limits::TIMELINE_DAYS_MAX);
             let first = chrono::Utc::now().date_naive() - chrono::Days::new(u64::from(days - 1));
             let rows: Vec<(chrono::NaiveDate, i64, i64, i64)> =
                 sqlx::query_as($sql.timeline.as_str())
