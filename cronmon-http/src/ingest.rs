@@ -92,21 +92,46 @@ impl Ingest {
 
     /// Records `event` with the next batch of its shard and waits for its own result.
     pub(crate) async fn submit(&self, event: Event) -> Result<Outcome, ApiError> {
-        let (reply, answer) = oneshot::channel();
-        let shard = self.shard_of(&event);
-        self.shards[shard]
-            .send((event, reply))
-            .await
-            .map_err(|_| ApiError::unavailable("the server is shutting down"))?;
-        // A database that hangs must not hang clients: past this, answer 503. The write may
-        // still land; a retry with the same executionId is idempotent.
-        match tokio::time::timeout(WRITE_TIMEOUT, answer).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(ApiError::unavailable("the write was interrupted; retry")),
-            Err(_) => Err(ApiError::unavailable(
-                "the database is slow to answer; retry",
-            )),
+        let mut results = self.submit_many(vec![event]).await;
+        results
+            .pop()
+            .unwrap_or_else(|| Err(ApiError::unavailable("the write was interrupted; retry")))
+    }
+
+    /// Records `events` (in their order within each shard, so a run's start goes before its
+    /// end) and waits for each one's result, one per event, in order. Enqueueing and writing
+    /// share one deadline: a full queue or a database that hangs answers 503, never a hang.
+    /// A write may still land after its 503; a retry with the same executionId is idempotent.
+    pub(crate) async fn submit_many(&self, events: Vec<Event>) -> Vec<Result<Outcome, ApiError>> {
+        let deadline = tokio::time::Instant::now() + WRITE_TIMEOUT;
+        let mut pending = Vec::with_capacity(events.len());
+        for event in events {
+            let (reply, answer) = oneshot::channel();
+            let shard = self.shard_of(&event);
+            let queued =
+                tokio::time::timeout_at(deadline, self.shards[shard].send((event, reply))).await;
+            pending.push(match queued {
+                Ok(Ok(())) => Ok(answer),
+                Ok(Err(_)) => Err(ApiError::unavailable("the server is shutting down")),
+                Err(_) => Err(ApiError::unavailable(
+                    "the server is too busy to take the write; retry",
+                )),
+            });
         }
+        let mut results = Vec::with_capacity(pending.len());
+        for answer in pending {
+            results.push(match answer {
+                Err(e) => Err(e),
+                Ok(answer) => match tokio::time::timeout_at(deadline, answer).await {
+                    Ok(Ok(result)) => result,
+                    Ok(Err(_)) => Err(ApiError::unavailable("the write was interrupted; retry")),
+                    Err(_) => Err(ApiError::unavailable(
+                        "the database is slow to answer; retry",
+                    )),
+                },
+            });
+        }
+        results
     }
 }
 

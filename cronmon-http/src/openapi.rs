@@ -15,7 +15,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorDetail};
-use crate::routes::{executions, export, meta, metrics, schedules, stats};
+use crate::routes::{events, executions, export, meta, metrics, schedules, stats};
 
 /// Declares the two ways to send the secret.
 #[derive(Debug)]
@@ -47,7 +47,7 @@ impl Modify for Security {
                        are `{\"error\": {\"code\", \"message\", \"field\"?}}`."
     ),
     paths(
-        executions::start, executions::complete, executions::heartbeat, stats::stats,
+        executions::start, executions::complete, events::events, executions::heartbeat, stats::stats,
         executions::list, executions::execution, schedules::schedules, schedules::put_schedule,
         stats::batches, meta::health, meta::openapi, export::export_csv, metrics::metrics
     ),

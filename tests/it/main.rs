@@ -10,6 +10,7 @@ mod common;
 
 mod dashboard;
 mod http_api;
+mod http_events;
 mod http_export;
 mod http_fuzz;
 mod http_server;

@@ -188,8 +188,20 @@ fn scrub_output(value: &mut serde_json::Value) {
     }
 }
 
+impl HeartbeatRequest {
+    /// A sign of life of run `id`, timed by the server's clock.
+    pub(crate) fn into_heartbeat(self, id: Uuid) -> Result<Heartbeat, ApiError> {
+        Ok(Heartbeat {
+            id,
+            at: Utc::now(),
+            done: non_negative("done", self.done)?,
+            total: non_negative("total", self.total)?,
+        })
+    }
+}
+
 impl StartRequest {
-    fn into_start(self) -> Result<Start, ApiError> {
+    pub(crate) fn into_start(self) -> Result<Start, ApiError> {
         Ok(Start {
             id: self.execution_id.unwrap_or_else(Uuid::now_v7),
             cron_name: cron_name("cronName", self.cron_name)?,
@@ -208,7 +220,7 @@ impl StartRequest {
 }
 
 impl CompleteRequest {
-    fn into_finish(self) -> Result<Finish, ApiError> {
+    pub(crate) fn into_finish(self) -> Result<Finish, ApiError> {
         let status: Status = parse_enum("status", &self.status)?;
         if status == Status::Running {
             return Err(ApiError::bad_field(
@@ -366,13 +378,7 @@ pub(crate) async fn heartbeat(
     PathParams(id): PathParams<String>,
     JsonBody(body): JsonBody<HeartbeatRequest>,
 ) -> Result<Json<HeartbeatResponse>, ApiError> {
-    let id = parse_id(&id)?;
-    let heartbeat = Heartbeat {
-        id,
-        at: Utc::now(),
-        done: non_negative("done", body.done)?,
-        total: non_negative("total", body.total)?,
-    };
+    let heartbeat = body.into_heartbeat(parse_id(&id)?)?;
     let outcome = api.ingest().submit(Event::Heartbeat(heartbeat)).await?;
     Ok(Json(HeartbeatResponse {
         success: true,

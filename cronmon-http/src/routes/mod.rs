@@ -12,6 +12,7 @@ use axum::routing::{MethodRouter, get, post, put};
 
 use crate::Api;
 
+pub(crate) mod events;
 pub(crate) mod executions;
 pub(crate) mod export;
 pub(crate) mod meta;
@@ -59,6 +60,7 @@ pub(crate) fn protected() -> Vec<Route> {
     vec![
         Route::post("/cron-executions/start", executions::start),
         Route::post("/cron-executions/complete", executions::complete),
+        Route::post("/cron-executions/events", events::events),
         Route::get("/cron-executions/stats", stats::stats),
         Route::get("/cron-executions/list", executions::list),
         Route::get("/cron-executions/export.csv", export::export_csv),

@@ -1,12 +1,13 @@
-//! Reporting to a cronmon server over HTTP (`POST …/cron-executions/start`, `…/complete`,
-//! `…/{id}/heartbeat`, `PUT …/cron-schedules/{name}`), with the secret in `X-Cron-Secret`.
+//! Reporting to a cronmon server over HTTP, with the secret in `X-Cron-Secret`: events go in
+//! slices to `POST …/cron-executions/events` (one request for up to [`MAX_EVENTS`] events,
+//! each answered on its own), schedules to `PUT …/cron-schedules/{name}`.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::StatusCode;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{EventResult, SinkError};
@@ -99,10 +100,72 @@ impl<'a> From<&'a Finish> for CompleteBody<'a> {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct HeartbeatBody {
+    execution_id: Uuid,
     done: Option<i64>,
     total: Option<i64>,
 }
+
+/// One item of a batch, as `POST …/cron-executions/events` reads it.
+#[derive(Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum ItemBody<'a> {
+    Start(StartBody<'a>),
+    Complete(CompleteBody<'a>),
+    Heartbeat(HeartbeatBody),
+}
+
+impl<'a> From<&'a Event> for ItemBody<'a> {
+    fn from(event: &'a Event) -> Self {
+        match event {
+            Event::Start(s) => ItemBody::Start(s.into()),
+            Event::Finish(f) => ItemBody::Complete(f.into()),
+            Event::Heartbeat(Heartbeat {
+                id, done, total, ..
+            }) => ItemBody::Heartbeat(HeartbeatBody {
+                execution_id: *id,
+                done: *done,
+                total: *total,
+            }),
+        }
+    }
+}
+
+/// The answer to a batch: one result per item, in order.
+#[derive(Deserialize)]
+struct BatchAnswer {
+    results: Vec<ItemAnswer>,
+}
+
+#[derive(Deserialize)]
+struct ItemAnswer {
+    status: u16,
+    #[serde(default)]
+    error: Option<serde_json::Value>,
+}
+
+/// Most events in one request (the server takes up to 1000).
+pub(crate) const MAX_EVENTS: usize = 500;
+
+/// Most body bytes of one request: under the server's default limit of 1 MiB (and nginx's),
+/// with room to spare. A single completion stays well under it, its output and error being
+/// cut to 64 KiB each before they are queued.
+const MAX_BODY_BYTES: usize = 768 * 1024;
+
+/// What a batch request met, when it is not one answer per event.
+enum BatchFailure {
+    /// 413: the body is over the server's (or a proxy's) limit.
+    TooLarge,
+    /// A 2xx that is not cronmon's answer: something else sits at the URL.
+    Garbled,
+    /// Any other failure of the request as a whole.
+    Answer(Answer),
+}
+
+/// A 2xx that is not cronmon's answer to a batch.
+const GARBLED_HINT: &str = "the server's answer to a batch is not cronmon's: is the URL the \
+     API's mount point, http(s)://host:port/api/admin? Runs are kept in the spool";
 
 /// What one answer means for the event it carried.
 enum Answer {
@@ -140,31 +203,10 @@ impl Client {
             Some(s) => request.header("X-Cron-Secret", s),
             None => request,
         };
-        let response = match request.send().await {
-            Ok(r) => r,
-            Err(_) => return Answer::Transient,
-        };
-        let status = response.status();
-        if status.is_success() {
-            return Answer::Done;
-        }
-        match status {
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Answer::Unauthorized,
-            StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS => Answer::Transient,
-            s if s.is_server_error() => Answer::Transient,
-            StatusCode::NOT_FOUND => Answer::Refused(NOT_FOUND_HINT.into()),
-            s => {
-                let body = response.text().await.unwrap_or_default();
-                let body: String = body.chars().take(300).collect();
-                let why = format!("HTTP {s}: {body}");
-                match s {
-                    StatusCode::CONFLICT => Answer::Conflict(why),
-                    StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => {
-                        Answer::Invalid(why)
-                    }
-                    _ => Answer::Refused(format!("{why}; runs are kept in the spool")),
-                }
-            }
+        match request.send().await {
+            Ok(r) if r.status().is_success() => Answer::Done,
+            Ok(r) => answer_of(r.status(), r).await,
+            Err(_) => Answer::Transient,
         }
     }
 
@@ -172,62 +214,61 @@ impl Client {
         format!("{}{path}", self.base)
     }
 
-    async fn send_event(&self, event: &Event) -> Answer {
-        match event {
-            Event::Start(s) => {
-                let req = self
-                    .http
-                    .post(self.url("/cron-executions/start"))
-                    .json(&StartBody::from(s));
-                self.send(req).await
-            }
-            Event::Finish(f) => {
-                let req = self
-                    .http
-                    .post(self.url("/cron-executions/complete"))
-                    .json(&CompleteBody::from(f));
-                self.send(req).await
-            }
-            Event::Heartbeat(Heartbeat {
-                id, done, total, ..
-            }) => {
-                let req = self
-                    .http
-                    .post(self.url(&format!("/cron-executions/{id}/heartbeat")))
-                    .json(&HeartbeatBody {
-                        done: *done,
-                        total: *total,
-                    });
-                match self.send(req).await {
-                    // A heartbeat of a run the server does not know (yet), or refuses: a sign
-                    // of life has nothing worth keeping.
-                    Answer::Conflict(_) | Answer::Invalid(_) | Answer::Refused(_) => Answer::Done,
-                    other => other,
-                }
-            }
-        }
-    }
-
-    /// Sends `events` in order; stops at the first transient failure (the rest is retried
-    /// with it, keeping each run's start before its end).
+    /// Sends `events` in as few requests as the limits allow and returns each one's result,
+    /// in order. A transport failure or a 5xx on the first request is the destination's
+    /// failure (an error); on a later one, what is left comes back transient, to retry.
     pub(crate) async fn deliver(&self, events: &[Event]) -> Result<Vec<EventResult>, SinkError> {
         let mut results = Vec::with_capacity(events.len());
-        for (i, event) in events.iter().enumerate() {
-            match self.send_event(event).await {
-                Answer::Done => results.push(EventResult::Done),
-                Answer::Conflict(why) => results.push(EventResult::Conflict(why)),
-                Answer::Invalid(why) => results.push(EventResult::Invalid(why)),
-                // The whole batch waits in the spool; what it did store is not doubled by the
-                // replay (writes are idempotent by run id).
-                Answer::Refused(why) => return Err(SinkError::Refused(why)),
-                Answer::Transient => {
-                    if i == 0 {
+        let mut max_bytes = MAX_BODY_BYTES;
+        while results.len() < events.len() {
+            let rest = &events[results.len()..];
+            let (body, n) = batch_body(rest, max_bytes)?;
+            let request = self
+                .http
+                .post(self.url("/cron-executions/events"))
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body);
+            match self.send_batch(request, n).await {
+                Ok(answers) => {
+                    let slice: Vec<EventResult> = rest[..n]
+                        .iter()
+                        .zip(answers)
+                        .map(|(event, answer)| item_result(event, answer))
+                        .collect();
+                    let all_transient = slice.iter().all(|r| matches!(r, EventResult::Transient));
+                    if all_transient && results.is_empty() {
+                        return Err(SinkError::Transient(
+                            "the server could not store the runs (HTTP 503)".into(),
+                        ));
+                    }
+                    results.extend(slice);
+                }
+                // A proxy or server with a smaller body limit than ours: halve the slices.
+                Err(BatchFailure::TooLarge) if n > 1 => max_bytes = (max_bytes / 2).max(1),
+                Err(BatchFailure::TooLarge) => results.push(EventResult::Invalid(
+                    "HTTP 413: the server's body limit is smaller than this one event".into(),
+                )),
+                Err(BatchFailure::Garbled) => return Err(SinkError::Refused(GARBLED_HINT.into())),
+                Err(BatchFailure::Answer(Answer::Transient)) => {
+                    if results.is_empty() {
                         return Err(SinkError::Transient("server unreachable".into()));
                     }
-                    results.extend(events[i..].iter().map(|_| EventResult::Transient));
-                    return Ok(results);
+                    results.extend(rest.iter().map(|_| EventResult::Transient));
                 }
-                Answer::Unauthorized => {
+                // Refused whole although each event is checked on its own: the destination (an
+                // older server, a proxy) is at fault, not the events. They wait in the spool.
+                Err(BatchFailure::Answer(Answer::Invalid(why) | Answer::Conflict(why))) => {
+                    return Err(SinkError::Refused(format!(
+                        "{why}; runs are kept in the spool"
+                    )));
+                }
+                Err(BatchFailure::Answer(Answer::Refused(why))) => {
+                    return Err(SinkError::Refused(why));
+                }
+                Err(BatchFailure::Answer(Answer::Done)) => {
+                    return Err(SinkError::Refused(GARBLED_HINT.into()));
+                }
+                Err(BatchFailure::Answer(Answer::Unauthorized)) => {
                     return Err(SinkError::Refused(
                         "the server refused the secret (HTTP 401): set CRON_SECRET to the \
                          server's secret; runs are kept in the spool until then"
@@ -237,6 +278,31 @@ impl Client {
             }
         }
         Ok(results)
+    }
+
+    /// Sends one batch of `n` events: each one's answer, or what the whole request met.
+    async fn send_batch(
+        &self,
+        request: reqwest::RequestBuilder,
+        n: usize,
+    ) -> Result<Vec<ItemAnswer>, BatchFailure> {
+        let request = match &self.secret {
+            Some(s) => request.header("X-Cron-Secret", s),
+            None => request,
+        };
+        let response = request
+            .send()
+            .await
+            .map_err(|_| BatchFailure::Answer(Answer::Transient))?;
+        match response.status() {
+            s if s.is_success() => {}
+            StatusCode::PAYLOAD_TOO_LARGE => return Err(BatchFailure::TooLarge),
+            s => return Err(BatchFailure::Answer(answer_of(s, response).await)),
+        }
+        match response.json::<BatchAnswer>().await {
+            Ok(answer) if answer.results.len() == n => Ok(answer.results),
+            _ => Err(BatchFailure::Garbled),
+        }
     }
 
     pub(crate) async fn upsert_schedule(
@@ -254,6 +320,71 @@ impl Client {
             }
             Answer::Unauthorized => Err(SinkError::Refused("wrong secret (HTTP 401)".into())),
         }
+    }
+}
+
+/// What a failed answer means, from its status (and body, for the message).
+async fn answer_of(status: StatusCode, response: reqwest::Response) -> Answer {
+    match status {
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Answer::Unauthorized,
+        StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS => Answer::Transient,
+        s if s.is_server_error() => Answer::Transient,
+        StatusCode::NOT_FOUND => Answer::Refused(NOT_FOUND_HINT.into()),
+        s => {
+            let body = response.text().await.unwrap_or_default();
+            let body: String = body.chars().take(300).collect();
+            let why = format!("HTTP {s}: {body}");
+            match s {
+                StatusCode::CONFLICT => Answer::Conflict(why),
+                StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => Answer::Invalid(why),
+                _ => Answer::Refused(format!("{why}; runs are kept in the spool")),
+            }
+        }
+    }
+}
+
+/// The JSON array of as many of `events` as fit in `max_bytes` (at least one) and
+/// [`MAX_EVENTS`], and how many it holds.
+fn batch_body(events: &[Event], max_bytes: usize) -> Result<(Vec<u8>, usize), SinkError> {
+    let mut body = Vec::with_capacity(1024);
+    body.push(b'[');
+    let mut n = 0;
+    for event in events.iter().take(MAX_EVENTS) {
+        let item = serde_json::to_vec(&ItemBody::from(event))
+            .map_err(|e| SinkError::Refused(format!("cannot encode an event: {e}")))?;
+        if n > 0 && body.len() + item.len() + 2 > max_bytes {
+            break;
+        }
+        if n > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(&item);
+        n += 1;
+    }
+    body.push(b']');
+    Ok((body, n))
+}
+
+/// What one item's answer means for its event.
+fn item_result(event: &Event, answer: ItemAnswer) -> EventResult {
+    let why = || {
+        let detail = answer
+            .error
+            .as_ref()
+            .and_then(|e| e.get("message"))
+            .and_then(|m| m.as_str())
+            .unwrap_or("");
+        format!("HTTP {}: {detail}", answer.status)
+    };
+    match (answer.status, event) {
+        (200..=299, _) => EventResult::Done,
+        // A sign of life of a run the server does not know (yet), or refuses: nothing worth
+        // keeping.
+        (400 | 404 | 409 | 422, Event::Heartbeat(_)) => EventResult::Done,
+        (409, _) => EventResult::Conflict(why()),
+        (400 | 422, _) => EventResult::Invalid(why()),
+        // 404: a completion whose start has not arrived yet (and carries none): later.
+        _ => EventResult::Transient,
     }
 }
 
