@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use cronmon::store::Store;
 use cronmon::{
-    CronName, Error, ExecutionFilter, Finish, Heartbeat, Outcome, PageRequest, Reason,
+    CronName, Error, Event, ExecutionFilter, Finish, Heartbeat, Outcome, PageRequest, Reason,
     ScheduleUpdate, Start, Status, TriggerType,
 };
 use serde_json::json;
@@ -689,7 +689,63 @@ async fn one_schedule_and_ping(store: Arc<dyn Store>) {
     assert_eq!((other.timeout_ms, other.grace_ms), (60_000, 300_000));
 }
 
+/// Keyset paging reads every match once, in order, even when runs share a start time and
+/// when runs leave the filter between two pages (OFFSET paging would skip the runs that
+/// slide into the pages already read).
+async fn keyset_pages_miss_nothing_when_runs_change_meanwhile(store: Arc<dyn Store>) {
+    let same_time = Utc::now() - chrono::Duration::minutes(5);
+    let mut starts = Vec::new();
+    for i in 0..250 {
+        // Ties on started_at: 50 runs in each of five instants.
+        let at = same_time - chrono::Duration::seconds(i / 50);
+        starts.push(start_at("keyset", at));
+    }
+    let events: Vec<Event> = starts.iter().cloned().map(Event::Start).collect();
+    for r in store.record_batch(&events).await.unwrap() {
+        r.unwrap();
+    }
+    let running = ExecutionFilter {
+        status: Some(Status::Running),
+        ..Default::default()
+    };
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.executions_after(&running, after, 100).await.unwrap();
+        if seen.is_empty() {
+            // Between the first and second page, the 30 newest runs (all on the first page)
+            // finish and leave the filter.
+            let done: Vec<Event> = page[..30]
+                .iter()
+                .map(|e| Event::Finish(finish(e.id, Status::Completed, 5)))
+                .collect();
+            for r in store.record_batch(&done).await.unwrap() {
+                r.unwrap();
+            }
+        }
+        seen.extend(page.iter().map(|e| (e.started_at, e.id)));
+        match page.last() {
+            Some(last) if page.len() == 100 => after = Some((last.started_at, last.id)),
+            _ => break,
+        }
+    }
+    let mut want: Vec<_> = starts.iter().map(|s| (s.started_at, s.id)).collect();
+    want.sort_by(|a, b| b.cmp(a));
+    let got: Vec<_> = seen
+        .iter()
+        .map(|(t, id)| (t.timestamp_micros(), *id))
+        .collect();
+    let want: Vec<_> = want
+        .iter()
+        .map(|(t, id)| (t.timestamp_micros(), *id))
+        .collect();
+    assert_eq!(got, want, "every run once, newest first, none skipped");
+    assert!(store.executions_after(&running, None, 0).await.is_err());
+    assert!(store.executions_after(&running, None, 201).await.is_err());
+}
+
 on_both_databases!(
+    keyset_pages_miss_nothing_when_runs_change_meanwhile,
     one_schedule_and_ping,
     batches_commit_together_with_results_per_event,
     start_is_idempotent_and_registers_the_cron,

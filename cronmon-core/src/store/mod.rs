@@ -11,7 +11,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
@@ -85,6 +85,18 @@ pub trait Store: Send + Sync + fmt::Debug {
         filter: &ExecutionFilter,
         page: PageRequest,
     ) -> Result<Page<Execution>>;
+
+    /// Runs matching `filter`, newest first (by `started_at`, then id), that come after the
+    /// run `after` (its `started_at` and id) in that order; at most `limit` (1 to
+    /// [`PageRequest::MAX_LIMIT`]), counting nothing. Keyset paging, for reading every match
+    /// (the CSV export): a run that changes meanwhile is never skipped nor repeated, and each
+    /// page costs the same however deep it is.
+    async fn executions_after(
+        &self,
+        filter: &ExecutionFilter,
+        after: Option<(DateTime<Utc>, Uuid)>,
+        limit: u32,
+    ) -> Result<Vec<Execution>>;
 
     /// Per-cron figures over the last `hours` hours.
     async fn stats(&self, hours: u32) -> Result<Vec<CronStats>>;

@@ -469,6 +469,33 @@ macro_rules! shared_ops {
             Ok($crate::store::page_of(rows::into_model(items), page, total))
         }
 
+        pub(super) async fn executions_after(
+            pool: &Pool,
+            filter: &ExecutionFilter,
+            after: Option<(chrono::DateTime<chrono::Utc>, uuid::Uuid)>,
+            limit: u32,
+        ) -> Result<Vec<Execution>> {
+            PageRequest::new(1, limit)?;
+            let mut rows = sqlx::QueryBuilder::<$Db>::new($sql.select_executions.as_str());
+            rows.push(" WHERE TRUE");
+            $crate::store::sql::push_filters!(rows, filter);
+            if let Some((started_at, id)) = after {
+                // Spelled out rather than a row comparison, which SQLite plans less well.
+                rows.push(" AND (started_at < ")
+                    .push_bind(started_at)
+                    .push(" OR (started_at = ")
+                    .push_bind(started_at)
+                    .push(" AND id < ")
+                    .push_bind(id)
+                    .push("))");
+            }
+            rows.push(" ORDER BY started_at DESC, id DESC LIMIT ")
+                .push(limit);
+            let items: Vec<rows::ExecutionRow> =
+                rows.build_query_as().fetch_all(pool).await.db()?;
+            Ok(rows::into_model(items))
+        }
+
         pub(super) async fn timeline(
             pool: &Pool,
             days: u32,

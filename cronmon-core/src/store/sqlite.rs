@@ -200,6 +200,15 @@ impl Store for SqliteStore {
         list_executions(&self.pool, filter, page).await
     }
 
+    async fn executions_after(
+        &self,
+        filter: &ExecutionFilter,
+        after: Option<(chrono::DateTime<chrono::Utc>, uuid::Uuid)>,
+        limit: u32,
+    ) -> Result<Vec<Execution>> {
+        executions_after(&self.pool, filter, after, limit).await
+    }
+
     async fn stats(&self, hours: u32) -> Result<Vec<CronStats>> {
         crate::rules::stats_hours(hours)?;
         let rows: Vec<super::rows::CronStatsRow> = sqlx::query_as(STATS)

@@ -2,7 +2,6 @@
 //! (written by the `csv` crate), newest first, streamed page by page from the store.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
 use std::io;
 use std::sync::Arc;
 
@@ -79,9 +78,8 @@ pub(crate) async fn export_csv(
     let state = Pages {
         store,
         filter,
-        next_page: 2,
+        after: None,
         pending: Some(first.items),
-        seen: HashSet::new(),
         sent: 0,
         done: false,
     };
@@ -110,15 +108,15 @@ pub(crate) async fn export_csv(
 }
 
 /// Where the export is in the store's pages.
+/// The export's progress: the first page came with the count; every later one is read after
+/// the last run sent (keyset), so a run that leaves the filter or changes meanwhile moves no
+/// other run across a page boundary.
 struct Pages {
     store: Arc<dyn Store>,
     filter: ExecutionFilter,
-    next_page: u32,
+    /// The last run sent: `started_at` and id.
+    after: Option<(DateTime<Utc>, Uuid)>,
     pending: Option<Vec<Execution>>,
-    /// Ids already written: a run recorded meanwhile (newer, so ahead in the order) shifts
-    /// the later pages down, so a row can come twice; it is written once. (Retention deletes
-    /// the oldest runs, at the end of the order: it shifts nothing already read.)
-    seen: HashSet<Uuid>,
     sent: usize,
     done: bool,
 }
@@ -130,18 +128,18 @@ impl Pages {
         }
         let items = match self.pending.take() {
             Some(items) => items,
-            None => {
-                let page = PageRequest::new(self.next_page, CHUNK).ok()?;
-                self.next_page += 1;
-                match self.store.list_executions(&self.filter, page).await {
-                    Ok(found) => found.items,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "CSV export cut short by a database error");
-                        self.done = true;
-                        return Some((Err(io::Error::other(e.to_string())), self));
-                    }
+            None => match self
+                .store
+                .executions_after(&self.filter, self.after, CHUNK)
+                .await
+            {
+                Ok(items) => items,
+                Err(e) => {
+                    tracing::warn!(error = %e, "CSV export cut short by a database error");
+                    self.done = true;
+                    return Some((Err(io::Error::other(e.to_string())), self));
                 }
-            }
+            },
         };
         if items.len() < CHUNK as usize {
             self.done = true;
@@ -151,20 +149,17 @@ impl Pages {
             if self.sent >= MAX_EXPORT_ROWS {
                 break;
             }
-            if self.seen.insert(e.id) {
-                if let Err(e) = write_execution(&mut out, e) {
-                    self.done = true;
-                    return Some((Err(e), self));
-                }
-                self.sent += 1;
+            if let Err(e) = write_execution(&mut out, e) {
+                self.done = true;
+                return Some((Err(e), self));
             }
+            self.sent += 1;
         }
+        self.after = items.last().map(|e| (e.started_at, e.id));
         Some((out.finish(), self))
     }
 }
 
-/// A CSV field: `Plain` is written as is (but quoted when needed); `Text` came from a job
-/// and is guarded against spreadsheet formulas.
 #[derive(Clone, Copy)]
 enum Field<'a> {
     Plain(&'a str),
