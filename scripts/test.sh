@@ -21,4 +21,21 @@ export CRONMON_TEST_PG_URL="${CRONMON_TEST_PG_URL:-postgres://postgres@127.0.0.1
 
 if [ -f scripts/ensure-chromium.sh ]; then bash scripts/ensure-chromium.sh; fi
 
+# schemathesis (PyPI, pinned) for tests/it/http_fuzz.rs, in a venv kept across runs; the test
+# also looks for it at this path when CRONMON_SCHEMATHESIS is not set.
+SCHEMATHESIS_VERSION=4.32.5
+st_venv="${XDG_CACHE_HOME:-$HOME/.cache}/cronmon/schemathesis-$SCHEMATHESIS_VERSION"
+if ! "$st_venv/bin/st" --version >/dev/null 2>&1; then
+  echo "== installing schemathesis $SCHEMATHESIS_VERSION into $st_venv"
+  rm -rf "$st_venv"
+  if ! python3 -m venv "$st_venv" >/dev/null 2>&1; then
+    # Debian's python3 has venv (and ensurepip) in a package of its own.
+    rm -rf "$st_venv"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+    python3 -m venv "$st_venv"
+  fi
+  "$st_venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+export CRONMON_SCHEMATHESIS="$st_venv/bin/st"
+
 cargo test --workspace --all-features "$@"

@@ -1,7 +1,8 @@
 //! The OpenAPI 3 document, generated from the handlers' annotations (utoipa). The rows the
 //! API answers (`Execution`, `Schedule`, `CronStats`, …) are the `cronmon-core` types
 //! themselves, whose schemas come from their `openapi` feature, so the document describes the
-//! very structs that are serialized.
+//! very structs that are serialized. The bounds the server enforces are written into it from
+//! the rules' constants (`bounds.rs`).
 //!
 //! ```
 //! let doc: serde_json::Value = serde_json::from_str(&cronmon_http::openapi::document_json())?;
@@ -10,6 +11,10 @@
 //! ```
 
 use std::sync::OnceLock;
+
+mod bounds;
+
+use bounds::Bounds;
 
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -52,7 +57,7 @@ impl Modify for Security {
         stats::batches, meta::health, meta::openapi, export::export_csv, metrics::metrics
     ),
     components(schemas(ErrorBody, ErrorDetail)),
-    modifiers(&Security)
+    modifiers(&Security, &Bounds)
 )]
 struct ApiDoc;
 
@@ -120,6 +125,135 @@ mod tests {
         for r in &open {
             assert!(security(r).is_null(), "{} {} is open", r.method, r.path);
         }
+    }
+
+    /// The bounds in the document are the rules' constants, where the server checks them.
+    #[test]
+    fn bounds_come_from_the_rules() {
+        use cronmon_core::rules::limits::*;
+        let doc: Value = serde_json::from_str(&super::document_json()).unwrap();
+        let param = |path: &str, method: &str, name: &str| -> Value {
+            doc["paths"][path][method]["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["name"] == name)
+                .unwrap_or_else(|| panic!("{method} {path} has {name}"))["schema"]
+                .clone()
+        };
+        let limit = param("/cron-executions/list", "get", "limit");
+        assert_eq!(
+            (limit["minimum"].as_u64(), limit["maximum"].as_u64()),
+            (Some(1), Some(u64::from(PAGE_LIMIT_MAX)))
+        );
+        assert_eq!(
+            limit["default"].as_u64(),
+            Some(u64::from(PAGE_LIMIT_DEFAULT))
+        );
+        assert_eq!(param("/cron-executions/list", "get", "page")["minimum"], 1);
+        let hours = param("/cron-executions/stats", "get", "hours");
+        assert_eq!(
+            (hours["minimum"].as_u64(), hours["maximum"].as_u64()),
+            (Some(1), Some(u64::from(STATS_HOURS_MAX)))
+        );
+        let name = param("/cron-schedules/{name}", "put", "name");
+        assert_eq!(name["maxLength"].as_u64(), Some(CRON_NAME_MAX_CHARS as u64));
+        assert_eq!(name["pattern"], super::bounds::cron_name_pattern());
+        for bound in ["from", "to"] {
+            let any_of = param("/cron-executions/export.csv", "get", bound)["anyOf"].clone();
+            let formats: Vec<&str> = any_of
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|s| s["format"].as_str())
+                .collect();
+            assert_eq!(formats, ["date-time", "date"], "{bound}");
+        }
+
+        let schema = |name: &str, field: &str| {
+            doc["components"]["schemas"][name]["properties"][field].clone()
+        };
+        let start_name = schema("StartRequest", "cronName");
+        assert_eq!(
+            start_name["maxLength"].as_u64(),
+            Some(CRON_NAME_MAX_CHARS as u64)
+        );
+        assert_eq!(start_name["minLength"], 1);
+        for (body, field) in [
+            ("StartRequest", "startedAt"),
+            ("StartRequest", "scheduledFor"),
+            ("CompleteRequest", "completedAt"),
+        ] {
+            assert_eq!(
+                schema(body, field)["pattern"],
+                super::bounds::year_pattern(),
+                "{body}.{field}"
+            );
+        }
+        assert_eq!(
+            schema("StartRequest", "host")["maxLength"].as_u64(),
+            Some(SHORT_TEXT_MAX_BYTES as u64)
+        );
+        assert_eq!(
+            schema("ScheduleUpdate", "displayName")["maxLength"].as_u64(),
+            Some(DISPLAY_NAME_MAX_BYTES as u64)
+        );
+        let expression = schema("ScheduleUpdate", "cronExpression");
+        assert_eq!(
+            expression["maxLength"].as_u64(),
+            Some(CRON_EXPRESSION_MAX_BYTES as u64)
+        );
+        assert_eq!(expression["format"], "cron");
+        for (body, field) in [
+            ("CompleteRequest", "durationMs"),
+            ("CompleteRequest", "cpuMs"),
+            ("HeartbeatRequest", "done"),
+            ("HeartbeatRequest", "total"),
+            ("ScheduleUpdate", "graceMs"),
+        ] {
+            assert_eq!(schema(body, field)["minimum"], 0, "{body}.{field}");
+        }
+        for field in [
+            "timeoutMs",
+            "heartbeatTimeoutMs",
+            "failureThreshold",
+            "recoveryThreshold",
+        ] {
+            assert_eq!(schema("ScheduleUpdate", field)["minimum"], 1, "{field}");
+        }
+        let zones = schema("ScheduleUpdate", "timezone")["enum"].clone();
+        assert!(
+            zones
+                .as_array()
+                .unwrap()
+                .contains(&Value::from("Europe/Paris"))
+        );
+        assert_eq!(
+            schema("CompleteRequest", "status")["enum"],
+            serde_json::json!(["completed", "failed"])
+        );
+        // Bodies a client may leave out.
+        for path in ["/cron-executions/{id}/heartbeat", "/cron-schedules/{name}"] {
+            let op = doc["paths"][path]
+                .as_object()
+                .unwrap()
+                .values()
+                .next()
+                .unwrap();
+            assert_eq!(op["requestBody"]["required"], false, "{path}");
+        }
+    }
+
+    /// The year pattern and the cron-name pattern say what the rules say.
+    #[test]
+    fn patterns_agree_with_the_rules() {
+        let year = super::bounds::year_pattern();
+        assert!(
+            year.contains("19[7-9][0-9]") && year.contains("[2-9][0-9][0-9][0-9]"),
+            "{year}"
+        );
+        let name = super::bounds::cron_name_pattern();
+        assert!(name.starts_with("^[^") && name.ends_with("])?$"), "{name}");
     }
 
     /// The enums are documented with the texts they are written as.

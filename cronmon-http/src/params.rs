@@ -20,23 +20,22 @@ pub(crate) struct PageQuery {
     /// 1-based page (default 1).
     #[param(value_type = Option<u32>)]
     pub page: Option<String>,
-    /// Rows a page, 1 to 200 (default 50; more is cut to 200).
+    /// Rows a page, 1 to 200 (default 50); more is a 400.
     #[param(value_type = Option<u32>)]
     pub limit: Option<String>,
 }
 
 impl PageQuery {
-    /// The page asked for (empty means absent), or a 400 naming the bad parameter.
+    /// The page asked for, or a 400 naming the bad parameter (an empty one too: the
+    /// document says a number).
     pub(crate) fn into_request(self) -> Result<PageRequest, ApiError> {
         let page = match self.page.as_deref() {
-            None | Some("") => 1,
+            None => 1,
             Some(p) => parse_number::<u32>("page", p)?,
         };
         let limit = match self.limit.as_deref() {
-            None | Some("") => PageRequest::DEFAULT_LIMIT,
-            Some(l) => {
-                parse_number::<u64>("limit", l)?.min(u64::from(PageRequest::MAX_LIMIT)) as u32
-            }
+            None => PageRequest::DEFAULT_LIMIT,
+            Some(l) => parse_number::<u32>("limit", l)?,
         };
         // The core checks the bounds; in a query string they are a 400.
         PageRequest::new(page, limit).map_err(|e| match e {
@@ -55,7 +54,7 @@ impl PageQuery {
 pub(crate) struct FilterQuery {
     /// `running`, `completed` or `failed` (`all` or empty: any).
     pub status: Option<String>,
-    /// Only this cron.
+    /// Only this cron (no NUL character).
     pub cron_name: Option<String>,
     /// Started at or after: RFC 3339, or a date (`2026-02-13`, start of that day UTC).
     pub from: Option<String>,
@@ -84,12 +83,14 @@ fn parse_bound(field: &'static str, v: &str, end_of_day: bool) -> Result<DateTim
     let t = if let Ok(t) = DateTime::parse_from_rfc3339(v) {
         t.with_timezone(&Utc)
     } else if let Ok(d) = NaiveDate::parse_from_str(v, "%Y-%m-%d") {
-        let d = if end_of_day {
-            d.succ_opt().unwrap_or(d)
+        let start = d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+        // The year is the date's own: the end of 9999-12-31 is a valid bound.
+        rules::year(field, start).map_err(refused_query)?;
+        return Ok(if end_of_day {
+            start + chrono::Duration::days(1)
         } else {
-            d
-        };
-        d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()
+            start
+        });
     } else {
         return Err(ApiError::bad_query(
             field,
@@ -114,6 +115,13 @@ impl FilterQuery {
                 .map(|v| parse_bound(field, v, end_of_day))
                 .transpose()
         };
+        if self.cron_name.as_deref().is_some_and(|n| n.contains('\0')) {
+            // No stored name holds one, and PostgreSQL cannot even compare text with it.
+            return Err(ApiError::bad_query(
+                "cronName",
+                "cannot hold a NUL character",
+            ));
+        }
         Ok(ExecutionFilter {
             cron_name: self.cron_name.filter(|n| !n.is_empty()),
             status,

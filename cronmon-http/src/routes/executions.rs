@@ -6,6 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
+use cronmon_core::rules;
 use cronmon_core::{
     Event, Execution, Finish, Heartbeat, Outcome, Reason, Start, Status, TriggerType,
 };
@@ -17,7 +18,7 @@ use crate::Api;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsonBody, PathParams, QueryParams};
 use crate::params::{FilterQuery, PageQuery, parse_id};
-use crate::validate::{cron_name, non_negative, parse_enum, short_text, time};
+use crate::validate::{cron_name, non_negative, parse_enum, refused, short_text, time};
 
 /// Body of `POST /cron-executions/start`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -279,6 +280,33 @@ impl CompleteRequest {
     }
 }
 
+impl CompleteRequest {
+    /// Checks the fields the conversion reads only in some cases (a reason with `completed`;
+    /// the start's fields without both `cronName` and `startedAt`): a value the document
+    /// forbids is refused wherever it is sent, never silently ignored.
+    fn check_fields_read_sometimes(&self) -> Result<(), ApiError> {
+        if let Some(r) = &self.reason {
+            parse_enum::<Reason>("reason", r)?;
+        }
+        if let Some(t) = &self.trigger_type {
+            parse_enum::<TriggerType>("triggerType", t)?;
+        }
+        if let Some(name) = &self.cron_name {
+            rules::cron_name(name).map_err(refused)?;
+        }
+        for (field, text) in [
+            ("host", &self.host),
+            ("bootId", &self.boot_id),
+            ("version", &self.version),
+        ] {
+            if let Some(text) = text {
+                rules::short_text(field, text).map_err(refused)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Records the start of a run.
 #[utoipa::path(
     post, path = "/cron-executions/start", tag = "executions",
@@ -348,6 +376,7 @@ pub(crate) async fn complete(
     State(api): State<Api>,
     JsonBody(body): JsonBody<CompleteRequest>,
 ) -> Result<Json<CompleteResponse>, ApiError> {
+    body.check_fields_read_sometimes()?;
     let finish = body.into_finish()?;
     let (id, status) = (finish.id, finish.status);
     api.ingest().submit(Event::Finish(finish)).await?;
@@ -362,7 +391,7 @@ pub(crate) async fn complete(
 #[utoipa::path(
     post, path = "/cron-executions/{id}/heartbeat", tag = "executions",
     params(("id" = Uuid, Path, description = "The run")),
-    request_body(content = HeartbeatRequest, description = "May be empty"),
+    request_body(content = HeartbeatRequest, description = "Optional: no body (or an empty one) is a heartbeat without progress"),
     responses(
         (status = 200, description = "Recorded (running: true), or the run had finished (running: false)", body = HeartbeatResponse),
         (status = 400, description = "Bad id or body", body = ErrorBody),

@@ -77,7 +77,7 @@ pub(crate) async fn schedules(State(api): State<Api>) -> Result<Json<SchedulesRe
 #[utoipa::path(
     put, path = "/cron-schedules/{name}", tag = "schedules",
     params(("name" = String, Path, description = "The cron")),
-    request_body = ScheduleUpdate,
+    request_body(content = ScheduleUpdate, description = "Optional: no body registers the cron with the defaults, or changes nothing"),
     responses(
         (status = 200, description = "The schedule as stored", body = ScheduleResponse),
         (status = 400, description = "Bad JSON or a field of the wrong type", body = ErrorBody),

@@ -66,7 +66,7 @@ pub(crate) async fn stats(
     QueryParams(q): QueryParams<StatsQuery>,
 ) -> Result<Json<StatsResponse>, ApiError> {
     let hours = match q.hours.as_deref() {
-        None | Some("") => 24,
+        None => 24,
         Some(h) => parse_number::<u32>("hours", h)?,
     };
     rules::stats_hours(hours).map_err(refused_query)?;

@@ -1,0 +1,424 @@
+//! The bounds the server enforces, written into the generated document from the rules'
+//! constants ([`rules::limits`]) rather than copied by hand into attributes: a limit changed
+//! in `cronmon-rules` changes the document with it, and generated clients and schema-driven
+//! fuzzers (schemathesis, in the integration tests) know every bound the server checks.
+//!
+//! What JSON Schema cannot say exactly is said as closely as it can and in the description:
+//! lengths of texts stored as bytes are given as `maxLength` (which counts characters, so a
+//! text of many multi-byte characters can still be refused), a time's year is checked in UTC
+//! after its offset is applied, and a cron expression has the custom `format: cron` (the
+//! server also refuses one that never fires) on top of a pattern of its syntax.
+
+use cronmon_core::rules::limits::{
+    CRON_EXPRESSION_MAX_BYTES, CRON_NAME_MAX_CHARS, DISPLAY_NAME_MAX_BYTES, PAGE_LIMIT_DEFAULT,
+    PAGE_LIMIT_MAX, SHORT_TEXT_MAX_BYTES, STATS_HOURS_MAX, YEAR_MAX, YEAR_MIN,
+};
+use cronmon_core::{Reason, Status, TriggerType};
+use serde_json::Value;
+use utoipa::Modify;
+use utoipa::openapi::path::{Operation, Parameter};
+use utoipa::openapi::schema::{
+    AnyOfBuilder, KnownFormat, Object, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type,
+};
+use utoipa::openapi::{OpenApi, RefOr, Required};
+
+/// Control characters (what Rust's `char::is_control` means: Unicode category Cc), as a
+/// character-class body valid in ECMA-262 and in Python's and Rust's regexes alike.
+const CONTROL: &str = r"\u0000-\u001F\u007F-\u009F";
+
+/// White space that is not a control character (the rest of Rust's `char::is_whitespace`).
+const SPACE: &str = r"\u0020\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
+
+/// A cron name ([`rules::cron_name`]): no control character, no white space at either end.
+/// The length is `minLength`/`maxLength`.
+pub(crate) fn cron_name_pattern() -> String {
+    format!("^[^{CONTROL}{SPACE}](?:[^{CONTROL}]*[^{CONTROL}{SPACE}])?$")
+}
+
+/// A text stored as is: no NUL character.
+const NO_NUL: &str = r"^[^\u0000]*$";
+
+/// Years from [`YEAR_MIN`] to [`YEAR_MAX`] at the start of a date or time, as a regex
+/// alternation, built from the constants so the two never disagree.
+pub(crate) fn year_pattern() -> String {
+    format!("^(?:{})-", year_alternation(YEAR_MIN, YEAR_MAX))
+}
+
+/// A regex alternation matching exactly the four-digit years `min..=max`.
+fn year_alternation(min: i32, max: i32) -> String {
+    let (min, max) = (min.clamp(0, 9999) as u32, max.clamp(0, 9999) as u32);
+    digits_range(min, max, 4).join("|")
+}
+
+/// Regex alternatives matching exactly the zero-padded `width`-digit numbers `lo..=hi`: a
+/// partial run under the lowest leading digit, the leading digits whose every tail fits, a
+/// partial run under the highest (1970–9999 → `19[7-9][0-9]`, `[2-9][0-9][0-9][0-9]`).
+fn digits_range(lo: u32, hi: u32, width: u32) -> Vec<String> {
+    if width == 0 {
+        return vec![String::new()];
+    }
+    let unit = 10u32.pow(width - 1);
+    let (lo_head, hi_head) = (lo / unit, hi / unit);
+    let under = |head: u32, lo: u32, hi: u32| {
+        digits_range(lo, hi, width - 1)
+            .into_iter()
+            .map(move |tail| format!("{head}{tail}"))
+    };
+    if lo_head == hi_head {
+        return under(lo_head, lo % unit, hi % unit).collect();
+    }
+    let mut out = Vec::new();
+    let mut first_full = lo_head;
+    if !lo.is_multiple_of(unit) {
+        out.extend(under(lo_head, lo % unit, unit - 1));
+        first_full += 1;
+    }
+    let hi_partial = hi % unit != unit - 1;
+    let last_full = if hi_partial { hi_head - 1 } else { hi_head };
+    if first_full <= last_full {
+        let head = if first_full == last_full {
+            first_full.to_string()
+        } else {
+            format!("[{first_full}-{last_full}]")
+        };
+        out.push(format!("{head}{}", "[0-9]".repeat(width as usize - 1)));
+    }
+    if hi_partial {
+        out.extend(under(hi_head, 0, hi % unit));
+    }
+    out
+}
+
+/// The syntax of a cron expression ([`rules::cron_expression`]): an alias (`@daily`, in any
+/// case) or five fields of digits, names (`MON`, `JAN`), `*`, `?`, `L`, `W`, `#`, ranges,
+/// lists and steps, white space around it ignored. Whether it fires is `format: cron`.
+pub(crate) fn cron_syntax_pattern() -> String {
+    let any_case = |word: &str| -> String {
+        word.chars()
+            .map(|c| format!("[{}{}]", c.to_ascii_lowercase(), c.to_ascii_uppercase()))
+            .collect()
+    };
+    let aliases: Vec<String> = ["yearly", "annually", "monthly", "weekly", "daily", "hourly"]
+        .iter()
+        .map(|a| any_case(a))
+        .collect();
+    let field = "[0-9A-Za-z*?#/,-]+";
+    format!(
+        r"^\s*(?:@(?:{})|{field}(?:[ \t]+{field}){{4}})\s*$",
+        aliases.join("|")
+    )
+}
+
+/// The custom format of a valid cron expression (one cronmon accepts: it also fires).
+pub(crate) const CRON_FORMAT: &str = "cron";
+
+/// Writes the server's bounds into the document.
+#[derive(Debug)]
+pub(crate) struct Bounds;
+
+impl Modify for Bounds {
+    fn modify(&self, doc: &mut OpenApi) {
+        request_bodies(doc);
+        query_and_path(doc);
+    }
+}
+
+fn request_bodies(doc: &mut OpenApi) {
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    let schemas = &mut components.schemas;
+    // Every integer of a body is read into its Rust type: say its range, so a client never
+    // sends what cannot be read.
+    for name in [
+        "StartRequest",
+        "CompleteRequest",
+        "HeartbeatRequest",
+        "ScheduleUpdate",
+    ] {
+        if let Some(RefOr::T(Schema::Object(body))) = schemas.get_mut(name) {
+            for prop in body.properties.values_mut() {
+                if let RefOr::T(Schema::Object(p)) = prop {
+                    integer_range_of_format(p);
+                }
+            }
+        }
+    }
+    let mut with = |schema: &str, field: &str, f: &dyn Fn(&mut Object)| {
+        if let Some(RefOr::T(Schema::Object(body))) = schemas.get_mut(schema)
+            && let Some(RefOr::T(Schema::Object(p))) = body.properties.get_mut(field)
+        {
+            f(p);
+        }
+    };
+
+    // The start, and the start carried along by a completion.
+    for body in ["StartRequest", "CompleteRequest"] {
+        with(body, "cronName", &cron_name);
+        with(body, "triggerType", &|p| {
+            one_of_texts(p, TriggerType::ALL.iter().map(|t| t.as_str()))
+        });
+        with(body, "startedAt", &time);
+        for f in ["host", "bootId", "version"] {
+            with(body, f, &|p| text(p, SHORT_TEXT_MAX_BYTES));
+        }
+    }
+    with("StartRequest", "scheduledFor", &time);
+
+    with("CompleteRequest", "status", &|p| {
+        let finished = Status::ALL.iter().filter(|s| **s != Status::Running);
+        one_of_texts(p, finished.map(|s| s.as_str()))
+    });
+    with("CompleteRequest", "reason", &|p| {
+        one_of_texts(p, Reason::ALL.iter().map(|r| r.as_str()))
+    });
+    with("CompleteRequest", "completedAt", &time);
+    for f in ["durationMs", "cpuMs", "maxRssKb"] {
+        with("CompleteRequest", f, &|p| p.minimum = Some(0.into()));
+    }
+    with("CompleteRequest", "output", &|p| {
+        // Any JSON value is stored as sent, not only an object.
+        p.schema_type = SchemaType::AnyValue;
+    });
+
+    for f in ["done", "total"] {
+        with("HeartbeatRequest", f, &|p| p.minimum = Some(0.into()));
+    }
+
+    with("ScheduleUpdate", "displayName", &|p| {
+        text(p, DISPLAY_NAME_MAX_BYTES)
+    });
+    with("ScheduleUpdate", "cronExpression", &|p| {
+        p.max_length = Some(CRON_EXPRESSION_MAX_BYTES);
+        p.pattern = Some(cron_syntax_pattern());
+        p.format = Some(SchemaFormat::Custom(CRON_FORMAT.to_owned()));
+    });
+    with("ScheduleUpdate", "timezone", &|p| {
+        let zones = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name());
+        one_of_texts(p, zones);
+    });
+    // rules::timeout_ms, heartbeat_timeout_ms and positive: greater than 0; grace_ms: 0 or more.
+    for f in [
+        "timeoutMs",
+        "heartbeatTimeoutMs",
+        "failureThreshold",
+        "recoveryThreshold",
+    ] {
+        with("ScheduleUpdate", f, &|p| p.minimum = Some(1.into()));
+    }
+    with("ScheduleUpdate", "graceMs", &|p| p.minimum = Some(0.into()));
+}
+
+fn query_and_path(doc: &mut OpenApi) {
+    fn op<'a>(doc: &'a mut OpenApi, path: &str, get: bool) -> Option<&'a mut Operation> {
+        let item = doc.paths.paths.get_mut(path)?;
+        if get {
+            item.get.as_mut()
+        } else {
+            item.post.as_mut().or(item.put.as_mut())
+        }
+    }
+    if let Some(list) = op(doc, "/cron-executions/list", true) {
+        param(list, "page", |p| {
+            // Read as a u32, which int32 (utoipa's format for it) does not cover.
+            p.format = Some(SchemaFormat::KnownFormat(KnownFormat::Int64));
+            p.minimum = Some(1.into());
+            p.maximum = Some(u32::MAX.into());
+        });
+        param(list, "limit", |p| {
+            p.minimum = Some(1.into());
+            p.maximum = Some(PAGE_LIMIT_MAX.into());
+            p.default = Some(PAGE_LIMIT_DEFAULT.into());
+        });
+        filters(list);
+    }
+    if let Some(export) = op(doc, "/cron-executions/export.csv", true) {
+        filters(export);
+    }
+    if let Some(stats) = op(doc, "/cron-executions/stats", true) {
+        param(stats, "hours", |p| {
+            p.minimum = Some(1.into());
+            p.maximum = Some(STATS_HOURS_MAX.into());
+            p.default = Some(24.into());
+        });
+    }
+    if let Some(put) = op(doc, "/cron-schedules/{name}", false) {
+        param(put, "name", cron_name);
+    }
+    // An empty body reads as `{}`: `cron-logger.sh` sends heartbeats without one, and a PUT
+    // without one registers the cron with the defaults (or changes nothing).
+    for path in ["/cron-executions/{id}/heartbeat", "/cron-schedules/{name}"] {
+        if let Some(op) = op(doc, path, false)
+            && let Some(RefOr::T(body)) = op.request_body.as_mut()
+        {
+            body.required = Some(Required::False);
+        }
+    }
+}
+
+/// The run filters shared by the list and the export.
+fn filters(op: &mut Operation) {
+    param(op, "status", |p| {
+        let mut texts: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
+        texts.extend(["all", ""]);
+        one_of_texts(p, texts.into_iter());
+    });
+    param(op, "cronName", |p| {
+        // A filter, not a name to store: any name matches or not; only NUL cannot be sent to
+        // the databases.
+        p.pattern = Some(NO_NUL.to_owned());
+    });
+    for bound in ["from", "to"] {
+        replace_param(op, bound, time_or_date());
+    }
+}
+
+/// RFC 3339 or a date, with a year the databases store; empty means no bound.
+fn time_or_date() -> Schema {
+    let alternative = |format: KnownFormat| {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(format)))
+            .pattern(Some(year_pattern()))
+            .build()
+    };
+    let empty = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .max_length(Some(0))
+        .build();
+    AnyOfBuilder::new()
+        .item(alternative(KnownFormat::DateTime))
+        .item(alternative(KnownFormat::Date))
+        .item(empty)
+        .build()
+        .into()
+}
+
+fn param(op: &mut Operation, name: &str, f: impl FnOnce(&mut Object)) {
+    for p in op.parameters.iter_mut().flatten() {
+        if let RefOr::T(Parameter {
+            name: n,
+            schema: Some(RefOr::T(Schema::Object(schema))),
+            ..
+        }) = p
+            && n == name
+        {
+            f(schema);
+            return;
+        }
+    }
+}
+
+fn replace_param(op: &mut Operation, name: &str, schema: Schema) {
+    for p in op.parameters.iter_mut().flatten() {
+        if let RefOr::T(param) = p
+            && param.name == name
+        {
+            param.schema = Some(RefOr::T(schema));
+            return;
+        }
+    }
+}
+
+fn cron_name(p: &mut Object) {
+    p.min_length = Some(1);
+    p.max_length = Some(CRON_NAME_MAX_CHARS);
+    p.pattern = Some(cron_name_pattern());
+}
+
+fn time(p: &mut Object) {
+    p.pattern = Some(year_pattern());
+}
+
+fn text(p: &mut Object, max_bytes: usize) {
+    p.max_length = Some(max_bytes);
+    p.pattern = Some(NO_NUL.to_owned());
+}
+
+/// One of `texts`; also `null` where the field may be null.
+fn one_of_texts<'a>(p: &mut Object, texts: impl Iterator<Item = &'a str>) {
+    let mut values: Vec<Value> = texts.map(Value::from).collect();
+    if nullable(p) {
+        values.push(Value::Null);
+    }
+    p.enum_values = Some(values);
+}
+
+fn nullable(p: &Object) -> bool {
+    matches!(&p.schema_type, SchemaType::Array(types) if types.contains(&Type::Null))
+}
+
+fn integer_range_of_format(p: &mut Object) {
+    let (min, max) = match &p.format {
+        Some(SchemaFormat::KnownFormat(KnownFormat::Int32)) => {
+            (i64::from(i32::MIN), i64::from(i32::MAX))
+        }
+        Some(SchemaFormat::KnownFormat(KnownFormat::Int64)) => (i64::MIN, i64::MAX),
+        _ => return,
+    };
+    if p.minimum.is_none() {
+        p.minimum = Some(min.into());
+    }
+    if p.maximum.is_none() {
+        p.maximum = Some(max.into());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn year_alternation_matches_exactly_the_range() {
+        let re = regex_lite(year_alternation(YEAR_MIN, YEAR_MAX));
+        for y in 0..=9999 {
+            let text = format!("{y:04}");
+            assert_eq!(
+                re(&text),
+                (YEAR_MIN..=YEAR_MAX).contains(&y),
+                "{text} against {}",
+                year_alternation(YEAR_MIN, YEAR_MAX)
+            );
+        }
+        for (lo, hi) in [(1970, 2038), (2000, 2000), (1, 9998), (1234, 5678)] {
+            let re = regex_lite(year_alternation(lo, hi));
+            for y in 0..=9999 {
+                assert_eq!(
+                    re(&format!("{y:04}")),
+                    (lo..=hi).contains(&y),
+                    "{y} in {lo}..={hi}"
+                );
+            }
+        }
+    }
+
+    /// A matcher for the simple alternations of digit classes `year_alternation` writes.
+    fn regex_lite(alternation: String) -> impl Fn(&str) -> bool {
+        let body = alternation;
+        move |text: &str| {
+            body.split('|').any(|alt| {
+                let mut chars = text.chars();
+                let mut rest = alt;
+                while !rest.is_empty() {
+                    let Some(c) = chars.next() else { return false };
+                    if let Some(class) = rest.strip_prefix('[') {
+                        let (range, after) = class.split_once(']').unwrap();
+                        let (lo, hi) = range.split_once('-').unwrap();
+                        let (lo, hi) = (lo.chars().next().unwrap(), hi.chars().next().unwrap());
+                        if !(lo..=hi).contains(&c) {
+                            return false;
+                        }
+                        rest = after;
+                    } else {
+                        let first = rest.chars().next().unwrap();
+                        if first != c {
+                            return false;
+                        }
+                        rest = &rest[first.len_utf8()..];
+                    }
+                }
+                chars.next().is_none()
+            })
+        }
+    }
+}

@@ -1,0 +1,33 @@
+"""What schemathesis cannot know from cronmon's OpenAPI document alone, loaded by
+tests/it/http_fuzz.rs through SCHEMATHESIS_HOOKS.
+
+`format: cron` is a cron expression the server accepts: five fields (or an alias) that fire at
+least once in the next ten years. The document's pattern gives the syntax; these are values of
+the format itself, so schemathesis sends valid expressions as valid data.
+"""
+
+import schemathesis
+from hypothesis import strategies as st
+
+
+def _field(low: int, high: int) -> st.SearchStrategy[str]:
+    number = st.integers(low, high).map(str)
+    ranged = st.tuples(st.integers(low, high), st.integers(low, high)).map(
+        lambda ab: f"{min(ab)}-{max(ab)}"
+    )
+    step = st.integers(1, high - low).map(lambda n: f"*/{n}")
+    listed = st.lists(st.integers(low, high), min_size=2, max_size=3, unique=True).map(
+        lambda ns: ",".join(map(str, sorted(ns)))
+    )
+    return st.one_of(st.just("*"), number, ranged, step, listed)
+
+
+# Days 1 to 28 exist in every month, so every expression drawn here fires.
+_CRON = st.one_of(
+    st.sampled_from(["@hourly", "@daily", "@weekly", "@monthly", "@yearly"]),
+    st.tuples(_field(0, 59), _field(0, 23), _field(1, 28), _field(1, 12), _field(0, 6)).map(
+        " ".join
+    ),
+)
+
+schemathesis.openapi.format("cron", _CRON)
