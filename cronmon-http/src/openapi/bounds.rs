@@ -14,6 +14,8 @@ use cronmon_core::rules::limits::{
     PAGE_LIMIT_MAX, SHORT_TEXT_MAX_BYTES, STATS_HOURS_MAX, YEAR_MAX, YEAR_MIN,
 };
 use cronmon_core::{Reason, Status, TriggerType};
+
+use crate::routes::events::MAX_EVENTS;
 use serde_json::Value;
 use utoipa::Modify;
 use utoipa::openapi::path::{Operation, Parameter};
@@ -120,6 +122,28 @@ impl Modify for Bounds {
     fn modify(&self, doc: &mut OpenApi) {
         request_bodies(doc);
         query_and_path(doc);
+        batch_size(doc);
+    }
+}
+
+/// `POST /cron-executions/events` takes 1 to [`MAX_EVENTS`] events.
+fn batch_size(doc: &mut OpenApi) {
+    let body = doc
+        .paths
+        .paths
+        .get_mut("/cron-executions/events")
+        .and_then(|item| item.post.as_mut())
+        .and_then(|op| match op.request_body.as_mut() {
+            Some(RefOr::T(body)) => Some(body),
+            _ => None,
+        })
+        .and_then(|body| match body.content.get_mut("application/json") {
+            Some(RefOr::T(content)) => content.schema.as_mut(),
+            _ => None,
+        });
+    if let Some(RefOr::T(Schema::Array(events))) = body {
+        events.min_items = Some(1);
+        events.max_items = Some(MAX_EVENTS);
     }
 }
 
@@ -134,6 +158,7 @@ fn request_bodies(doc: &mut OpenApi) {
         "StartRequest",
         "CompleteRequest",
         "HeartbeatRequest",
+        "HeartbeatItem",
         "ScheduleUpdate",
     ] {
         if let Some(RefOr::T(Schema::Object(body))) = schemas.get_mut(name) {
@@ -183,6 +208,7 @@ fn request_bodies(doc: &mut OpenApi) {
 
     for f in ["done", "total"] {
         with("HeartbeatRequest", f, &|p| p.minimum = Some(0.into()));
+        with("HeartbeatItem", f, &|p| p.minimum = Some(0.into()));
     }
 
     with("ScheduleUpdate", "displayName", &|p| {

@@ -92,6 +92,10 @@ impl EventAnswer {
 
 /// The item as an event, or why not.
 fn parse_item(item: serde_json::Value) -> Result<Event, ApiError> {
+    if !item.is_object() {
+        // serde would read a struct from an array too; the document says an object.
+        return Err(ApiError::bad_field("body", "each event is a JSON object"));
+    }
     Ok(match parse_value::<EventRequest>(item)? {
         EventRequest::Start(s) => Event::Start(s.into_start()?),
         EventRequest::Complete(c) => Event::Finish(c.into_finish()?),
