@@ -52,11 +52,13 @@ fn classify(e: sqlx::Error) -> DatabaseError {
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed
         | sqlx::Error::Tls(_) => true,
-        // 40001 serialization, 40P01 deadlock, 57P0x shutdown, 53xxx resources, 08xxx
-        // connection; SQLite 5/6 busy/locked and their extended codes 517, 261.
+        // 40001 serialization, 40P01 deadlock, 57P0x shutdown, 57014 statement timeout,
+        // 55P03 lock timeout, 53xxx resources, 08xxx connection; SQLite 5/6 busy/locked and
+        // their extended codes 517, 261.
         sqlx::Error::Database(_) => code.as_deref().is_some_and(|c| {
             c.starts_with("40")
                 || c.starts_with("57P")
+                || matches!(c, "57014" | "55P03")
                 || c.starts_with("53")
                 || c.starts_with("08")
                 || matches!(c, "5" | "6" | "517" | "261")

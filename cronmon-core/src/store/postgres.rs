@@ -99,6 +99,19 @@ LEFT JOIN LATERAL (SELECT e.started_at, e.status FROM cronmon.cron_executions e
                    ORDER BY e.started_at DESC LIMIT 1) l ON TRUE
 ORDER BY h.cron_name";
 
+/// Times a batch is run again after the database rolled it back on a deadlock or a
+/// serialization failure, before the error is returned (and the caller retries later).
+const MAX_LOCK_CONFLICTS: u64 = 3;
+
+/// `statement_timeout` of cronmon's own connections unless the URL sets one: no statement of
+/// cronmon's takes long, and one that hangs must fail instead of holding a writer.
+pub const DEFAULT_STATEMENT_TIMEOUT: &str = "30s";
+
+/// `lock_timeout` of cronmon's own connections unless the URL sets one: a write that waits
+/// this long for a lock (a table locked by a migration or by hand) fails as transient, so the
+/// API answers 503 and recorders retry, instead of every writer queueing behind it.
+pub const DEFAULT_LOCK_TIMEOUT: &str = "10s";
+
 /// cronmon on PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct PgStore {
@@ -107,13 +120,26 @@ pub struct PgStore {
 
 impl PgStore {
     /// Connects to `url` and migrates the `cronmon` schema.
+    ///
+    /// Every connection gets a `statement_timeout` ([`DEFAULT_STATEMENT_TIMEOUT`]) and a
+    /// `lock_timeout` ([`DEFAULT_LOCK_TIMEOUT`]) unless the URL sets its own, e.g.
+    /// `postgres://…/db?options=-c%20lock_timeout%3D2s` or `?options[statement_timeout]=60s`
+    /// (`0` turns one off).
     pub async fn connect(url: &str) -> Result<Self> {
-        let options = PgConnectOptions::from_str(url)
+        let mut options = PgConnectOptions::from_str(url)
             .map_err(|_| Error::UnsupportedUrl(super::redact(url)))?
             // cronmon's own SQL names its schema; the search path serves the host app's
             // queries on `pool()`, which may name cronmon's tables unqualified.
             .options([("search_path", SCHEMA)])
             .application_name("cronmon");
+        for (setting, default) in [
+            ("statement_timeout", DEFAULT_STATEMENT_TIMEOUT),
+            ("lock_timeout", DEFAULT_LOCK_TIMEOUT),
+        ] {
+            if !options.get_options().is_some_and(|o| o.contains(setting)) {
+                options = options.options([(setting, default)]);
+            }
+        }
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(5))
@@ -163,9 +189,25 @@ impl Store for PgStore {
     }
 
     async fn record_batch(&self, events: &[Event]) -> Result<Vec<Result<Outcome>>> {
-        match batch::record_batch_fast(&self.pool, events).await? {
-            Some(results) => Ok(results),
-            None => record_batch(&self.pool, events).await,
+        // The cron locks leave no deadlock between cronmon's batches; a run whose start was
+        // not yet committed when they were taken, or another writer of the host app's, can
+        // still close a cycle, and then the whole transaction is run again.
+        let mut conflicts = 0;
+        loop {
+            let attempt = match batch::record_batch_fast(&self.pool, events).await {
+                Ok(Some(results)) => return Ok(results),
+                Ok(None) => batch::record_batch_locked(&self.pool, events).await,
+                Err(e) => Err(e),
+            };
+            match attempt {
+                Err(e) if batch::is_lock_conflict(&e) && conflicts < MAX_LOCK_CONFLICTS => {
+                    conflicts += 1;
+                    tracing::debug!(error = %e, conflicts, "batch rolled back on a lock conflict; again");
+                    tokio::time::sleep(Duration::from_millis(fastrand::u64(5..50) * conflicts))
+                        .await;
+                }
+                other => return other,
+            }
         }
     }
 

@@ -230,6 +230,24 @@ macro_rules! push_filters {
     }};
 }
 
+/// The longest the per-event fallback of a refused batch may take in all
+/// (`record_each_alone`): each event alone may wait for the busy or lock timeout, and a
+/// batch holds up to 512 of them.
+pub(crate) const FALLBACK_BUDGET: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// The transient error of an event the per-event fallback had no time left for.
+pub(crate) fn fallback_exhausted() -> crate::error::Error {
+    crate::error::Error::Unreachable(crate::error::DatabaseError::new(
+        Box::new(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "the database was too slow to record this event alone; retry",
+        )),
+        None,
+        true,
+        false,
+    ))
+}
+
 /// The operations whose SQL is the same on both databases, written once for each pool type.
 /// (sqlx's generic executor bounds cost more to read than this macro does.)
 macro_rules! shared_ops {
@@ -369,32 +387,53 @@ macro_rules! shared_ops {
         }
 
         /// Records `events` in one transaction (group commit). Each event gets its own
-        /// result; if the database itself fails mid-way, the batch is replayed one event at a
-        /// time, so one bad event never costs the others.
+        /// result; if the database refuses an event mid-way, the batch is replayed one event
+        /// at a time ([`record_each_alone`]), so one bad event never costs the others. A
+        /// transient failure (busy, timed out, unreachable) fails the whole batch instead: one
+        /// event at a time would only wait for the same database again, event after event.
+        #[allow(dead_code, reason = "PostgreSQL's own takes cron locks first (postgres/batch.rs)")]
         pub(super) async fn record_batch(
             pool: &Pool,
             events: &[$crate::model::Event],
         ) -> Result<Vec<Result<Outcome>>> {
             let mut tx = pool.begin().await.db()?;
             let mut results = Vec::with_capacity(events.len());
-            let mut broken = false;
             for event in events {
                 let r = record_event(&mut tx, event).await;
-                if matches!(r, Err(Error::Database(_) | Error::Unreachable(_))) {
-                    broken = true;
-                    break;
+                match r {
+                    Err(e) if e.is_transient() => return Err(e),
+                    Err(Error::Database(_) | Error::Unreachable(_)) => {
+                        drop(tx);
+                        return record_each_alone(pool, events).await;
+                    }
+                    r => results.push(r),
                 }
-                results.push(r);
             }
-            if !broken {
-                tx.commit().await.db()?;
-                return Ok(results);
-            }
-            drop(tx);
+            tx.commit().await.db()?;
+            Ok(results)
+        }
+
+        /// Records each event in a statement of its own, for a batch the database refused
+        /// as a whole. Bounded: past the first transient failure, or past
+        /// [`FALLBACK_BUDGET`]($crate::store::sql::FALLBACK_BUDGET) in all, the events left
+        /// are answered with a transient error (to retry) instead of each waiting for a busy
+        /// database in turn.
+        pub(super) async fn record_each_alone(
+            pool: &Pool,
+            events: &[$crate::model::Event],
+        ) -> Result<Vec<Result<Outcome>>> {
+            let deadline = std::time::Instant::now() + $crate::store::sql::FALLBACK_BUDGET;
             let mut conn = pool.acquire().await.db()?;
             let mut results = Vec::with_capacity(events.len());
+            let mut stalled = false;
             for event in events {
-                results.push(record_event(&mut conn, event).await);
+                if stalled || std::time::Instant::now() >= deadline {
+                    results.push(Err($crate::store::sql::fallback_exhausted()));
+                    continue;
+                }
+                let r = record_event(&mut conn, event).await;
+                stalled = matches!(&r, Err(e) if e.is_transient());
+                results.push(r);
             }
             Ok(results)
         }

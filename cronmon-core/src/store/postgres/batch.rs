@@ -6,6 +6,14 @@
 //!
 //! Within a batch, starts are applied first, then heartbeats, then finishes: a run started
 //! and finished in one batch is recorded whole whatever the order of its events.
+//!
+//! One lock order for every writer: each statement's roll-up trigger takes its roll-up rows in
+//! key order, but a transaction of several statements (starts, then finishes) would take them
+//! out of order, and two such transactions (two servers, or a server and a job's recorder, on
+//! one database) could deadlock. So a batch transaction first takes a transaction-scoped
+//! advisory lock per cron it touches, in sorted order ([`lock_crons`]): two batches that share
+//! a cron queue on its lock before either touches a row, and batches with no cron in common
+//! touch no common row. Rows are also written in id order, for the rest.
 
 use std::collections::HashSet;
 use std::sync::LazyLock;
@@ -80,8 +88,67 @@ struct Finishes {
     max_rss_kb: Vec<Option<i64>>,
 }
 
+/// The first key of cronmon's advisory locks (`pg_advisory_xact_lock(int4, int4)`), so they
+/// never collide with the host application's one-key locks: "cron" in ASCII.
+const LOCK_SPACE: i32 = 0x6372_6f6e;
+
+/// Takes the advisory lock of every cron whose rows or roll-ups `events` may touch, in sorted
+/// key order, for the rest of the transaction: the crons named by starts (and by finishes that
+/// carry their start), and the crons of the runs already stored that finishes and heartbeats
+/// name. A run whose start is not committed yet is not seen here; the rare deadlock that can
+/// still cause is retried by the caller ([`is_lock_conflict`]).
+pub(super) async fn lock_crons(conn: &mut sqlx::PgConnection, events: &[Event]) -> Result<()> {
+    let mut names: Vec<&str> = Vec::new();
+    let mut ids: Vec<Uuid> = Vec::new();
+    for event in events {
+        match event {
+            Event::Start(s) => names.push(s.cron_name.as_str()),
+            Event::Finish(f) => {
+                ids.push(f.id);
+                if let Some(s) = &f.start {
+                    names.push(s.cron_name.as_str());
+                }
+            }
+            Event::Heartbeat(h) => ids.push(h.id),
+        }
+    }
+    // The keys are sorted in the subquery and locked in that order by the aggregate over it.
+    sqlx::query(
+        "SELECT count(pg_advisory_xact_lock($3, k.key)) FROM (
+             SELECT DISTINCT hashtext(n) AS key FROM (
+                 SELECT unnest($1::text[]) AS n
+                 UNION SELECT cron_name FROM cronmon.cron_executions WHERE id = ANY($2::uuid[])
+             ) names
+             ORDER BY 1
+         ) k",
+    )
+    .bind(&names)
+    .bind(&ids)
+    .bind(LOCK_SPACE)
+    .execute(&mut *conn)
+    .await
+    .db()?;
+    Ok(())
+}
+
+fn run_id(event: &Event) -> Uuid {
+    match event {
+        Event::Start(s) => s.id,
+        Event::Finish(f) => f.id,
+        Event::Heartbeat(h) => h.id,
+    }
+}
+
+/// A deadlock (40P01) or serialization failure (40001): the database rolled the transaction
+/// back, and running it again is the cure.
+pub(super) fn is_lock_conflict(e: &Error) -> bool {
+    matches!(e, Error::Database(d) if matches!(d.code(), Some("40P01" | "40001")))
+}
+
 /// Records `events` in one transaction with multi-row statements; `None` when the database
-/// refused (the caller then takes the per-event path).
+/// refused the data (the caller then takes the per-event path). A transient failure (a lock
+/// or statement timeout, a deadlock, a lost connection) is returned as is: the per-event path
+/// would only wait for the same database again.
 pub(super) async fn record_batch_fast(
     pool: &sqlx::PgPool,
     events: &[Event],
@@ -93,7 +160,11 @@ pub(super) async fn record_batch_fast(
     let mut heartbeats = Vec::new();
     let mut seen_starts = HashSet::new();
     let mut seen_finishes = HashSet::new();
-    for (i, event) in events.iter().enumerate() {
+    // Rows in id order: two batches that write the same runs lock them in the same order.
+    let mut order: Vec<usize> = (0..events.len()).collect();
+    order.sort_by_key(|&i| run_id(&events[i]));
+    for i in order {
+        let event = &events[i];
         match event {
             Event::Start(s) => {
                 if !seen_starts.insert(s.id) {
@@ -140,6 +211,7 @@ pub(super) async fn record_batch_fast(
 
     let mut tx = pool.begin().await.db()?;
     let attempt: Result<()> = async {
+        lock_crons(&mut tx, events).await?;
         if !starts.id.is_empty() {
             let inserted: Vec<Uuid> = sqlx::query_scalar(INSERT_STARTS)
                 .bind(&starts.id)
@@ -220,10 +292,33 @@ pub(super) async fn record_batch_fast(
                     .collect(),
             ))
         }
-        Err(Error::Database(e)) => {
+        Err(Error::Database(e)) if !e.is_transient() => {
             tracing::debug!(error = %e, "multi-row batch refused; recording event by event");
             Ok(None)
         }
         Err(e) => Err(e),
     }
+}
+
+/// The per-event path in one transaction, under the same cron locks as the multi-row one; if
+/// the database refuses an event, each event is recorded alone (bounded, as on SQLite).
+pub(super) async fn record_batch_locked(
+    pool: &sqlx::PgPool,
+    events: &[Event],
+) -> Result<Vec<Result<Outcome>>> {
+    let mut tx = pool.begin().await.db()?;
+    lock_crons(&mut tx, events).await?;
+    let mut results = Vec::with_capacity(events.len());
+    for event in events {
+        match super::record_event(&mut tx, event).await {
+            Err(e) if e.is_transient() => return Err(e),
+            Err(Error::Database(_) | Error::Unreachable(_)) => {
+                drop(tx);
+                return super::record_each_alone(pool, events).await;
+            }
+            r => results.push(r),
+        }
+    }
+    tx.commit().await.db()?;
+    Ok(results)
 }
