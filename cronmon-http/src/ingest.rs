@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use cronmon_core::{Event, Outcome, Store};
 use tokio::sync::{mpsc, oneshot};
@@ -25,8 +25,14 @@ type Reply = oneshot::Sender<Result<Outcome, ApiError>>;
 /// forgotten goes to the shard of its id: correct, merely not deadlock-proof).
 const MAX_REMEMBERED: usize = 200_000;
 
-/// Longest a request waits for its write.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest a request waits for its write, queueing included: past it the answer is 503 (with
+/// `Retry-After`), never a hang.
+pub(crate) const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A batch that failed transiently faster than this is tried once more at once (a connection
+/// dropped by a restarted database); one that failed slower already waited out a timeout, and
+/// its requests are answered 503 instead of waiting for another.
+const QUICK_FAILURE: Duration = Duration::from_secs(1);
 
 /// Handle to the writer tasks; cheap to clone. The writers stop once every handle is dropped.
 #[derive(Debug, Clone)]
@@ -138,10 +144,16 @@ impl Ingest {
 async fn writer(store: Arc<dyn Store>, mut rx: mpsc::Receiver<(Event, Reply)>, max_batch: usize) {
     let mut jobs = Vec::with_capacity(max_batch);
     while rx.recv_many(&mut jobs, max_batch).await > 0 {
+        // A request that timed out while queued behind a stalled database has been answered
+        // 503 and will be retried by its client: writing it now would only delay the others.
+        jobs.retain(|(_, reply)| !reply.is_closed());
+        if jobs.is_empty() {
+            continue;
+        }
         let (events, replies): (Vec<Event>, Vec<Reply>) = jobs.drain(..).unzip();
+        let began = Instant::now();
         let mut result = store.record_batch(&events).await;
-        if matches!(&result, Err(e) if e.is_transient()) {
-            // A serialization failure or a dropped connection: once more.
+        if matches!(&result, Err(e) if e.is_transient()) && began.elapsed() < QUICK_FAILURE {
             tokio::time::sleep(Duration::from_millis(20)).await;
             result = store.record_batch(&events).await;
         }

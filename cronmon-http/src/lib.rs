@@ -115,6 +115,7 @@ struct Inner {
     /// SHA-256 of the secret, made once: each request compares its own digest to it.
     secret_digest: Option<[u8; 32]>,
     ingest: ingest::Ingest,
+    health: routes::meta::HealthCache,
 }
 
 impl Api {
@@ -132,6 +133,7 @@ impl Api {
                 secret_digest: auth::digest_of(&config.secret),
                 config,
                 ingest,
+                health: Default::default(),
             }),
         }
     }
@@ -144,6 +146,10 @@ impl Api {
     /// The settings.
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    pub(crate) fn health(&self) -> &routes::meta::HealthCache {
+        &self.inner.health
     }
 
     pub(crate) fn ingest(&self) -> &ingest::Ingest {

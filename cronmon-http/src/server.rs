@@ -21,6 +21,12 @@ use crate::{Api, Config};
 /// Where the server mounts the API (the path existing clients and the bash client call).
 pub const MOUNT: &str = "/api/admin";
 
+/// Default of [`ServerConfig::header_read_timeout`].
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Longest a shutdown waits for in-flight requests before the server stops anyway.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
 /// Errors that stop the server from starting or running.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -47,6 +53,11 @@ pub struct ServerConfig {
     pub demo: bool,
     /// Group-commit writer tasks (see [`Config::writers`]).
     pub writers: Option<usize>,
+    /// A client must send a request's whole head (request line and headers) within this time,
+    /// or its connection is closed (408 if it sent part of one): a slow client cannot hold a
+    /// connection open by trickling bytes. It also closes keep-alive connections idle this
+    /// long. Default 30 s.
+    pub header_read_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -61,6 +72,7 @@ impl Default for ServerConfig {
             orphan_after: Duration::from_secs(24 * 3600),
             demo: false,
             writers: None,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
         }
     }
 }
@@ -80,6 +92,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("orphan_after", &self.orphan_after)
             .field("demo", &self.demo)
             .field("writers", &self.writers)
+            .field("header_read_timeout", &self.header_read_timeout)
             .finish()
     }
 }
@@ -201,15 +214,87 @@ impl Server {
         );
         let sweeps = tokio::spawn(sweeps(self.store.clone(), self.config.clone()));
         let app = Self::app(self.api);
-        let served = axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let served = serve_http1(
+            self.listener,
+            app,
+            self.config.header_read_timeout,
+            shutdown,
+        )
+        .await;
         sweeps.abort();
         let _ = sweeps.await;
         self.store.close().await;
         tracing::info!("cronmon stopped");
         served.map_err(Into::into)
     }
+}
+
+/// Serves HTTP/1.1 connections until `shutdown` completes, then stops accepting, lets each
+/// connection finish its request in flight (for [`SHUTDOWN_GRACE`] at most) and returns.
+/// `axum::serve` does the same but reads request heads without a time limit.
+async fn serve_http1(
+    listener: TcpListener,
+    app: Router,
+    header_read_timeout: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+
+    // Dropping `stop` tells every connection to finish; each holds a clone of `open`, and
+    // `open_tx.closed()` completes once the last one is done.
+    let (stop, stopped) = tokio::sync::watch::channel(());
+    let (open_tx, open) = tokio::sync::watch::channel(());
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors, or a connection reset before it was accepted:
+                    // wait a little rather than spin, and keep serving the others.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(app.clone());
+        let mut stopped = stopped.clone();
+        let open = open.clone();
+        tokio::spawn(async move {
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_read_timeout);
+            let conn = builder.serve_connection(TokioIo::new(stream), service);
+            let mut conn = std::pin::pin!(conn);
+            tokio::select! {
+                served = conn.as_mut() => {
+                    if let Err(e) = served {
+                        tracing::debug!(error = %e, "connection ended");
+                    }
+                }
+                _ = stopped.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+            drop(open);
+        });
+    }
+    drop(listener);
+    drop(stop);
+    drop(open);
+    if tokio::time::timeout(SHUTDOWN_GRACE, open_tx.closed())
+        .await
+        .is_err()
+    {
+        tracing::warn!("shutdown: requests still in flight after the grace period; stopping");
+    }
+    Ok(())
 }
 
 /// Binds and serves until `shutdown` completes.

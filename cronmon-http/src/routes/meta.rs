@@ -1,6 +1,8 @@
 //! About the API itself: `GET /health` (open to all), `GET /openapi.json`, and the JSON
 //! answers for unknown paths (404) and methods (405).
 
+use std::time::{Duration, Instant};
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -21,7 +23,48 @@ pub(crate) struct HealthResponse {
     pub database: String,
 }
 
-/// Health probe: checks the database. Needs no secret.
+/// How long a health check's result is answered before the database is asked again: the
+/// probe needs no secret, so its rate is the caller's to choose, not the database's load.
+pub(crate) const HEALTH_CACHE: Duration = Duration::from_secs(2);
+
+/// Longest a health check waits for the database: past it, the database counts as down.
+pub(crate) const HEALTH_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The last health check: when it ran and whether the database answered. Behind an async
+/// mutex so that one request at a time checks, and the others wait for its result instead of
+/// each asking the database.
+#[derive(Debug, Default)]
+pub(crate) struct HealthCache {
+    last: tokio::sync::Mutex<Option<(Instant, bool)>>,
+}
+
+impl HealthCache {
+    /// Whether the database answers: the last result if fresh, else a new bounded check.
+    async fn database_answers(&self, store: &dyn cronmon_core::Store) -> bool {
+        let mut last = self.last.lock().await;
+        if let Some((at, up)) = *last
+            && at.elapsed() < HEALTH_CACHE
+        {
+            return up;
+        }
+        let up = match tokio::time::timeout(HEALTH_TIMEOUT, store.ping()).await {
+            Ok(Ok(())) => true,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "health check failed");
+                false
+            }
+            Err(_) => {
+                tracing::warn!("health check: the database did not answer in time");
+                false
+            }
+        };
+        *last = Some((Instant::now(), up));
+        up
+    }
+}
+
+/// Health probe: whether the database answers (checked at most once every two seconds,
+/// whatever the request rate). Needs no secret.
 #[utoipa::path(
     get, path = "/health", tag = "health",
     responses(
@@ -31,10 +74,9 @@ pub(crate) struct HealthResponse {
 )]
 pub(crate) async fn health(State(api): State<Api>) -> Result<Json<HealthResponse>, ApiError> {
     let store = api.store();
-    store.ping().await.map_err(|e| {
-        tracing::warn!(error = %e, "health check failed");
-        ApiError::unavailable("the database is unavailable")
-    })?;
+    if !api.health().database_answers(store.as_ref()).await {
+        return Err(ApiError::unavailable("the database is unavailable"));
+    }
     Ok(Json(HealthResponse {
         success: true,
         status: "ok".into(),
