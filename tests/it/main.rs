@@ -9,6 +9,7 @@
 mod common;
 
 mod dashboard;
+mod faults;
 mod http_api;
 mod http_events;
 mod http_export;
