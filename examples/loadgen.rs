@@ -6,6 +6,8 @@
 //! CRON_SECRET=s3cret cargo run --release --example server -- --database-url postgres://… &
 //! CRON_SECRET=s3cret cargo run --release --example loadgen -- --connections 64 --seconds 10
 //! ```
+//! Several `--url`s spread the clients over several servers (on one database, say), round
+//! robin; answers other than 2xx are counted by status.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,9 +18,9 @@ use serde_json::json;
 /// Measures events/s and latency of POST start/complete against a running server.
 #[derive(Debug, Parser)]
 struct Args {
-    /// Base URL of the API (the mount point).
+    /// Base URL of the API (the mount point); repeat it to spread clients over servers.
     #[arg(long, default_value = "http://127.0.0.1:8080/api/admin")]
-    url: String,
+    url: Vec<String>,
     /// Concurrent clients (each keeps one connection).
     #[arg(long, default_value_t = 64)]
     connections: usize,
@@ -41,12 +43,15 @@ async fn main() {
         .expect("client");
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let began = Instant::now();
-    let errors = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let errors = Arc::new(std::sync::Mutex::new(std::collections::BTreeMap::<
+        String,
+        u64,
+    >::new()));
     let mut tasks = Vec::new();
     for worker in 0..args.connections {
         let (client, url, secret, errors) = (
             client.clone(),
-            args.url.clone(),
+            args.url[worker % args.url.len()].clone(),
             secret.clone(),
             errors.clone(),
         );
@@ -68,16 +73,20 @@ async fn main() {
                 ];
                 for (path, body) in bodies {
                     let t = Instant::now();
-                    let ok = client
+                    let answer = client
                         .post(format!("{url}/cron-executions/{path}"))
                         .header("X-Cron-Secret", &secret)
                         .json(&body)
                         .send()
-                        .await
-                        .is_ok_and(|r| r.status().is_success());
+                        .await;
                     latencies.push(t.elapsed());
-                    if !ok {
-                        errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let error = match answer {
+                        Ok(r) if r.status().is_success() => None,
+                        Ok(r) => Some(r.status().as_u16().to_string()),
+                        Err(_) => Some("connection".to_owned()),
+                    };
+                    if let Some(e) = error {
+                        *errors.lock().unwrap_or_else(|p| p.into_inner()).entry(e).or_default() += 1;
                     }
                 }
                 i += 7;
@@ -96,11 +105,12 @@ async fn main() {
             .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
     };
     println!(
-        "{} events in {elapsed:.1} s = {:.0} events/s over {} connections; errors {}; latency ms p50 {:.2} p99 {:.2} max {:.2}",
+        "{} events in {elapsed:.1} s = {:.0} events/s over {} connections to {} server(s); errors {:?}; latency ms p50 {:.2} p99 {:.2} max {:.2}",
         all.len(),
         all.len() as f64 / elapsed,
         args.connections,
-        errors.load(std::sync::atomic::Ordering::Relaxed),
+        args.url.len(),
+        errors.lock().unwrap_or_else(|p| p.into_inner()),
         pct(0.50),
         pct(0.99),
         pct(1.0),

@@ -38,6 +38,9 @@ struct Args {
     /// Fill an empty database with six demo crons and a week of history.
     #[arg(long)]
     demo: bool,
+    /// Seconds a client has to send a request's head before its connection is closed.
+    #[arg(long, env = "CRONMON_HEADER_TIMEOUT_SECS", default_value_t = 30)]
+    header_timeout_secs: u64,
 }
 
 #[tokio::main]
@@ -62,6 +65,7 @@ async fn main() {
         orphan_after: Duration::from_secs(args.orphan_after_mins * 60),
         demo: args.demo,
         writers: args.writers,
+        header_read_timeout: Duration::from_secs(args.header_timeout_secs.max(1)),
         ..ServerConfig::default()
     };
     if let Err(e) = serve(config, shutdown_signal()).await {

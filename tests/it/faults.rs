@@ -853,3 +853,32 @@ async fn postgres_restart_mid_load_loses_and_doubles_nothing() {
     let _ = std::fs::remove_dir_all(&spool);
     drop(cluster);
 }
+
+/// cronmon's PostgreSQL connections carry a statement and a lock timeout, and a URL that sets
+/// its own keeps it.
+#[tokio::test]
+async fn postgres_connections_have_statement_and_lock_timeouts() {
+    let db = TestDb::postgres().await;
+    for (url, statement, lock) in [
+        (db.url.clone(), "30s", "10s"),
+        (
+            format!(
+                "{}?options[statement_timeout]=60s&options[lock_timeout]=2s",
+                db.url
+            ),
+            "1min",
+            "2s",
+        ),
+    ] {
+        let store = cronmon::store::PgStore::connect(&url).await.unwrap();
+        let shown: (String, String) = sqlx::query_as(
+            "SELECT current_setting('statement_timeout'), current_setting('lock_timeout')",
+        )
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+        assert_eq!(shown, (statement.to_owned(), lock.to_owned()), "{url}");
+        store.pool().close().await;
+    }
+    db.finish().await;
+}
