@@ -163,10 +163,15 @@ impl Store for PgStore {
     }
 
     async fn record_batch(&self, events: &[Event]) -> Result<Vec<Result<Outcome>>> {
-        match batch::record_batch_fast(&self.pool, events).await? {
-            Some(results) => Ok(results),
-            None => record_batch(&self.pool, events).await,
-        }
+        // The multi-row path writes starts without looking at them: refuse the invalid events
+        // here, once, and write the others.
+        let (verdicts, valid) = super::valid_events(events);
+        let valid = valid.as_deref().unwrap_or(events);
+        let written = match batch::record_batch_fast(&self.pool, valid).await? {
+            Some(results) => results,
+            None => record_batch(&self.pool, valid).await?,
+        };
+        Ok(super::merge_verdicts(verdicts, written))
     }
 
     async fn execution(&self, id: uuid::Uuid) -> Result<Option<Execution>> {

@@ -247,6 +247,7 @@ macro_rules! shared_ops {
         type Conn = <$Db as sqlx::Database>::Connection;
 
         pub(super) async fn record_start(conn: &mut Conn, s: &Start) -> Result<Outcome> {
+            s.validate(chrono::Utc::now())?;
             let done = sqlx::query($sql.insert_start.as_str())
                 .bind(s.id)
                 .bind(s.cron_name.as_str())
@@ -268,7 +269,7 @@ macro_rules! shared_ops {
         }
 
         pub(super) async fn record_finish(conn: &mut Conn, f: &Finish) -> Result<Outcome> {
-            f.validate()?;
+            f.validate(chrono::Utc::now())?;
             let (output, truncated) = f.stored_output();
             let error = f.stored_error();
             let output = output.map(Json);
@@ -340,12 +341,7 @@ macro_rules! shared_ops {
         }
 
         pub(super) async fn heartbeat(conn: &mut Conn, h: &Heartbeat) -> Result<bool> {
-            if h.done.is_some_and(|d| d < 0) || h.total.is_some_and(|t| t < 0) {
-                return Err(Error::InvalidField {
-                    field: "progress",
-                    message: "progress counts cannot be negative".into(),
-                });
-            }
+            h.validate(chrono::Utc::now())?;
             let done = sqlx::query($sql.heartbeat.as_str())
                 .bind(h.id)
                 .bind(h.at)
