@@ -8,6 +8,7 @@
 #[macro_use]
 mod common;
 
+mod bounds;
 mod dashboard;
 mod http_api;
 mod http_events;

@@ -53,10 +53,13 @@ pub(super) struct Sql {
     pub(super) fail_orphans: String,
 }
 
-/// The columns of [`crate::model::Execution`], in its order.
+/// The columns of [`crate::model::Execution`], in its order. The output is read as text and
+/// parsed by the row (`rows::output_of`), so an output no JSON parser of ours takes (nested
+/// too deep, a number out of range, text that is not JSON in SQLite) reads as its text
+/// instead of failing the read.
 const EXECUTION_COLUMNS: &str = "\
-id, cron_name, status, reason, trigger_type, started_at, completed_at, duration_ms, output,
-output_truncated, error_message, exit_code, host, pid, version, cpu_ms, max_rss_kb,
+id, cron_name, status, reason, trigger_type, started_at, completed_at, duration_ms,
+CAST(output AS TEXT) AS output, output_truncated, error_message, exit_code, host, pid, version, cpu_ms, max_rss_kb,
 last_heartbeat_at, progress_done, progress_total, scheduled_for";
 
 /// The reasons of the ends cronmon itself writes (the sweeper's `timed_out`, crash
