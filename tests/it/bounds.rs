@@ -62,7 +62,7 @@ async fn store_refuses_out_of_bounds_values(store: Arc<dyn Store>) {
         f(&mut finish);
         finish
     };
-    let cases: [(fn(&mut Finish), &str); 7] = [
+    let cases: [(Change, &str); 7] = [
         (|f| f.duration_ms = Some(i64::MAX - 1), "durationMs"),
         (
             |f| f.duration_ms = Some(limits::RUN_DURATION_MAX_MS + 1),
@@ -171,6 +171,9 @@ async fn store_refuses_out_of_bounds_values(store: Arc<dyn Store>) {
     };
     store.upsert_schedule(&name, &longest).await.unwrap();
 }
+
+/// A change that takes a finish out of bounds.
+type Change = fn(&mut Finish);
 
 fn clone_err(e: &Error) -> Error {
     match e {
