@@ -188,6 +188,19 @@ impl Start {
             scheduled_for: None,
         }
     }
+
+    /// Makes the texts a job's own process reports about itself storable rather than
+    /// refused: the host, boot id and version lose their NULs (U+FFFD instead) and are cut at
+    /// [`rules::limits::SHORT_TEXT_MAX_BYTES`].
+    pub fn sanitize(&mut self) {
+        for text in [&mut self.host, &mut self.boot_id, &mut self.version]
+            .into_iter()
+            .flatten()
+        {
+            scrub_text(text);
+            cut_text(text, rules::limits::SHORT_TEXT_MAX_BYTES);
+        }
+    }
 }
 
 /// The end of a run.
@@ -205,6 +218,10 @@ pub struct Finish {
     pub duration_ms: Option<i64>,
     /// What the job reported (any JSON).
     pub output: Option<serde_json::Value>,
+    /// Whether `output` is already the cut of a larger one ([`Finish::sanitize`] cut it), so
+    /// the store marks it truncated however short it is now.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub output_truncated: bool,
     /// The error, with its source chain.
     pub error_message: Option<String>,
     /// Exit code of the job's process.
@@ -227,6 +244,7 @@ impl Finish {
             completed_at: Utc::now(),
             duration_ms: None,
             output: None,
+            output_truncated: false,
             error_message: None,
             exit_code: None,
             cpu_ms: None,
@@ -235,40 +253,116 @@ impl Finish {
         }
     }
 
-    pub(crate) fn validate(&self) -> Result<()> {
-        if self.status == Status::Running {
-            return Err(Error::InvalidField {
-                field: "status",
-                message: "a finished run is `completed` or `failed`, not `running`".into(),
-            });
+    /// Makes the texts of the finish storable everywhere, identically for every destination:
+    /// NUL characters (which PostgreSQL refuses) become U+FFFD in the output (keys and
+    /// strings) and the error message; an output whose JSON is over [`MAX_TEXT_BYTES`]
+    /// becomes a JSON string of its first bytes (at a character boundary, at most
+    /// [`MAX_TEXT_BYTES`] once written as JSON) and is marked truncated; an error message over
+    /// [`MAX_TEXT_BYTES`] is cut there. Applying it twice changes nothing more. (The start it
+    /// may carry is [`Start::sanitize`]'s: [`Event::sanitize`] applies both.)
+    ///
+    /// ```
+    /// use cronmon_core::{Finish, Status};
+    ///
+    /// let mut finish = Finish::now(uuid::Uuid::now_v7(), Status::Failed);
+    /// finish.error_message = Some("bad\0byte".into());
+    /// finish.output = Some(serde_json::json!("x".repeat(100_000)));
+    /// finish.sanitize();
+    /// assert_eq!(finish.error_message.as_deref(), Some("bad\u{FFFD}byte"));
+    /// assert!(finish.output_truncated);
+    /// assert!(finish.output.unwrap().to_string().len() <= cronmon_core::rules::limits::MAX_TEXT_BYTES);
+    /// ```
+    pub fn sanitize(&mut self) {
+        if let Some(output) = &mut self.output {
+            scrub_json(output);
+            let text = output.to_string();
+            if text.len() > MAX_TEXT_BYTES {
+                *output = serde_json::Value::String(cut_to_json_string(&text, MAX_TEXT_BYTES));
+                self.output_truncated = true;
+            }
         }
-        if let Some(d) = self.duration_ms {
-            rules::non_negative("durationMs", d)?;
+        if let Some(error) = &mut self.error_message {
+            scrub_text(error);
+            cut_text(error, MAX_TEXT_BYTES);
         }
-        Ok(())
     }
 
-    /// The output as stored: serialized JSON, or a JSON string holding its first 64 KiB when
-    /// it is larger (then the flag is true).
+    /// The output as stored, and whether it is truncated: as [`Finish::sanitize`] leaves it.
     pub(crate) fn stored_output(&self) -> (Option<serde_json::Value>, bool) {
         match &self.output {
             None | Some(serde_json::Value::Null) => (None, false),
             Some(v) => {
+                let mut v = v.clone();
+                scrub_json(&mut v);
                 let text = v.to_string();
                 if text.len() <= MAX_TEXT_BYTES {
-                    (Some(v.clone()), false)
+                    (Some(v), self.output_truncated)
                 } else {
-                    let cut = truncate_at_char(&text, MAX_TEXT_BYTES);
-                    (Some(serde_json::Value::String(cut.to_owned())), true)
+                    let cut = cut_to_json_string(&text, MAX_TEXT_BYTES);
+                    (Some(serde_json::Value::String(cut)), true)
                 }
             }
         }
     }
 
+    /// The error message as stored: as [`Finish::sanitize`] leaves it.
     pub(crate) fn stored_error(&self) -> Option<String> {
-        self.error_message
-            .as_deref()
-            .map(|e| truncate_at_char(e, MAX_TEXT_BYTES).to_owned())
+        self.error_message.as_deref().map(|e| {
+            let mut e = truncate_at_char(e, MAX_TEXT_BYTES).to_owned();
+            scrub_text(&mut e);
+            e
+        })
+    }
+}
+
+/// What replaces a NUL character: PostgreSQL's `text` and `jsonb` refuse NUL, and a run is
+/// never lost for what its output holds.
+const NUL_REPLACEMENT: &str = "\u{FFFD}";
+
+/// Replaces the NULs of `text` in place.
+fn scrub_text(text: &mut String) {
+    if text.contains('\0') {
+        *text = text.replace('\0', NUL_REPLACEMENT);
+    }
+}
+
+/// Replaces the NULs of every string and key of `value`.
+fn scrub_json(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => scrub_text(s),
+        Value::Array(items) => items.iter_mut().for_each(scrub_json),
+        Value::Object(map) => {
+            if map.keys().any(|k| k.contains('\0')) {
+                let old = std::mem::take(map);
+                for (k, v) in old {
+                    map.insert(k.replace('\0', NUL_REPLACEMENT), v);
+                }
+            }
+            map.values_mut().for_each(scrub_json);
+        }
+        _ => {}
+    }
+}
+
+/// Cuts `text` in place to at most `max` bytes without splitting a character.
+fn cut_text(text: &mut String, max: usize) {
+    let end = truncate_at_char(text, max).len();
+    text.truncate(end);
+}
+
+/// The longest start of `text` (cut at a character boundary) that, written as a JSON string,
+/// takes at most `max` bytes: so a cut output stays under the limit wherever it is written
+/// again, and cutting it again changes nothing.
+fn cut_to_json_string(text: &str, max: usize) -> String {
+    let mut cut = truncate_at_char(text, max.saturating_sub(2));
+    loop {
+        let written = serde_json::Value::String(cut.to_owned()).to_string().len();
+        if written <= max {
+            return cut.to_owned();
+        }
+        // Each byte dropped shrinks the written form by at least one byte.
+        cut = truncate_at_char(cut, cut.len().saturating_sub(written - max));
     }
 }
 
@@ -310,6 +404,22 @@ pub enum Event {
 }
 
 impl Event {
+    /// Makes the event's texts storable everywhere ([`Start::sanitize`],
+    /// [`Finish::sanitize`], and the start a finish carries); the recorder applies it to every event it accepts, before any
+    /// queue, spool or destination sees it.
+    pub fn sanitize(&mut self) {
+        match self {
+            Event::Start(s) => s.sanitize(),
+            Event::Finish(f) => {
+                f.sanitize();
+                if let Some(start) = &mut f.start {
+                    start.sanitize();
+                }
+            }
+            Event::Heartbeat(_) => {}
+        }
+    }
+
     /// The run this event is about.
     pub fn execution_id(&self) -> Uuid {
         match self {

@@ -18,6 +18,7 @@ use crate::monitor::Monitor;
 use crate::process::panic::take_last_panic;
 use crate::process::runs::{self, ActiveRun};
 use crate::recorder::Route;
+use crate::rules::limits;
 use crate::sys;
 
 /// What is shared between a run's guard, its handles, and the signal handler.
@@ -61,22 +62,32 @@ impl RunShared {
             status,
             reason,
             completed_at: Utc::now(),
-            duration_ms: Some(i64::try_from(self.began.elapsed().as_millis()).unwrap_or(i64::MAX)),
+            // What the process measures is clamped to the limits rather than refused: a run
+            // is never lost for its own figures.
+            duration_ms: Some(
+                i64::try_from(self.began.elapsed().as_millis())
+                    .unwrap_or(i64::MAX)
+                    .min(limits::RUN_DURATION_MAX_MS),
+            ),
             output: self.output.lock().unwrap_or_else(|p| p.into_inner()).take(),
+            output_truncated: false,
             error_message: error,
             exit_code,
             cpu_ms: usage
                 .cpu_ms
                 .zip(self.cpu_at_start)
-                .map(|(now, then)| (now - then).max(0)),
-            max_rss_kb: usage.max_rss_kb,
+                .map(|(now, then)| (now - then).clamp(0, limits::CPU_MS_MAX)),
+            max_rss_kb: usage
+                .max_rss_kb
+                .map(|kb| kb.clamp(0, limits::MAX_RSS_KB_MAX)),
             start: Some(start.clone()),
         };
         route.send(Event::Finish(finish));
     }
 
     fn progress(&self, done: u64, total: u64) {
-        let clamp = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        let clamp =
+            |v: u64| i64::try_from(v).map_or(limits::PROGRESS_MAX, |v| v.min(limits::PROGRESS_MAX));
         self.beat(Some(clamp(done)), Some(clamp(total)), false);
     }
 

@@ -1,8 +1,10 @@
 //! Where the core applies the rules of [`cronmon_rules`] to what it is asked to store: a
 //! refused value becomes [`Error::InvalidField`] naming the field as the HTTP API does.
 
-use crate::error::Error;
-use crate::model::ScheduleUpdate;
+use chrono::{DateTime, Utc};
+
+use crate::error::{Error, Result};
+use crate::model::{Event, Finish, Heartbeat, ScheduleUpdate, Start, Status};
 use crate::rules::{self, RuleError};
 
 impl From<RuleError> for Error {
@@ -42,7 +44,7 @@ impl ScheduleUpdate {
     ///     Err(Error::InvalidField { field: "cronExpression", .. })
     /// ));
     /// ```
-    pub fn validate(&self) -> Result<(), Error> {
+    pub fn validate(&self) -> Result<()> {
         if let Some(e) = &self.cron_expression {
             rules::cron_expression(e)?;
         }
@@ -68,6 +70,133 @@ impl ScheduleUpdate {
             rules::display_name(name)?;
         }
         Ok(())
+    }
+}
+
+impl Start {
+    /// Checks the start against cronmon's limits, `now` being the checker's clock: its times
+    /// within a day ahead and ten years back ([`rules::sent_time`]), the pid at least 1, the
+    /// host, boot id and version short and free of NUL ([`rules::short_text`]).
+    ///
+    /// Every store runs it before it writes, and the HTTP API before it answers, so both refuse
+    /// the same starts with the same [`Error::InvalidField`].
+    ///
+    /// ```
+    /// use chrono::{TimeDelta, Utc};
+    /// use cronmon_core::{CronName, Error, Start};
+    ///
+    /// let mut start = Start::now(CronName::new("nightly").unwrap());
+    /// assert!(start.validate(Utc::now()).is_ok());
+    /// start.started_at += TimeDelta::days(400);
+    /// assert!(matches!(
+    ///     start.validate(Utc::now()),
+    ///     Err(Error::InvalidField { field: "startedAt", .. })
+    /// ));
+    /// ```
+    pub fn validate(&self, now: DateTime<Utc>) -> Result<()> {
+        rules::sent_time("startedAt", self.started_at, now)?;
+        if let Some(t) = self.scheduled_for {
+            rules::sent_time("scheduledFor", t, now)?;
+        }
+        if let Some(pid) = self.pid {
+            rules::pid(pid)?;
+        }
+        for (field, text) in self.short_texts() {
+            if let Some(text) = text {
+                rules::short_text(field, text)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn short_texts(&self) -> [(&'static str, Option<&String>); 3] {
+        [
+            ("host", self.host.as_ref()),
+            ("bootId", self.boot_id.as_ref()),
+            ("version", self.version.as_ref()),
+        ]
+    }
+}
+
+impl Finish {
+    /// Checks the finish against cronmon's limits, `now` being the checker's clock: a status
+    /// that ends a run, `completedAt` within a day ahead and ten years back and not more than a
+    /// day before the start it carries, `durationMs` 0 to 366 days, `cpuMs` and `maxRssKb`
+    /// within [`rules::cpu_ms`] and [`rules::max_rss_kb`], and the start it carries
+    /// ([`Start::validate`]). Texts are not refused: [`Finish::sanitize`] makes them fit.
+    ///
+    /// Every store runs it before it writes, and the HTTP API before it answers.
+    ///
+    /// ```
+    /// use chrono::Utc;
+    /// use cronmon_core::{Error, Finish, Status};
+    ///
+    /// let mut finish = Finish::now(uuid::Uuid::now_v7(), Status::Completed);
+    /// assert!(finish.validate(Utc::now()).is_ok());
+    /// finish.duration_ms = Some(i64::MAX - 1);
+    /// assert!(matches!(
+    ///     finish.validate(Utc::now()),
+    ///     Err(Error::InvalidField { field: "durationMs", .. })
+    /// ));
+    /// ```
+    pub fn validate(&self, now: DateTime<Utc>) -> Result<()> {
+        if self.status == Status::Running {
+            return Err(Error::InvalidField {
+                field: "status",
+                message: "a finished run is `completed` or `failed`, not `running`".into(),
+            });
+        }
+        rules::sent_time("completedAt", self.completed_at, now)?;
+        if let Some(d) = self.duration_ms {
+            rules::run_duration_ms(d)?;
+        }
+        if let Some(ms) = self.cpu_ms {
+            rules::cpu_ms(ms)?;
+        }
+        if let Some(kb) = self.max_rss_kb {
+            rules::max_rss_kb(kb)?;
+        }
+        if let Some(start) = &self.start {
+            start.validate(now)?;
+            rules::completed_after_start(self.completed_at, start.started_at)?;
+        }
+        Ok(())
+    }
+}
+
+impl Heartbeat {
+    /// Checks the heartbeat against cronmon's limits, `now` being the checker's clock: its
+    /// time (field `at`) within a day ahead and ten years back, `done` and `total` from 0 to
+    /// 10^15 ([`rules::progress`]).
+    ///
+    /// ```
+    /// use chrono::Utc;
+    /// use cronmon_core::{Error, Heartbeat};
+    ///
+    /// let beat = Heartbeat { id: uuid::Uuid::now_v7(), at: Utc::now(), done: Some(-1), total: None };
+    /// assert!(matches!(beat.validate(Utc::now()), Err(Error::InvalidField { field: "done", .. })));
+    /// ```
+    pub fn validate(&self, now: DateTime<Utc>) -> Result<()> {
+        rules::sent_time("at", self.at, now)?;
+        if let Some(done) = self.done {
+            rules::progress("done", done)?;
+        }
+        if let Some(total) = self.total {
+            rules::progress("total", total)?;
+        }
+        Ok(())
+    }
+}
+
+impl Event {
+    /// Checks the event against cronmon's limits ([`Start::validate`], [`Finish::validate`],
+    /// [`Heartbeat::validate`]), `now` being the checker's clock.
+    pub fn validate(&self, now: DateTime<Utc>) -> Result<()> {
+        match self {
+            Event::Start(s) => s.validate(now),
+            Event::Finish(f) => f.validate(now),
+            Event::Heartbeat(h) => h.validate(now),
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 //! Durations: written as text (`"30m"`, `"1h30m"`, `"500ms"`, parsed by humantime) and the
 //! bounds of the durations a cron's settings hold.
 
-use crate::numbers::{non_negative, positive};
+use crate::limits::{RUN_DURATION_MAX_MS, SCHEDULE_DURATION_MAX_MS};
+use crate::numbers::{at_most, non_negative, positive};
 use crate::{Result, RuleError};
 
 /// Parses a duration written as text (`"30s"`, `"5m"`, `"1h30m"`, `"2h 15min"`, `"500ms"`,
@@ -30,31 +31,55 @@ pub fn parse_duration_ms(field: &'static str, text: &str) -> Result<i64> {
 }
 
 /// Checks a cron's timeout (how long a run may go before it counts as stuck), in
-/// milliseconds: greater than 0. The field is `timeoutMs`.
+/// milliseconds: greater than 0, at most [`SCHEDULE_DURATION_MAX_MS`] (30 days). The field is
+/// `timeoutMs`.
 ///
 /// ```
 /// assert!(cronmon_rules::timeout_ms(60_000).is_ok());
 /// assert_eq!(cronmon_rules::timeout_ms(0).unwrap_err().field, "timeoutMs");
+/// assert!(cronmon_rules::timeout_ms(1_000_000_000_000_000).is_err());
 /// ```
 pub fn timeout_ms(ms: i64) -> Result {
-    positive("timeoutMs", ms)
+    positive("timeoutMs", ms)?;
+    at_most("timeoutMs", ms, SCHEDULE_DURATION_MAX_MS, "30 days")
 }
 
 /// Checks a cron's grace (how late after its due time a start may come), in milliseconds: 0
-/// or more. The field is `graceMs`.
+/// to [`SCHEDULE_DURATION_MAX_MS`] (30 days). The field is `graceMs`.
 ///
 /// ```
 /// assert!(cronmon_rules::grace_ms(0).is_ok());
 /// assert!(cronmon_rules::grace_ms(-1).is_err());
 /// ```
 pub fn grace_ms(ms: i64) -> Result {
-    non_negative("graceMs", ms)
+    non_negative("graceMs", ms)?;
+    at_most("graceMs", ms, SCHEDULE_DURATION_MAX_MS, "30 days")
 }
 
 /// Checks a cron's heartbeat timeout (the longest silence of a running run), in milliseconds:
-/// greater than 0. The field is `heartbeatTimeoutMs`.
+/// greater than 0, at most [`SCHEDULE_DURATION_MAX_MS`] (30 days). The field is
+/// `heartbeatTimeoutMs`.
 pub fn heartbeat_timeout_ms(ms: i64) -> Result {
-    positive("heartbeatTimeoutMs", ms)
+    positive("heartbeatTimeoutMs", ms)?;
+    at_most(
+        "heartbeatTimeoutMs",
+        ms,
+        SCHEDULE_DURATION_MAX_MS,
+        "30 days",
+    )
+}
+
+/// Checks how long a run ran, in milliseconds: 0 to [`RUN_DURATION_MAX_MS`] (366 days). The
+/// field is `durationMs`.
+///
+/// ```
+/// assert!(cronmon_rules::run_duration_ms(0).is_ok());
+/// assert!(cronmon_rules::run_duration_ms(-1).is_err());
+/// assert!(cronmon_rules::run_duration_ms(i64::MAX - 1).is_err());
+/// ```
+pub fn run_duration_ms(ms: i64) -> Result {
+    non_negative("durationMs", ms)?;
+    at_most("durationMs", ms, RUN_DURATION_MAX_MS, "366 days")
 }
 
 /// Checks a duration that must be greater than 0 (such as how long a job waits for its runs
@@ -94,6 +119,16 @@ mod tests {
         assert_eq!(
             positive_ms("flushTimeoutMs", 0).unwrap_err().field,
             "flushTimeoutMs"
+        );
+        for check in [timeout_ms, grace_ms, heartbeat_timeout_ms] {
+            assert!(check(SCHEDULE_DURATION_MAX_MS).is_ok());
+            let e = check(SCHEDULE_DURATION_MAX_MS + 1).unwrap_err();
+            assert_eq!(e.message, "at most 2592000000 (30 days)");
+        }
+        assert!(run_duration_ms(RUN_DURATION_MAX_MS).is_ok());
+        assert_eq!(
+            run_duration_ms(RUN_DURATION_MAX_MS + 1).unwrap_err().field,
+            "durationMs"
         );
     }
 }

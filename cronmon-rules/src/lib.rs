@@ -33,9 +33,14 @@ mod numbers;
 use std::fmt;
 
 pub use cron::{cron_expression, next_run_at, timezone};
-pub use duration::{grace_ms, heartbeat_timeout_ms, parse_duration_ms, positive_ms, timeout_ms};
+pub use duration::{
+    grace_ms, heartbeat_timeout_ms, parse_duration_ms, positive_ms, run_duration_ms, timeout_ms,
+};
 pub use name::cron_name;
-pub use numbers::{display_name, non_negative, page, positive, short_text, stats_hours, year};
+pub use numbers::{
+    completed_after_start, cpu_ms, display_name, max_rss_kb, non_negative, page, pid, positive,
+    progress, sent_time, short_text, stats_hours, year,
+};
 
 /// A value a rule refuses: which field, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -35,12 +35,49 @@ pub const STATS_HOURS_MAX: u32 = 24 * 366;
 /// Most days the timeline covers.
 pub const TIMELINE_DAYS_MAX: u32 = 366;
 
-/// Earliest year of a time a client sends.
+/// Earliest year of a date in a query (`from`, `to`); the times of a run have the tighter
+/// bounds [`TIME_PAST_MAX_MS`] and [`TIME_FUTURE_MAX_MS`].
 pub const YEAR_MIN: i32 = 1970;
 
-/// Latest year of a time a client sends.
+/// Latest year of a date in a query (`from`, `to`).
 pub const YEAR_MAX: i32 = 9999;
 
-/// Longest duration written as text (`timeout = "30m"`), in milliseconds: what a signed
-/// 64-bit millisecond count holds.
+/// A day, in milliseconds (what the bounds below are counted in).
+pub const DAY_MS: i64 = 86_400_000;
+
+/// Longest run, in milliseconds (366 days): the bound of a finish's `durationMs`, which is 0
+/// or more.
+pub const RUN_DURATION_MAX_MS: i64 = 366 * DAY_MS;
+
+/// Longest timeout, grace or heartbeat timeout of a cron (`timeoutMs`, `graceMs`,
+/// `heartbeatTimeoutMs`, and the attribute's `timeout` and `grace`), in milliseconds (30
+/// days). `timeoutMs` and `heartbeatTimeoutMs` are at least 1, `graceMs` at least 0.
+pub const SCHEDULE_DURATION_MAX_MS: i64 = 30 * DAY_MS;
+
+/// How far into the future a time a client sends (`startedAt`, `completedAt`,
+/// `scheduledFor`, a heartbeat's time) may be, by the clock of whoever checks it, in
+/// milliseconds (1 day): enough for clocks that disagree, not enough to pin a run forever.
+/// Also how far a `completedAt` may be before the `startedAt` sent with it.
+pub const TIME_FUTURE_MAX_MS: i64 = DAY_MS;
+
+/// How far into the past a time a client sends may be, in milliseconds (3660 days, about
+/// ten years): far more than any retention or any run, so only a wrong clock or a wrong
+/// field hits it.
+pub const TIME_PAST_MAX_MS: i64 = 3660 * DAY_MS;
+
+/// Most CPU time a run may report (`cpuMs`), in milliseconds: the longest run on 1024 CPUs.
+pub const CPU_MS_MAX: i64 = RUN_DURATION_MAX_MS * 1024;
+
+/// Largest peak memory a run may report (`maxRssKb`), in KiB: 1 PiB.
+pub const MAX_RSS_KB_MAX: i64 = 1 << 40;
+
+/// Largest progress count of a heartbeat (`done`, `total`): 10^15 items.
+pub const PROGRESS_MAX: i64 = 1_000_000_000_000_000;
+
+/// Smallest process id a run may report (`pid`); `exitCode` may be any 32-bit integer.
+pub const PID_MIN: i32 = 1;
+
+/// Longest duration written as text (`timeout = "30m"`) that parses, in milliseconds: what a
+/// signed 64-bit millisecond count holds. Each field then has its own, tighter bound
+/// ([`SCHEDULE_DURATION_MAX_MS`], …).
 pub const DURATION_MAX_MS: i64 = i64::MAX;

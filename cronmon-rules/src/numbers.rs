@@ -1,9 +1,10 @@
 //! Limits on numbers, texts and times (their values are in [`crate::limits`]).
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Datelike, TimeDelta, Utc};
 
 use crate::limits::{
-    DISPLAY_NAME_MAX_BYTES, PAGE_LIMIT_MAX, SHORT_TEXT_MAX_BYTES, STATS_HOURS_MAX, YEAR_MAX,
+    CPU_MS_MAX, DISPLAY_NAME_MAX_BYTES, MAX_RSS_KB_MAX, PAGE_LIMIT_MAX, PID_MIN, PROGRESS_MAX,
+    SHORT_TEXT_MAX_BYTES, STATS_HOURS_MAX, TIME_FUTURE_MAX_MS, TIME_PAST_MAX_MS, YEAR_MAX,
     YEAR_MIN,
 };
 use crate::{Result, RuleError};
@@ -30,6 +31,108 @@ pub fn positive(field: &'static str, value: i64) -> Result {
 pub fn non_negative(field: &'static str, value: i64) -> Result {
     if value < 0 {
         return Err(RuleError::new(field, "cannot be negative"));
+    }
+    Ok(())
+}
+
+/// Checks that `value` of `field` is at most `max` (`human` says it for people: "30 days").
+pub(crate) fn at_most(field: &'static str, value: i64, max: i64, human: &str) -> Result {
+    if value > max {
+        return Err(RuleError::new(field, format!("at most {max} ({human})")));
+    }
+    Ok(())
+}
+
+/// Checks the CPU time a run reports, in milliseconds: 0 to [`CPU_MS_MAX`]. The field is
+/// `cpuMs`.
+///
+/// ```
+/// assert!(cronmon_rules::cpu_ms(1_500).is_ok());
+/// assert!(cronmon_rules::cpu_ms(-1).is_err());
+/// assert!(cronmon_rules::cpu_ms(i64::MAX).is_err());
+/// ```
+pub fn cpu_ms(ms: i64) -> Result {
+    non_negative("cpuMs", ms)?;
+    at_most("cpuMs", ms, CPU_MS_MAX, "366 days on 1024 CPUs")
+}
+
+/// Checks the peak memory a run reports, in KiB: 0 to [`MAX_RSS_KB_MAX`] (1 PiB). The field
+/// is `maxRssKb`.
+///
+/// ```
+/// assert!(cronmon_rules::max_rss_kb(20_480).is_ok());
+/// assert!(cronmon_rules::max_rss_kb(i64::MAX).is_err());
+/// ```
+pub fn max_rss_kb(kb: i64) -> Result {
+    non_negative("maxRssKb", kb)?;
+    at_most("maxRssKb", kb, MAX_RSS_KB_MAX, "1 PiB")
+}
+
+/// Checks a progress count of a heartbeat (field `done` or `total`): 0 to [`PROGRESS_MAX`].
+///
+/// ```
+/// assert!(cronmon_rules::progress("done", 0).is_ok());
+/// assert_eq!(cronmon_rules::progress("total", -1).unwrap_err().field, "total");
+/// ```
+pub fn progress(field: &'static str, count: i64) -> Result {
+    non_negative(field, count)?;
+    at_most(field, count, PROGRESS_MAX, "10^15")
+}
+
+/// Checks a process id a run reports: at least [`PID_MIN`]. The field is `pid`.
+///
+/// ```
+/// assert!(cronmon_rules::pid(4242).is_ok());
+/// assert!(cronmon_rules::pid(0).is_err());
+/// ```
+pub fn pid(pid: i32) -> Result {
+    if pid < PID_MIN {
+        return Err(RuleError::new("pid", format!("at least {PID_MIN}")));
+    }
+    Ok(())
+}
+
+/// Checks a time a client sends (`startedAt`, `completedAt`, `scheduledFor`, a heartbeat's
+/// time) against `now`, the clock of whoever checks: at most [`TIME_FUTURE_MAX_MS`] (1 day)
+/// after it, at most [`TIME_PAST_MAX_MS`] (3660 days) before it.
+///
+/// ```
+/// use chrono::{TimeDelta, Utc};
+/// let now = Utc::now();
+/// assert!(cronmon_rules::sent_time("startedAt", now - TimeDelta::hours(5), now).is_ok());
+/// assert!(cronmon_rules::sent_time("startedAt", now + TimeDelta::days(2), now).is_err());
+/// ```
+pub fn sent_time(field: &'static str, time: DateTime<Utc>, now: DateTime<Utc>) -> Result {
+    if time > now + TimeDelta::milliseconds(TIME_FUTURE_MAX_MS) {
+        return Err(RuleError::new(
+            field,
+            "more than 1 day in the future (is the sender's clock right?)",
+        ));
+    }
+    if time < now - TimeDelta::milliseconds(TIME_PAST_MAX_MS) {
+        return Err(RuleError::new(
+            field,
+            "more than 3660 days (about ten years) in the past",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that a run's end is not before its start, give or take [`TIME_FUTURE_MAX_MS`] (1
+/// day) of clocks that disagree. The field is `completedAt`.
+///
+/// ```
+/// use chrono::{TimeDelta, Utc};
+/// let start = Utc::now();
+/// assert!(cronmon_rules::completed_after_start(start + TimeDelta::seconds(3), start).is_ok());
+/// assert!(cronmon_rules::completed_after_start(start - TimeDelta::days(2), start).is_err());
+/// ```
+pub fn completed_after_start(completed_at: DateTime<Utc>, started_at: DateTime<Utc>) -> Result {
+    if completed_at < started_at - TimeDelta::milliseconds(TIME_FUTURE_MAX_MS) {
+        return Err(RuleError::new(
+            "completedAt",
+            "more than 1 day before `startedAt`",
+        ));
     }
     Ok(())
 }
@@ -106,7 +209,7 @@ pub fn page(page: u32, limit: u32) -> Result {
     Ok(())
 }
 
-/// Checks a time a client sends: its year is from [`YEAR_MIN`] to [`YEAR_MAX`].
+/// Checks a date of a query (`from`, `to`): its year is from [`YEAR_MIN`] to [`YEAR_MAX`].
 ///
 /// ```
 /// use chrono::Utc;
@@ -157,5 +260,35 @@ mod tests {
             "must be greater than 0"
         );
         assert!(non_negative("x", 0).is_ok());
+        assert!(cpu_ms(CPU_MS_MAX).is_ok());
+        assert_eq!(cpu_ms(CPU_MS_MAX + 1).unwrap_err().field, "cpuMs");
+        assert!(max_rss_kb(MAX_RSS_KB_MAX).is_ok());
+        assert!(max_rss_kb(MAX_RSS_KB_MAX + 1).is_err());
+        assert!(progress("done", PROGRESS_MAX).is_ok());
+        assert_eq!(
+            progress("done", PROGRESS_MAX + 1).unwrap_err().message,
+            "at most 1000000000000000 (10^15)"
+        );
+        assert!(pid(1).is_ok());
+        assert_eq!(pid(-7).unwrap_err().field, "pid");
+    }
+
+    #[test]
+    fn times() {
+        let now = Utc::now();
+        let day = TimeDelta::milliseconds(TIME_FUTURE_MAX_MS);
+        let past = TimeDelta::milliseconds(TIME_PAST_MAX_MS);
+        assert!(sent_time("startedAt", now + day, now).is_ok());
+        assert!(sent_time("startedAt", now - past, now).is_ok());
+        let late = TimeDelta::milliseconds(1);
+        assert_eq!(
+            sent_time("scheduledFor", now + day + late, now)
+                .unwrap_err()
+                .field,
+            "scheduledFor"
+        );
+        assert!(sent_time("startedAt", now - past - late, now).is_err());
+        assert!(completed_after_start(now - day, now).is_ok());
+        assert!(completed_after_start(now - day - late, now).is_err());
     }
 }

@@ -8,6 +8,7 @@
 #[macro_use]
 mod common;
 
+mod bounds;
 mod dashboard;
 mod faults;
 mod http_api;

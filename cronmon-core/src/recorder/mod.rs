@@ -219,8 +219,12 @@ impl Recorder {
     }
 
     /// Queues an event; never blocks. A full queue sends it straight to the spool file.
+    ///
+    /// The event is sanitized first ([`Event::sanitize`]), so the queue, the spool and every
+    /// destination get the same bytes, all storable.
     #[inline]
-    pub(crate) fn send(&self, destination: &Arc<Destination>, event: Event) {
+    pub(crate) fn send(&self, destination: &Arc<Destination>, mut event: Event) {
+        event.sanitize();
         self.queue.send(destination, event);
     }
 

@@ -223,6 +223,45 @@ pub(crate) fn page_of<T>(items: Vec<T>, page: PageRequest, total: i64) -> Page<T
     }
 }
 
+/// The events of a batch that pass [`Event::validate`] (a copy only when some do not), and
+/// each event's verdict, for [`merge_verdicts`] to put the refusals back in their places.
+pub(crate) fn valid_events(events: &[Event]) -> (Vec<Result<()>>, Option<Vec<Event>>) {
+    let now = Utc::now();
+    let verdicts: Vec<Result<()>> = events.iter().map(|e| e.validate(now)).collect();
+    if verdicts.iter().all(Result::is_ok) {
+        return (verdicts, None);
+    }
+    let valid = events
+        .iter()
+        .zip(&verdicts)
+        .filter(|(_, v)| v.is_ok())
+        .map(|(e, _)| e.clone())
+        .collect();
+    (verdicts, Some(valid))
+}
+
+/// One result per event: the refusal of an invalid one, the outcome written for a valid one
+/// (`written` holds those, in order).
+pub(crate) fn merge_verdicts(
+    verdicts: Vec<Result<()>>,
+    written: Vec<Result<Outcome>>,
+) -> Vec<Result<Outcome>> {
+    let mut written = written.into_iter();
+    verdicts
+        .into_iter()
+        .map(|verdict| match verdict {
+            Err(refused) => Err(refused),
+            // A writer answers once per event; were it not to, the event stays unconfirmed.
+            Ok(()) => written.next().unwrap_or_else(|| {
+                Err(Error::InvalidField {
+                    field: "event",
+                    message: "the store gave no result for this event".into(),
+                })
+            }),
+        })
+        .collect()
+}
+
 /// What to answer when an update of a finished run matched nothing: the stored status decides.
 pub(crate) fn finish_conflict(
     id: Uuid,

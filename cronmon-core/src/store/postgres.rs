@@ -58,7 +58,8 @@ pub static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| Migrator {
 /// window of 24 covers 24 to 25 hours) and never from the history itself. The p95 comes from
 /// the duration histogram: the bucket that holds it, interpolated inside (buckets are 19 %
 /// wide). `get_cron_monitoring_stats()` gives the exact figures for psql, at the cost of a
-/// scan.
+/// scan. The mean and the p95 are clamped to what a BIGINT holds, so roll-ups an older version
+/// or a hand-written row left extreme never fail the read.
 const STATS: &str = "\
 WITH since AS (SELECT date_trunc('hour', now() - make_interval(hours => $1)) AS t),
 h AS (
@@ -80,8 +81,9 @@ cum AS (
 ),
 p95 AS (
     SELECT DISTINCT ON (cron_name) cron_name,
-           round((2 ^ (le / 4.0) - 1)
-                 + (2 ^ ((le + 1) / 4.0) - 2 ^ (le / 4.0)) * (0.95 * total - before) / n)::int8 AS ms
+           least(greatest(round((2 ^ (le / 4.0) - 1)
+                 + (2 ^ ((le + 1) / 4.0) - 2 ^ (le / 4.0)) * (0.95 * total - before) / n), 0),
+                 9223372036854775807)::int8 AS ms
     FROM cum WHERE before + n >= 0.95 * total
     ORDER BY cron_name, le
 )
@@ -89,7 +91,8 @@ SELECT h.cron_name, h.total AS total_executions, h.completed AS completed_count,
        h.failed AS failed_count, h.total - h.completed - h.failed AS running_count,
        CASE WHEN h.completed + h.failed = 0 THEN NULL
             ELSE round(100.0 * h.completed / (h.completed + h.failed), 2)::float8 END AS success_rate,
-       CASE WHEN h.dn = 0 THEN NULL ELSE round(h.dsum / h.dn)::int8 END AS avg_duration_ms,
+       CASE WHEN h.dn = 0 THEN NULL
+            ELSE least(greatest(round(h.dsum / h.dn), 0), 9223372036854775807)::int8 END AS avg_duration_ms,
        p95.ms AS p95_duration_ms,
        l.started_at AS last_execution_at, l.status AS last_status
 FROM h
@@ -189,14 +192,18 @@ impl Store for PgStore {
     }
 
     async fn record_batch(&self, events: &[Event]) -> Result<Vec<Result<Outcome>>> {
+        // The multi-row path writes starts without looking at them: refuse the invalid events
+        // here, once, and write the others.
+        let (verdicts, valid) = super::valid_events(events);
+        let valid = valid.as_deref().unwrap_or(events);
         // The cron locks leave no deadlock between cronmon's batches; a run whose start was
         // not yet committed when they were taken, or another writer of the host app's, can
         // still close a cycle, and then the whole transaction is run again.
         let mut conflicts = 0;
-        loop {
-            let attempt = match batch::record_batch_fast(&self.pool, events).await {
-                Ok(Some(results)) => return Ok(results),
-                Ok(None) => batch::record_batch_locked(&self.pool, events).await,
+        let written = loop {
+            let attempt = match batch::record_batch_fast(&self.pool, valid).await {
+                Ok(Some(results)) => Ok(results),
+                Ok(None) => batch::record_batch_locked(&self.pool, valid).await,
                 Err(e) => Err(e),
             };
             match attempt {
@@ -206,9 +213,10 @@ impl Store for PgStore {
                     tokio::time::sleep(Duration::from_millis(fastrand::u64(5..50) * conflicts))
                         .await;
                 }
-                other => return other,
+                other => break other?,
             }
-        }
+        };
+        Ok(super::merge_verdicts(verdicts, written))
     }
 
     async fn execution(&self, id: uuid::Uuid) -> Result<Option<Execution>> {

@@ -23,8 +23,7 @@ pub(crate) struct ExecutionRow {
     started_at: DateTime<Utc>,
     completed_at: Option<DateTime<Utc>>,
     duration_ms: Option<i64>,
-    #[sqlx(json(nullable))]
-    output: Option<serde_json::Value>,
+    output: Option<String>,
     output_truncated: bool,
     error_message: Option<String>,
     exit_code: Option<i32>,
@@ -50,7 +49,7 @@ impl From<ExecutionRow> for Execution {
             started_at: r.started_at,
             completed_at: r.completed_at,
             duration_ms: r.duration_ms,
-            output: r.output,
+            output: r.output.map(output_of),
             output_truncated: r.output_truncated,
             error_message: r.error_message,
             exit_code: r.exit_code,
@@ -65,6 +64,13 @@ impl From<ExecutionRow> for Execution {
             scheduled_for: r.scheduled_for,
         }
     }
+}
+
+/// A stored output as the model holds it: its JSON, or, when it is not JSON that serde_json
+/// takes (nested deeper than 128, a number beyond `f64`, text an older version or another
+/// writer left in SQLite), a JSON string of the stored text, so no row ever fails a read.
+pub(crate) fn output_of(text: String) -> serde_json::Value {
+    serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
 }
 
 /// An optional text column decoded into an enum.

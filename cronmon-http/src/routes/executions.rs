@@ -18,7 +18,7 @@ use crate::Api;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsonBody, PathParams, QueryParams};
 use crate::params::{FilterQuery, PageQuery, parse_id};
-use crate::validate::{cron_name, non_negative, parse_enum, refused, short_text, time};
+use crate::validate::{cron_name, parse_enum, refused};
 
 /// Body of `POST /cron-executions/start`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -75,6 +75,9 @@ pub(crate) struct CompleteRequest {
     /// Anything the job reports (JSON); over 64 KiB it is stored truncated and marked.
     #[schema(value_type = Option<Object>)]
     pub output: Option<serde_json::Value>,
+    /// True when `output` is already the cut of a larger output (the recorder cuts before it
+    /// sends): stored marked truncated.
+    pub output_truncated: Option<bool>,
     /// The error (over 64 KiB: truncated).
     pub error_message: Option<String>,
     /// Exit code of the job.
@@ -169,59 +172,51 @@ pub(crate) struct ExecutionResponse {
     pub execution: Execution,
 }
 
-/// Replaces NUL characters (which PostgreSQL's `jsonb` refuses) in an output, so a
-/// completion is never lost for what its output holds.
-fn scrub_output(value: &mut serde_json::Value) {
-    use serde_json::Value;
-    match value {
-        Value::String(s) if s.contains('\0') => *s = s.replace('\0', "\u{FFFD}"),
-        Value::Array(items) => items.iter_mut().for_each(scrub_output),
-        Value::Object(map) => {
-            if map.keys().any(|k| k.contains('\0')) {
-                let old = std::mem::take(map);
-                for (k, v) in old {
-                    map.insert(k.replace('\0', "\u{FFFD}"), v);
-                }
-            }
-            map.values_mut().for_each(scrub_output);
-        }
-        _ => {}
-    }
-}
-
 impl HeartbeatRequest {
-    /// A sign of life of run `id`, timed by the server's clock.
+    /// A sign of life of run `id`, timed by the server's clock and checked as the store checks
+    /// it ([`Heartbeat::validate`]).
     pub(crate) fn into_heartbeat(self, id: Uuid) -> Result<Heartbeat, ApiError> {
-        Ok(Heartbeat {
+        let now = Utc::now();
+        let heartbeat = Heartbeat {
             id,
-            at: Utc::now(),
-            done: non_negative("done", self.done)?,
-            total: non_negative("total", self.total)?,
-        })
+            at: now,
+            done: self.done,
+            total: self.total,
+        };
+        heartbeat.validate(now)?;
+        Ok(heartbeat)
     }
 }
 
 impl StartRequest {
+    /// The start the request describes, checked as the store checks it ([`Start::validate`]).
     pub(crate) fn into_start(self) -> Result<Start, ApiError> {
-        Ok(Start {
+        let now = Utc::now();
+        let start = Start {
             id: self.execution_id.unwrap_or_else(Uuid::now_v7),
             cron_name: cron_name("cronName", self.cron_name)?,
             trigger_type: match self.trigger_type.as_deref() {
                 None => TriggerType::Scheduled,
                 Some(t) => parse_enum::<TriggerType>("triggerType", t)?,
             },
-            started_at: time("startedAt", self.started_at)?.unwrap_or_else(Utc::now),
-            host: short_text("host", self.host)?,
+            started_at: self.started_at.unwrap_or(now),
+            host: self.host,
             pid: self.pid,
-            boot_id: short_text("bootId", self.boot_id)?,
-            version: short_text("version", self.version)?,
-            scheduled_for: time("scheduledFor", self.scheduled_for)?,
-        })
+            boot_id: self.boot_id,
+            version: self.version,
+            scheduled_for: self.scheduled_for,
+        };
+        start.validate(now)?;
+        Ok(start)
     }
 }
 
 impl CompleteRequest {
+    /// The finish the request describes, its texts made storable ([`Finish::sanitize`]: NULs
+    /// replaced, output and error cut at 64 KiB) and then checked as the store checks it
+    /// ([`Finish::validate`]).
     pub(crate) fn into_finish(self) -> Result<Finish, ApiError> {
+        let now = Utc::now();
         let status: Status = parse_enum("status", &self.status)?;
         if status == Status::Running {
             return Err(ApiError::bad_field(
@@ -234,9 +229,8 @@ impl CompleteRequest {
             (_, None) => Some(Reason::Error),
             (_, Some(r)) => Some(parse_enum::<Reason>("reason", r)?),
         };
-        let completed_at = time("completedAt", self.completed_at)?.unwrap_or_else(Utc::now);
-        let started_at = time("startedAt", self.started_at)?;
-        let start = match (self.cron_name, started_at) {
+        let completed_at = self.completed_at.unwrap_or(now);
+        let start = match (self.cron_name, self.started_at) {
             (Some(name), Some(started_at)) => Some(Start {
                 id: self.execution_id,
                 cron_name: cron_name("cronName", name)?,
@@ -245,38 +239,37 @@ impl CompleteRequest {
                     Some(t) => parse_enum::<TriggerType>("triggerType", t)?,
                 },
                 started_at,
-                host: short_text("host", self.host)?,
+                host: self.host,
                 pid: self.pid,
-                boot_id: short_text("bootId", self.boot_id)?,
-                version: short_text("version", self.version)?,
+                boot_id: self.boot_id,
+                version: self.version,
                 scheduled_for: None,
             }),
             _ => None,
         };
-        let mut duration_ms = non_negative("durationMs", self.duration_ms)?;
+        let mut duration_ms = self.duration_ms;
         if duration_ms.is_none()
             && let Some(s) = &start
         {
             duration_ms = Some((completed_at - s.started_at).num_milliseconds().max(0));
         }
-        let mut output = self.output;
-        if let Some(o) = &mut output {
-            scrub_output(o);
-        }
-        let error_message = self.error_message.map(|m| m.replace('\0', "\u{FFFD}"));
-        Ok(Finish {
+        let mut finish = Finish {
             id: self.execution_id,
             status,
             reason,
             completed_at,
             duration_ms,
-            output,
-            error_message,
+            output: self.output,
+            output_truncated: self.output_truncated.unwrap_or(false),
+            error_message: self.error_message,
             exit_code: self.exit_code,
-            cpu_ms: non_negative("cpuMs", self.cpu_ms)?,
-            max_rss_kb: non_negative("maxRssKb", self.max_rss_kb)?,
+            cpu_ms: self.cpu_ms,
+            max_rss_kb: self.max_rss_kb,
             start,
-        })
+        };
+        finish.sanitize();
+        finish.validate(now)?;
+        Ok(finish)
     }
 }
 

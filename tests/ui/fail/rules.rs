@@ -25,4 +25,10 @@ fn padded() {}
 #[cronmon::tracked_cron("job", flush_timeout = "0ms")]
 fn no_flush() {}
 
+#[cronmon::tracked_cron("job", timeout = "31d")]
+fn longer_than_a_month() {}
+
+#[cronmon::tracked_cron("job", grace = "1y")]
+fn a_year_late() {}
+
 fn main() {}

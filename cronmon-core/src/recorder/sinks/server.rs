@@ -58,6 +58,9 @@ struct CompleteBody<'a> {
     status: &'a str,
     duration_ms: Option<i64>,
     output: Option<&'a serde_json::Value>,
+    // The recorder already cut the output: the server marks it truncated.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    output_truncated: bool,
     error_message: Option<&'a str>,
     exit_code: Option<i32>,
     reason: Option<&'a str>,
@@ -82,6 +85,7 @@ impl<'a> From<&'a Finish> for CompleteBody<'a> {
             status: f.status.as_str(),
             duration_ms: f.duration_ms,
             output: f.output.as_ref(),
+            output_truncated: f.output_truncated,
             error_message: f.error_message.as_deref(),
             exit_code: f.exit_code,
             reason: f.reason.map(|r| r.as_str()),

@@ -184,7 +184,7 @@ pub(super) async fn record_batch_fast(
             }
             Event::Heartbeat(_) => heartbeats.push(i),
             Event::Finish(f) => {
-                if let Err(e) = f.validate() {
+                if let Err(e) = f.validate(Utc::now()) {
                     results[i] = Some(Err(e));
                     continue;
                 }
