@@ -178,10 +178,12 @@ impl Monitor {
         }
     }
 
-    /// Replays now the spool files of this monitor's destination (from any process), then
-    /// closes as `crashed` the runs of this host whose process is gone. A monitor does this
+    /// Closes as `crashed` the runs of this host whose process is gone, then replays the
+    /// spool files of this monitor's destination (from any process). A monitor does this
     /// once by itself when it is first built; call this to do it again, e.g. in a long-running
-    /// process. Queued like any event: [`Monitor::flush`] waits for it.
+    /// process. Queued like any event; the replay runs after the job's own events, a second
+    /// at a time, and goes on in the background: [`Monitor::flush`] waits for its first
+    /// second (of slices that fit before the flush's deadline).
     pub fn replay_spool(&self) {
         if let Some(route) = &self.route {
             route.recorder.replay(&route.destination);

@@ -19,6 +19,7 @@ mod http_server;
 mod jobs;
 mod macro_ui;
 mod recorder;
+mod spool;
 mod sql_surface;
 mod store;
 mod store_batch;

@@ -244,14 +244,27 @@ impl Recorder {
         self.queue.control(Msg::Startup(destination.clone()));
     }
 
-    /// See [`Queue::flush_blocking`].
+    /// See [`Queue::flush_blocking`]; then syncs what job threads spooled.
     pub(crate) fn flush_blocking(&self, timeout: Duration) -> bool {
-        self.queue.flush_blocking(timeout)
+        let done = self.queue.flush_blocking(timeout);
+        self.sync_spools();
+        done
     }
 
-    /// See [`Queue::flush`].
+    /// See [`Queue::flush`]; then syncs what job threads spooled.
     pub(crate) async fn flush(&self, timeout: Duration) -> bool {
-        self.queue.flush(timeout).await
+        let done = self.queue.flush(timeout).await;
+        self.sync_spools();
+        done
+    }
+
+    /// Events a full queue sent to the spool are synced here rather than one by one on the
+    /// job's thread: after a flush, they too are on disk.
+    fn sync_spools(&self) {
+        let destinations = self.destinations.lock().unwrap_or_else(|p| p.into_inner());
+        for d in destinations.iter() {
+            spool::sync(d, self.queue.counters());
+        }
     }
 
     pub(crate) fn stats(&self) -> RecorderStats {

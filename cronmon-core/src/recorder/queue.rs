@@ -121,7 +121,7 @@ impl Queue {
             Err(TrySendError::Full(Msg::Event(destination, event)))
             | Err(TrySendError::Disconnected(Msg::Event(destination, event))) => {
                 Counters::add(&self.counters.overflowed, 1);
-                spool::spool(&destination, &[event], &self.counters);
+                spool::spool_from_job(&destination, &[event], &self.counters);
             }
             Err(_) => {}
         }

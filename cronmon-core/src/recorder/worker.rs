@@ -1,6 +1,11 @@
 //! The recorder thread: takes messages off the queue in batches, delivers each destination's
 //! events in one transaction, retries transient failures with backoff, pauses a destination
 //! that keeps failing, and spools what it cannot deliver.
+//!
+//! Spooled events are replayed after the job's own: in slices of [`REPLAY_SLICE`] events, for
+//! at most [`REPLAY_WINDOW`] after each batch of the job's events, and on while the queue is
+//! idle. Where a window stops, what is left of the file is written back and what was delivered
+//! is never sent again.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -25,6 +30,11 @@ const POLL: Duration = Duration::from_millis(1);
 const IDLE_AFTER: Duration = Duration::from_millis(200);
 /// Longest pause before a destination that failed is tried again.
 const MAX_PAUSE: Duration = Duration::from_secs(60);
+/// Most spooled events sent in one delivery attempt: a slow link loses at most this much
+/// progress to a timeout, and the job's own events wait at most one slice.
+const REPLAY_SLICE: usize = 64;
+/// How long a replay may hold up the job's own events; a slice that started runs to its end.
+const REPLAY_WINDOW: Duration = Duration::from_secs(1);
 
 /// What the worker knows about one destination: the sink it opened, and how healthy the
 /// destination has been lately.
@@ -36,6 +46,9 @@ struct DestinationHealth {
     failures: u32,
     /// Why the last attempt failed, for the one warning.
     last_error: Option<String>,
+    /// How long the last replay slice took: while a flush waits, a slice starts only if it
+    /// should end well before the flush's deadline (a slice cut short is sent again).
+    slice_time: Duration,
 }
 
 /// The recorder thread's state. Everything it shares with job threads (counters, the flush
@@ -46,6 +59,8 @@ pub(super) struct Worker {
     deadline: Arc<FlushDeadline>,
     /// Keyed by the destination's address: destinations live as long as their recorder.
     health: HashMap<usize, DestinationHealth>,
+    /// Destinations whose spool may hold events to replay.
+    due: Vec<Arc<Destination>>,
 }
 
 impl Worker {
@@ -59,6 +74,7 @@ impl Worker {
             counters,
             deadline,
             health: HashMap::new(),
+            due: Vec::new(),
         }
     }
 
@@ -88,9 +104,21 @@ impl Worker {
                         std::thread::sleep(POLL);
                         continue;
                     }
-                    match self.rx.recv() {
-                        Ok(m) => m,
-                        Err(_) => return,
+                    // Idle: replay what waits in the spool, a window at a time, looking at the
+                    // queue in between.
+                    match self.replay_wait() {
+                        None => match self.rx.recv() {
+                            Ok(m) => m,
+                            Err(_) => return,
+                        },
+                        Some(wait) => match self.rx.recv_timeout(wait) {
+                            Ok(m) => m,
+                            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                                rt.block_on(self.replay_due());
+                                continue;
+                            }
+                            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+                        },
                     }
                 }
             };
@@ -110,7 +138,9 @@ impl Worker {
     fn spool_forever(self) {
         for msg in &self.rx {
             match msg {
-                Msg::Event(destination, e) => spool::spool(&destination, &[e], &self.counters),
+                Msg::Event(destination, e) => {
+                    spool::spool(&destination, &[e], &self.counters);
+                }
                 Msg::Flush(ack) => ack.send(),
                 Msg::Schedule(..) | Msg::Startup(_) => {}
             }
@@ -140,13 +170,15 @@ impl Worker {
                 Msg::Flush(ack) => acks.push(ack),
             }
         }
-        for destination in startups {
-            self.replay(&destination).await;
-            self.sweep_crashed(&destination).await;
-        }
+        // The job's own events first: old spool never holds up new runs.
         for (destination, events) in groups {
             self.deliver_or_spool(&destination, events).await;
         }
+        for destination in startups {
+            self.sweep_crashed(&destination).await;
+            self.mark_due(destination);
+        }
+        self.replay_due().await;
         for ack in acks {
             ack.send();
         }
@@ -279,8 +311,10 @@ impl Worker {
 
     async fn deliver_or_spool(&mut self, destination: &Arc<Destination>, events: Vec<Event>) {
         if self.paused(destination) || self.deadline.passed() {
-            spool::spool(destination, &events, &self.counters);
-            self.warn_spooled(destination);
+            if spool::spool(destination, &events, &self.counters) {
+                self.warn_spooled(destination);
+            }
+            self.mark_due(destination.clone());
             return;
         }
         let left = self.deliver(destination, events).await;
@@ -289,12 +323,47 @@ impl Worker {
             health.failures = 0;
             health.paused_until = None;
             if destination.spool_pending.load(Ordering::Relaxed) {
-                self.replay(destination).await;
+                self.mark_due(destination.clone());
             }
         } else {
-            spool::spool(destination, &left, &self.counters);
+            if spool::spool(destination, &left, &self.counters) {
+                self.warn_spooled(destination);
+            }
             self.pause(destination);
-            self.warn_spooled(destination);
+            self.mark_due(destination.clone());
+        }
+    }
+
+    /// Notes that `destination`'s spool is to be replayed once it is not paused.
+    fn mark_due(&mut self, destination: Arc<Destination>) {
+        if !self.due.iter().any(|d| Arc::ptr_eq(d, &destination)) {
+            self.due.push(destination);
+        }
+    }
+
+    /// With replays due: how long until one may run (zero: now); `None` when none is due.
+    fn replay_wait(&self) -> Option<Duration> {
+        let now = Instant::now();
+        self.due
+            .iter()
+            .map(|d| {
+                self.health
+                    .get(&(Arc::as_ptr(d) as usize))
+                    .and_then(|h| h.paused_until)
+                    .map_or(Duration::ZERO, |t| t.saturating_duration_since(now))
+            })
+            .min()
+    }
+
+    /// One replay window for each due destination that is not paused.
+    async fn replay_due(&mut self) {
+        for destination in std::mem::take(&mut self.due) {
+            let more = self.paused(&destination)
+                || self.deadline.passed()
+                || self.replay(&destination).await;
+            if more {
+                self.mark_due(destination);
+            }
         }
     }
 
@@ -329,59 +398,88 @@ impl Worker {
             .is_some_and(|t| Instant::now() < t)
     }
 
-    /// Sends every spooled event of `destination` (from any process) again; what still fails
-    /// goes back to this process's spool file.
-    async fn replay(&mut self, destination: &Arc<Destination>) {
+    /// Replays spooled events of `destination` (from any process), oldest file first, for at
+    /// most [`REPLAY_WINDOW`]: returns whether some may be left. Each file's events go in
+    /// slices of [`REPLAY_SLICE`]; where the window ends or the destination fails, the rest of
+    /// the file is written back in its place, so nothing delivered is sent twice.
+    async fn replay(&mut self, destination: &Arc<Destination>) -> bool {
+        let until = Instant::now() + REPLAY_WINDOW;
         destination.spool_pending.store(false, Ordering::Relaxed);
-        let Some(dir) = &destination.spool_dir else {
-            return;
+        let Ok(dir) = destination.spool.dir(destination.spool_dir.as_deref()) else {
+            return false;
         };
-        // Our own file joins the others: close it so the next spool opens a fresh one.
-        destination.spool.close();
-        for file in spool::claim_all(dir, destination.key) {
-            let events = match file.read() {
-                Ok(events) => events,
+        // Our own file joins the others: closed (and its lock released) under the mutex that
+        // appends take, so the next spool opens a fresh file and nothing lands in this one.
+        destination.spool.close(&self.counters);
+        loop {
+            if Instant::now() >= until {
+                return true;
+            }
+            let Some(mut file) = spool::claim_next(dir, destination.key) else {
+                return destination.spool_pending.load(Ordering::Relaxed);
+            };
+            let contents = match file.read() {
+                Ok(contents) => contents,
                 Err(e) => {
                     eprintln!(
                         "cronmon: cannot read spool file {} ({e})",
                         file.path().display()
                     );
                     file.release();
-                    continue;
+                    return false;
                 }
             };
-            let mut failed = Vec::new();
-            let mut chunks = events.chunks(MAX_BATCH);
-            for chunk in chunks.by_ref() {
+            spool::dead_letter_damaged(destination, &contents.damaged, file.path(), &self.counters);
+            let events = contents.events;
+            let mut at = 0;
+            let mut left = Vec::new();
+            while at < events.len() && Instant::now() < until && self.may_start_slice(destination) {
+                let end = (at + REPLAY_SLICE).min(events.len());
                 let before = self.counters.delivered.load(Ordering::Relaxed);
-                let left = self.deliver(destination, chunk.to_vec()).await;
+                let began = Instant::now();
+                let undelivered = self.deliver(destination, events[at..end].to_vec()).await;
+                self.health(destination).slice_time = began.elapsed();
                 let delivered = self.counters.delivered.load(Ordering::Relaxed) - before;
                 Counters::add(&self.counters.replayed, delivered as usize);
-                if !left.is_empty() {
-                    failed = left;
+                at = end;
+                if !undelivered.is_empty() {
+                    left = undelivered;
                     break;
                 }
             }
-            for rest in chunks {
-                failed.extend_from_slice(rest);
+            let failed = !left.is_empty() && !self.deadline.passed();
+            left.extend_from_slice(&events[at..]);
+            let done = left.is_empty();
+            if let Err(e) = file.put_back(&left) {
+                eprintln!(
+                    "cronmon: cannot write back what is left of a spool file ({e}); it will be \
+                     replayed whole"
+                );
+                return false;
             }
-            if !failed.is_empty() {
-                // Still down: back into our spool; the claimed file is no longer needed.
-                if destination.spool.append(destination, &failed).is_err() {
-                    file.release();
-                    return;
-                }
-                destination.spool_pending.store(true, Ordering::Relaxed);
-            }
-            file.delete();
-            if !failed.is_empty() {
+            if failed {
                 self.pause(destination);
-                return;
+                return true;
+            }
+            if !done {
+                return true;
             }
             // Delivered: the destination is back, whatever an earlier failure said.
             let health = self.health(destination);
             health.failures = 0;
             health.paused_until = None;
+        }
+    }
+
+    /// Whether a replay slice may start now: always, unless a flush waits and the last slice
+    /// took more than half the time left before its deadline.
+    fn may_start_slice(&mut self, destination: &Arc<Destination>) -> bool {
+        match self.deadline.get() {
+            None => true,
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                left > self.health(destination).slice_time * 2
+            }
         }
     }
 
