@@ -351,8 +351,20 @@ async fn wrong_secret_spools_until_the_right_one_comes() {
     run.complete();
     assert!(wrong.flush(FLUSH).await);
     assert!(db.store.execution(id).await.unwrap().is_none());
-    assert_eq!(common::spool_files(&spool).len(), 1);
+    let files = common::spool_files(&spool);
+    assert_eq!(files.len(), 1);
 
+    // The job with the wrong secret ends: its recorder closes the file, releasing its lock
+    // (while it could still append, nobody else may take the file).
+    drop(wrong);
+    let give_up = std::time::Instant::now() + Duration::from_secs(30);
+    while std::fs::File::open(&files[0]).unwrap().try_lock().is_err() {
+        assert!(
+            std::time::Instant::now() < give_up,
+            "the spool file stays locked"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let right = Monitor::builder(&server.url())
         .secret(SECRET)
         .spool_dir(&spool)

@@ -166,7 +166,12 @@ impl Worker {
                 Msg::Schedule(destination, name, update) => {
                     self.schedule(&destination, &name, &update).await;
                 }
-                Msg::Startup(destination) => startups.push(destination),
+                Msg::Startup(destination) => {
+                    // Asked for now (a new monitor, `replay_spool`): an earlier failure's
+                    // pause does not hold it back, though a failure of this batch would.
+                    self.health(&destination).paused_until = None;
+                    startups.push(destination);
+                }
                 Msg::Flush(ack) => acks.push(ack),
             }
         }
