@@ -31,3 +31,39 @@ _CRON = st.one_of(
 )
 
 schemathesis.openapi.format("cron", _CRON)
+
+
+# A time a run reports must be within a day ahead of the server's clock and ten years back, and
+# a completion no more than a day before its start: bounds relative to now and to another
+# field, which the document states in words only. A well-formed time drawn for one of these
+# fields is moved to within twelve hours of now, which meets them all, so schemathesis sends
+# valid times as valid data (a malformed one is left as drawn).
+_RUN_TIMES = ("startedAt", "completedAt", "scheduledFor")
+
+
+def _near_now(value: object, seed: int) -> object:
+    from datetime import datetime, timedelta, timezone
+
+    if not isinstance(value, str):
+        return value
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    now = datetime.now(timezone.utc) + timedelta(seconds=seed % (24 * 3600) - 12 * 3600)
+    return now.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _with_recent_times(item: object) -> object:
+    if isinstance(item, dict):
+        for key in _RUN_TIMES:
+            if key in item:
+                item[key] = _near_now(item[key], hash(str(item[key])))
+    return item
+
+
+@schemathesis.hook
+def map_body(context, body):
+    if isinstance(body, list):
+        return [_with_recent_times(item) for item in body]
+    return _with_recent_times(body)

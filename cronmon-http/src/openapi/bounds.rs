@@ -10,8 +10,10 @@
 //! server also refuses one that never fires) on top of a pattern of its syntax.
 
 use cronmon_core::rules::limits::{
-    CRON_EXPRESSION_MAX_BYTES, CRON_NAME_MAX_CHARS, DISPLAY_NAME_MAX_BYTES, PAGE_LIMIT_DEFAULT,
-    PAGE_LIMIT_MAX, SHORT_TEXT_MAX_BYTES, STATS_HOURS_MAX, YEAR_MAX, YEAR_MIN,
+    CPU_MS_MAX, CRON_EXPRESSION_MAX_BYTES, CRON_NAME_MAX_CHARS, DAY_MS, DISPLAY_NAME_MAX_BYTES,
+    MAX_RSS_KB_MAX, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX, PID_MIN, PROGRESS_MAX, RUN_DURATION_MAX_MS,
+    SCHEDULE_DURATION_MAX_MS, SHORT_TEXT_MAX_BYTES, STATS_HOURS_MAX, TIME_FUTURE_MAX_MS,
+    TIME_PAST_MAX_MS, YEAR_MAX, YEAR_MIN,
 };
 use cronmon_core::{Reason, Status, TriggerType};
 
@@ -183,12 +185,13 @@ fn request_bodies(doc: &mut OpenApi) {
         with(body, "triggerType", &|p| {
             one_of_texts(p, TriggerType::ALL.iter().map(|t| t.as_str()))
         });
-        with(body, "startedAt", &time);
+        with(body, "startedAt", &run_time);
+        with(body, "pid", &|p| p.minimum = Some(PID_MIN.into()));
         for f in ["host", "bootId", "version"] {
             with(body, f, &|p| text(p, SHORT_TEXT_MAX_BYTES));
         }
     }
-    with("StartRequest", "scheduledFor", &time);
+    with("StartRequest", "scheduledFor", &run_time);
 
     with("CompleteRequest", "status", &|p| {
         let finished = Status::ALL.iter().filter(|s| **s != Status::Running);
@@ -197,18 +200,29 @@ fn request_bodies(doc: &mut OpenApi) {
     with("CompleteRequest", "reason", &|p| {
         one_of_texts(p, Reason::ALL.iter().map(|r| r.as_str()))
     });
-    with("CompleteRequest", "completedAt", &time);
-    for f in ["durationMs", "cpuMs", "maxRssKb"] {
-        with("CompleteRequest", f, &|p| p.minimum = Some(0.into()));
+    with("CompleteRequest", "completedAt", &run_time);
+    for (f, max) in [
+        ("durationMs", RUN_DURATION_MAX_MS),
+        ("cpuMs", CPU_MS_MAX),
+        ("maxRssKb", MAX_RSS_KB_MAX),
+    ] {
+        with("CompleteRequest", f, &|p| {
+            p.minimum = Some(0.into());
+            p.maximum = Some(max.into());
+        });
     }
     with("CompleteRequest", "output", &|p| {
         // Any JSON value is stored as sent, not only an object.
         p.schema_type = SchemaType::AnyValue;
     });
 
+    let progress = |p: &mut Object| {
+        p.minimum = Some(0.into());
+        p.maximum = Some(PROGRESS_MAX.into());
+    };
     for f in ["done", "total"] {
-        with("HeartbeatRequest", f, &|p| p.minimum = Some(0.into()));
-        with("HeartbeatItem", f, &|p| p.minimum = Some(0.into()));
+        with("HeartbeatRequest", f, &progress);
+        with("HeartbeatItem", f, &progress);
     }
 
     with("ScheduleUpdate", "displayName", &|p| {
@@ -224,15 +238,15 @@ fn request_bodies(doc: &mut OpenApi) {
         one_of_texts(p, zones);
     });
     // rules::timeout_ms, heartbeat_timeout_ms and positive: greater than 0; grace_ms: 0 or more.
-    for f in [
-        "timeoutMs",
-        "heartbeatTimeoutMs",
-        "failureThreshold",
-        "recoveryThreshold",
-    ] {
+    for f in ["failureThreshold", "recoveryThreshold"] {
         with("ScheduleUpdate", f, &|p| p.minimum = Some(1.into()));
     }
-    with("ScheduleUpdate", "graceMs", &|p| p.minimum = Some(0.into()));
+    for (f, min) in [("timeoutMs", 1), ("heartbeatTimeoutMs", 1), ("graceMs", 0)] {
+        with("ScheduleUpdate", f, &|p| {
+            p.minimum = Some(min.into());
+            p.maximum = Some(SCHEDULE_DURATION_MAX_MS.into());
+        });
+    }
 }
 
 fn query_and_path(doc: &mut OpenApi) {
@@ -352,8 +366,22 @@ fn cron_name(p: &mut Object) {
     p.pattern = Some(cron_name_pattern());
 }
 
-fn time(p: &mut Object) {
+/// A time a run reports: its bound is relative to the server's clock, which no fixed schema
+/// can state, so the description says it ([`rules::sent_time`]).
+fn run_time(p: &mut Object) {
     p.pattern = Some(year_pattern());
+    // An example valid whenever the document is read (it is built once per process): now.
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    p.examples = vec![Value::from(now)];
+    let bound = format!(
+        "At most {} hours ahead of the server's clock and {} days back.",
+        TIME_FUTURE_MAX_MS / 3_600_000,
+        TIME_PAST_MAX_MS / DAY_MS
+    );
+    p.description = Some(match p.description.take() {
+        Some(d) => format!("{d} {bound}"),
+        None => bound,
+    });
 }
 
 fn text(p: &mut Object, max_bytes: usize) {
