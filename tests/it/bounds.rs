@@ -3,7 +3,6 @@
 //! errors are cut and scrubbed in core before any destination sees them; and rows no version
 //! of cronmon would write now (older versions, direct SQL) never break a read.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,16 +11,13 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use cronmon::rules::limits;
 use cronmon::store::{Backend, Store};
 use cronmon::{
-    CronName, CronRun, Error, Event, Finish, Heartbeat, Monitor, Outcome, ScheduleUpdate, Start,
-    Status,
+    CronName, CronRun, Error, Event, Finish, Heartbeat, Outcome, ScheduleUpdate, Start, Status,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::common::http::{app, get, get_text, post, put};
-use crate::common::{self, Kind, LiveDest, SECRET, TestDb};
-
-const FLUSH: Duration = Duration::from_secs(15);
+use crate::common::{Kind, TestDb};
 
 fn start_of(name: &str) -> Start {
     Start::now(CronName::new(name).unwrap())
@@ -571,34 +567,7 @@ on_both_databases!(
 // ---------------------------------------------------------------------------------------------
 // Truncation and scrubbing in core: the same bytes stored whatever the destination.
 
-struct Setup {
-    dest: LiveDest,
-    monitor: Monitor,
-    spool: PathBuf,
-}
-
-impl Setup {
-    async fn new(kind: Kind) -> Self {
-        let dest = LiveDest::new(kind).await;
-        let spool = common::spool_dir();
-        let monitor = Monitor::builder(&dest.url)
-            .secret(SECRET)
-            .spool_dir(&spool)
-            .own_recorder()
-            .build()
-            .expect("monitor");
-        Self {
-            dest,
-            monitor,
-            spool,
-        }
-    }
-
-    async fn finish(self) {
-        let _ = std::fs::remove_dir_all(&self.spool);
-        self.dest.finish().await;
-    }
-}
+use crate::common::Recording as Setup;
 
 async fn huge_output_and_error_with_nul_are_stored_cut_and_scrubbed(s: &Setup) {
     let two_mib = 2 * 1024 * 1024;
@@ -608,7 +577,7 @@ async fn huge_output_and_error_with_nul_are_stored_cut_and_scrubbed(s: &Setup) {
     let id = run.id();
     run.set_output(json!({"log": text, "nul\0key": [1, "\0"]}));
     run.fail(format!("boom\0{}", "x".repeat(two_mib)), Some(3));
-    assert!(s.monitor.flush(FLUSH).await, "flush timed out");
+    s.flush().await;
 
     let e = s.dest.db.store.execution(id).await.unwrap().unwrap();
     assert_eq!(e.status, Status::Failed);

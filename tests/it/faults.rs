@@ -14,57 +14,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cronmon::{Monitor, Status};
-use cronmon_http::server::{Server, ServerConfig};
 use serde_json::json;
-use tokio::sync::oneshot;
 use uuid::Uuid;
 
+use crate::common::server::Running;
 use crate::common::{self, SECRET, TestDb};
 
 /// Deadline of every wait in this module.
 const PATIENCE: Duration = Duration::from_secs(240);
 
 const CRONS: [&str; 4] = ["alpha", "beta", "gamma", "delta"];
-
-/// A standalone server in this process.
-struct Running {
-    base: String,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Running {
-    async fn start(url: &str, tweak: impl FnOnce(&mut ServerConfig)) -> Self {
-        let mut config = ServerConfig {
-            database_url: url.to_owned(),
-            bind: "127.0.0.1:0".into(),
-            secret: Some(SECRET.into()),
-            ..ServerConfig::default()
-        };
-        tweak(&mut config);
-        let server = Server::bind(config).await.expect("bind");
-        let base = format!("http://{}/api/admin", server.local_addr().unwrap());
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            server
-                .run(async {
-                    let _ = stopped.await;
-                })
-                .await
-                .expect("serve");
-        });
-        Self {
-            base,
-            stop: Some(stop),
-            task,
-        }
-    }
-
-    async fn stop(mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        self.task.await.unwrap();
-    }
-}
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder()

@@ -8,52 +8,13 @@ use std::time::Duration;
 use chrono::Utc;
 use cronmon::store::Store;
 use cronmon::{CronName, ScheduleUpdate, Start, Status};
-use cronmon_http::server::{Server, ServerConfig, sweep_once};
+use cronmon_http::server::{ServerConfig, sweep_once};
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
 
 use crate::common::SECRET;
 use crate::common::TestDb;
 use crate::common::http::{client, get_url as get, post_url as post};
-
-struct Running {
-    base: String,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Running {
-    async fn start(url: &str, tweak: impl FnOnce(&mut ServerConfig)) -> Self {
-        let mut config = ServerConfig {
-            database_url: url.to_owned(),
-            bind: "127.0.0.1:0".into(),
-            secret: Some(SECRET.into()),
-            ..ServerConfig::default()
-        };
-        tweak(&mut config);
-        let server = Server::bind(config).await.expect("bind");
-        let base = format!("http://{}/api/admin", server.local_addr().unwrap());
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            server
-                .run(async {
-                    let _ = stopped.await;
-                })
-                .await
-                .expect("serve");
-        });
-        Self {
-            base,
-            stop: Some(stop),
-            task,
-        }
-    }
-
-    async fn stop(mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        self.task.await.unwrap();
-    }
-}
+use crate::common::server::Running;
 
 async fn drive_a_run(base: &str) {
     let (s, b) = post(

@@ -8,8 +8,6 @@
 //! tests run real job processes: the `jobs` module). The last two tests use the process's shared
 //! recorder, as `#[tracked_cron]` does, with destinations that are always up.
 
-use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use cronmon::store::Store;
@@ -21,47 +19,11 @@ use serde_json::json;
 
 use crate::common;
 use crate::common::server::TestServer;
-use crate::common::{Kind, LiveDest, SECRET, TestDb};
+use crate::common::{Kind, SECRET, TestDb};
 
 const FLUSH: Duration = Duration::from_secs(15);
 
-/// A store to check, and a monitor that reports to it (directly, or through the server).
-struct Setup {
-    dest: LiveDest,
-    monitor: Monitor,
-    spool: PathBuf,
-}
-
-impl Setup {
-    async fn new(kind: Kind) -> Self {
-        let dest = LiveDest::new(kind).await;
-        let spool = common::spool_dir();
-        let monitor = Monitor::builder(&dest.url)
-            .secret(SECRET)
-            .spool_dir(&spool)
-            .own_recorder()
-            .build()
-            .expect("monitor");
-        Self {
-            dest,
-            monitor,
-            spool,
-        }
-    }
-
-    fn store(&self) -> &Arc<dyn Store> {
-        &self.dest.db.store
-    }
-
-    async fn flush(&self) {
-        assert!(self.monitor.flush(FLUSH).await, "flush timed out");
-    }
-
-    async fn finish(self) {
-        let _ = std::fs::remove_dir_all(&self.spool);
-        self.dest.finish().await;
-    }
-}
+use crate::common::Recording as Setup;
 
 async fn runs_of(store: &dyn Store, cron: &str) -> Vec<Execution> {
     let filter = ExecutionFilter {

@@ -123,7 +123,15 @@ impl Worker {
                 }
             };
             let mut batch = vec![first];
-            while batch.len() < MAX_BATCH {
+            // Past a flush's deadline nothing is delivered any more: everything waiting goes
+            // to the spool at once, in one write and one fsync instead of one per batch, so
+            // the flush is done before its caller gives up on it.
+            let limit = if self.deadline.passed() {
+                usize::MAX
+            } else {
+                MAX_BATCH
+            };
+            while batch.len() < limit {
                 match self.rx.try_recv() {
                     Ok(m) => batch.push(m),
                     Err(_) => break,

@@ -267,6 +267,49 @@ impl LiveDest {
     }
 }
 
+/// A destination that is up and a monitor of its own that reports to it (directly, or through
+/// the server), with a spool folder of its own: what `on_all_destinations!` tests get.
+pub struct Recording {
+    pub dest: LiveDest,
+    pub monitor: cronmon::Monitor,
+    pub spool: std::path::PathBuf,
+}
+
+impl Recording {
+    /// Longest a test waits for the monitor's flush.
+    pub const FLUSH: std::time::Duration = std::time::Duration::from_secs(15);
+
+    pub async fn new(kind: Kind) -> Self {
+        let dest = LiveDest::new(kind).await;
+        let spool = spool_dir();
+        let monitor = cronmon::Monitor::builder(&dest.url)
+            .secret(SECRET)
+            .spool_dir(&spool)
+            .own_recorder()
+            .build()
+            .expect("monitor");
+        Self {
+            dest,
+            monitor,
+            spool,
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.dest.db.store
+    }
+
+    /// Flushes the monitor, failing the test if it does not finish in [`Recording::FLUSH`].
+    pub async fn flush(&self) {
+        assert!(self.monitor.flush(Self::FLUSH).await, "flush timed out");
+    }
+
+    pub async fn finish(self) {
+        let _ = std::fs::remove_dir_all(&self.spool);
+        self.dest.finish().await;
+    }
+}
+
 /// A destination that is down until [`DownDest::bring_up`]: a SQLite file in a folder that
 /// does not exist yet, a PostgreSQL database not created yet, or a server not listening yet.
 pub struct DownDest {

@@ -6,6 +6,10 @@ use std::sync::Arc;
 
 use axum::Router;
 use cronmon::store::Store;
+use cronmon_http::server::{Server, ServerConfig};
+use tokio::sync::oneshot;
+
+use super::SECRET;
 
 /// A running server; stops when dropped.
 pub struct TestServer {
@@ -37,5 +41,49 @@ impl TestServer {
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+/// A standalone server (`cronmon_http::server::Server`, sweeps included) in this process.
+pub struct Running {
+    /// The API's mount point, `http://127.0.0.1:<port>/api/admin`.
+    pub base: String,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Binds a server on `url`'s database (on a free port, with the suite's secret), adjusted
+    /// by `tweak`, and serves it until [`Running::stop`].
+    pub async fn start(url: &str, tweak: impl FnOnce(&mut ServerConfig)) -> Self {
+        let mut config = ServerConfig {
+            database_url: url.to_owned(),
+            bind: "127.0.0.1:0".into(),
+            secret: Some(SECRET.into()),
+            ..ServerConfig::default()
+        };
+        tweak(&mut config);
+        let server = Server::bind(config).await.expect("bind");
+        let base = format!("http://{}/api/admin", server.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            server
+                .run(async {
+                    let _ = stopped.await;
+                })
+                .await
+                .expect("serve");
+        });
+        Self {
+            base,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        self.task.await.unwrap();
     }
 }
