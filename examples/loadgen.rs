@@ -7,7 +7,9 @@
 //! CRON_SECRET=s3cret cargo run --release --example loadgen -- --connections 64 --seconds 10
 //! ```
 //! Several `--url`s spread the clients over several servers (on one database, say), round
-//! robin; answers other than 2xx are counted by status.
+//! robin; answers other than 2xx are counted by status. `--batch N` sends N events a request
+//! to `POST /cron-executions/events` (N / 2 runs, each a start and its completion), as the
+//! recorder does; latencies are then per request.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,6 +32,10 @@ struct Args {
     /// Distinct cron names to spread runs over.
     #[arg(long, default_value_t = 100)]
     crons: usize,
+    /// Events a request: 1 posts each start and completion alone; more (even, at most 1000)
+    /// posts that many to the batch endpoint.
+    #[arg(long, default_value_t = 1)]
+    batch: usize,
 }
 
 #[tokio::main]
@@ -56,22 +62,27 @@ async fn main() {
             errors.clone(),
         );
         let crons = args.crons.max(1);
+        let batch = args.batch.min(1000);
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
+            let mut sent = 0usize;
             let mut i = worker;
             while Instant::now() < deadline {
-                let id = uuid::Uuid::now_v7();
-                let bodies = [
-                    (
-                        "start",
-                        json!({"cronName": format!("load-{}", i % crons), "executionId": id}),
-                    ),
-                    (
-                        "complete",
-                        json!({"executionId": id, "status": "completed", "durationMs": 12, "output": {"n": i}}),
-                    ),
-                ];
-                for (path, body) in bodies {
+                let mut requests = Vec::new();
+                if batch <= 1 {
+                    let id = uuid::Uuid::now_v7();
+                    requests.push(("start", 1, json!({"cronName": format!("load-{}", i % crons), "executionId": id})));
+                    requests.push(("complete", 1, json!({"executionId": id, "status": "completed", "durationMs": 12, "output": {"n": i}})));
+                } else {
+                    let mut events = Vec::with_capacity(batch);
+                    for k in 0..batch / 2 {
+                        let id = uuid::Uuid::now_v7();
+                        events.push(json!({"kind": "start", "cronName": format!("load-{}", (i + k) % crons), "executionId": id}));
+                        events.push(json!({"kind": "complete", "executionId": id, "status": "completed", "durationMs": 12, "output": {"n": i}}));
+                    }
+                    requests.push(("events", events.len(), serde_json::Value::Array(events)));
+                }
+                for (path, count, body) in requests {
                     let t = Instant::now();
                     let answer = client
                         .post(format!("{url}/cron-executions/{path}"))
@@ -80,6 +91,7 @@ async fn main() {
                         .send()
                         .await;
                     latencies.push(t.elapsed());
+                    sent += count;
                     let error = match answer {
                         Ok(r) if r.status().is_success() => None,
                         Ok(r) => Some(r.status().as_u16().to_string()),
@@ -91,12 +103,15 @@ async fn main() {
                 }
                 i += 7;
             }
-            latencies
+            (latencies, sent)
         }));
     }
     let mut all = Vec::new();
+    let mut events = 0;
     for t in tasks {
-        all.extend(t.await.expect("worker"));
+        let (latencies, sent) = t.await.expect("worker");
+        all.extend(latencies);
+        events += sent;
     }
     let elapsed = began.elapsed().as_secs_f64();
     all.sort();
@@ -105,11 +120,11 @@ async fn main() {
             .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
     };
     println!(
-        "{} events in {elapsed:.1} s = {:.0} events/s over {} connections to {} server(s); errors {:?}; latency ms p50 {:.2} p99 {:.2} max {:.2}",
-        all.len(),
-        all.len() as f64 / elapsed,
+        "{events} events in {elapsed:.1} s = {:.0} events/s over {} connections to {} server(s), {} a request; errors {:?}; latency ms p50 {:.2} p99 {:.2} max {:.2}",
+        events as f64 / elapsed,
         args.connections,
         args.url.len(),
+        args.batch.clamp(1, 1000),
         errors.lock().unwrap_or_else(|p| p.into_inner()),
         pct(0.50),
         pct(0.99),

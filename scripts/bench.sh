@@ -8,7 +8,8 @@
 #
 # Prints: PostgreSQL's single-row commits/s (pgbench, 64 clients), CronRun::start, the direct
 # recorder's events/s to PostgreSQL, and HTTP ingest on PostgreSQL at 64 connections (events/s,
-# p99, server RSS), each with its ratio to PostgreSQL's commits/s.
+# p99, server RSS) and through the batch endpoint (100 events a request), each with its ratio
+# to PostgreSQL's commits/s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -60,5 +61,10 @@ load=$(CRON_SECRET=$secret "$bin/loadgen" --url "http://127.0.0.1:$port/api/admi
 rss_kb=$(ps -o rss= -p "$server" | tr -d ' ')
 load_eps=$(echo "$load" | sed -n 's/.* = \([0-9]*\) events\/s.*/\1/p')
 echo "http ingest $load; server RSS $((rss_kb / 1024)) MB  (× PostgreSQL commits/s: $(ratio "${load_eps:-0}"))"
+# The recorder's way: 100 events a request to the batch endpoint, 16 connections.
+batch=$(CRON_SECRET=$secret "$bin/loadgen" --url "http://127.0.0.1:$port/api/admin" \
+  --connections 16 --batch 100 --seconds 10 2>/dev/null | grep 'events/s')
+batch_eps=$(echo "$batch" | sed -n 's/.* = \([0-9]*\) events\/s.*/\1/p')
+echo "http batch  $batch  (× PostgreSQL commits/s: $(ratio "${batch_eps:-0}"))"
 kill "$server" 2>/dev/null || true
 wait "$server" 2>/dev/null || true
