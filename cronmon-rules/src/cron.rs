@@ -33,23 +33,39 @@ fn parse(expression: &str) -> std::result::Result<Cron, croner::errors::CronErro
 /// assert!(cron_expression("0 0 0 * * *").is_err(), "6 fields");
 /// ```
 pub fn cron_expression(expression: &str) -> Result {
-    let refuse = |message: String| Err(RuleError::new("cronExpression", message));
-    if expression.len() > CRON_EXPRESSION_MAX_BYTES {
-        return refuse(format!("at most {CRON_EXPRESSION_MAX_BYTES} bytes"));
-    }
-    let cron = match parse(expression) {
-        Ok(cron) => cron,
-        Err(e) => return refuse(format!("not a 5-field cron expression: {e}")),
-    };
+    let cron = parsed_expression(expression)?;
     let now = Utc::now();
     let fires = cron
         .find_next_occurrence(&now, false)
         .ok()
         .is_some_and(|t| t.timestamp() <= now.timestamp() + NEVER_FIRES_AFTER_SECS);
     if !fires {
-        return refuse("this expression never fires".into());
+        return Err(RuleError::new(
+            "cronExpression",
+            "this expression never fires",
+        ));
     }
     Ok(())
+}
+
+/// The expression parsed, with the checks of [`cron_expression`] but the last (whether it ever
+/// fires): at most [`CRON_EXPRESSION_MAX_BYTES`], 5 fields or an alias. The field is
+/// `cronExpression`.
+pub(crate) fn parsed_expression(expression: &str) -> Result<Cron> {
+    let refuse = |message: String| Err(RuleError::new("cronExpression", message));
+    if expression.len() > CRON_EXPRESSION_MAX_BYTES {
+        return refuse(format!("at most {CRON_EXPRESSION_MAX_BYTES} bytes"));
+    }
+    match parse(expression) {
+        Ok(cron) => Ok(cron),
+        Err(e) => refuse(format!("not a 5-field cron expression: {e}")),
+    }
+}
+
+/// The time zone parsed, with the check of [`timezone`]. The field is `timezone`.
+pub(crate) fn parsed_timezone(timezone: &str) -> Result<Tz> {
+    Tz::from_str(timezone.trim())
+        .map_err(|_| RuleError::new("timezone", "not an IANA time zone (Europe/Paris)"))
 }
 
 /// Checks an IANA time zone name (`Europe/Paris`, `UTC`); white space around it is ignored.
@@ -61,9 +77,7 @@ pub fn cron_expression(expression: &str) -> Result {
 /// assert_eq!(timezone("Mars/Base").unwrap_err().field, "timezone");
 /// ```
 pub fn timezone(timezone: &str) -> Result {
-    Tz::from_str(timezone.trim())
-        .map(|_| ())
-        .map_err(|_| RuleError::new("timezone", "not an IANA time zone (Europe/Paris)"))
+    parsed_timezone(timezone).map(|_| ())
 }
 
 /// The next time after `now` that `expression` fires in `timezone` (UTC when the zone is not

@@ -29,6 +29,7 @@ mod duration;
 pub mod limits;
 mod name;
 mod numbers;
+mod slots;
 
 use std::fmt;
 
@@ -41,6 +42,7 @@ pub use numbers::{
     completed_after_start, cpu_ms, display_name, max_rss_kb, non_negative, page, pid, positive,
     progress, sent_time, short_text, stats_hours, year,
 };
+pub use slots::{CappedSlots, CronSchedule, Slots, slot_for_start, slots_between};
 
 /// A value a rule refuses: which field, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,6 +13,12 @@ pub const CRON_EXPRESSION_MAX_BYTES: usize = 256;
 /// never fires (`0 0 31 2 *`, the 31st of February).
 pub const NEVER_FIRES_AFTER_SECS: i64 = 10 * 366 * 86_400;
 
+/// How early a start may be for the slot it serves, by default, in milliseconds (60 s): a job
+/// whose clock is a little ahead serves its coming slot, not the one before. It is a small
+/// allowance for clock drift, not a window of its own; a slot's early window is also never
+/// more than half the time since the slot before it (see [`slot_for_start`](crate::slot_for_start)).
+pub const SLOT_TOLERANCE_DEFAULT_MS: i64 = 60_000;
+
 /// Longest display name of a cron, in bytes.
 pub const DISPLAY_NAME_MAX_BYTES: usize = 256;
 
