@@ -552,37 +552,9 @@ async fn health_asks_the_database_at_most_once_per_interval() {
     db.finish().await;
 }
 
-/// The `server` example, built if missing (as `cargo test` builds it).
-fn server_binary() -> std::path::PathBuf {
-    static BUILT: std::sync::Once = std::sync::Once::new();
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap(); // target/debug/deps -> target/debug
-    let bin = dir.join("examples").join("server");
-    if !bin.exists() {
-        BUILT.call_once(|| {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let status = std::process::Command::new(cargo)
-                .args(["build", "--example", "server"])
-                .status()
-                .unwrap();
-            assert!(status.success(), "cargo build --example server failed");
-        });
-    }
-    assert!(bin.exists(), "{} is missing", bin.display());
-    bin
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The `server` example as a process on `port`, once `/health` answers.
 async fn server_process(url: &str, port: u16) -> tokio::process::Child {
-    let child = tokio::process::Command::new(server_binary())
+    let child = tokio::process::Command::new(common::server_binary())
         .env("CRONMON_URL", url)
         .env("CRONMON_BIND", format!("127.0.0.1:{port}"))
         .env("CRON_SECRET", SECRET)
@@ -623,7 +595,7 @@ async fn until_acked(seen: &Seen, n: usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_of_the_server_mid_load_loses_and_doubles_nothing() {
     let db = TestDb::postgres().await;
-    let port = free_port();
+    let port = common::free_port();
     let base = format!("http://127.0.0.1:{port}/api/admin");
     let mut child = server_process(&db.url, port).await;
     let spool = common::spool_dir();
@@ -716,7 +688,7 @@ impl PrivatePg {
         Self::run(c, "initdb");
         let pg = Self {
             dir,
-            port: free_port(),
+            port: common::free_port(),
         };
         pg.start();
         pg

@@ -11,10 +11,10 @@ use cronmon::{CronName, ScheduleUpdate, Start, Status};
 use cronmon_http::server::{ServerConfig, sweep_once};
 use serde_json::{Value, json};
 
-use crate::common::SECRET;
 use crate::common::TestDb;
 use crate::common::http::{client, get_url as get, post_url as post};
 use crate::common::server::Running;
+use crate::common::{self, SECRET};
 
 async fn drive_a_run(base: &str) {
     let (s, b) = post(
@@ -454,34 +454,14 @@ async fn database_outage_is_503() {
     }
 }
 
-fn server_binary() -> std::path::PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap(); // target/debug/deps -> target/debug
-    let bin = dir.join("examples").join("server");
-    assert!(
-        bin.exists(),
-        "{} is missing: `cargo test` builds it (or run `cargo build --example server`)",
-        bin.display()
-    );
-    bin
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The real `server` example as a process: zero set-up on SQLite, a generated secret printed
 /// once, the API answering, and a clean exit on SIGTERM.
 #[tokio::test]
 async fn the_server_example_runs_and_stops_on_sigterm() {
     let dir = std::env::temp_dir().join(format!("cronmon-e2e-{}", uuid::Uuid::now_v7().simple()));
     std::fs::create_dir_all(&dir).unwrap();
-    let port = free_port();
-    let mut child = tokio::process::Command::new(server_binary())
+    let port = common::free_port();
+    let mut child = tokio::process::Command::new(common::server_binary())
         .arg("--demo")
         .current_dir(&dir)
         .env_remove("CRON_SECRET")
@@ -731,10 +711,10 @@ async fn two_server_processes_close_each_orphan_once() {
     let mut children = Vec::new();
     let logs = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     for _ in 0..2 {
-        let mut child = tokio::process::Command::new(server_binary())
+        let mut child = tokio::process::Command::new(common::server_binary())
             .args(["--sweep-secs", "1", "--orphan-after-mins", "1"])
             .env("CRONMON_URL", &db.url)
-            .env("CRONMON_BIND", format!("127.0.0.1:{}", free_port()))
+            .env("CRONMON_BIND", format!("127.0.0.1:{}", common::free_port()))
             .env("CRON_SECRET", SECRET)
             .env("CRONMON_LOG", "info")
             .stdout(std::process::Stdio::piped())

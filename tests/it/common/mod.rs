@@ -36,6 +36,39 @@ pub fn job_program(name: &str) -> std::path::PathBuf {
     path
 }
 
+/// The `server` example next to this test binary (`cargo test` builds the examples); built
+/// with cargo first if missing, e.g. when only this crate's tests were asked for.
+pub fn server_binary() -> std::path::PathBuf {
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    let exe = std::env::current_exe().expect("test binary path");
+    // target/<profile>/deps/it-<hash> → target/<profile>/examples/server
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target folder");
+    let bin = dir.join("examples").join("server");
+    if !bin.exists() {
+        BUILT.call_once(|| {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let status = std::process::Command::new(cargo)
+                .args(["build", "--example", "server"])
+                .status()
+                .expect("run cargo build");
+            assert!(status.success(), "cargo build --example server failed");
+        });
+    }
+    assert!(bin.exists(), "{} is missing", bin.display());
+    bin
+}
+
+/// A TCP port free on loopback right now (for a server process started on it).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
 /// A fresh, empty spool folder of this test's own.
 pub fn spool_dir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("cronmon-spool-test-{}", unique()));
