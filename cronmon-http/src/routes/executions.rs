@@ -173,50 +173,44 @@ pub(crate) struct ExecutionResponse {
 }
 
 impl HeartbeatRequest {
-    /// A sign of life of run `id`, timed by the server's clock and checked as the store checks
-    /// it ([`Heartbeat::validate`]).
+    /// A sign of life of run `id`, timed by the server's clock. Its bounds are checked once,
+    /// by the store that writes it ([`Heartbeat::validate`]): a 422 naming the field.
     pub(crate) fn into_heartbeat(self, id: Uuid) -> Result<Heartbeat, ApiError> {
-        let now = Utc::now();
-        let heartbeat = Heartbeat {
+        Ok(Heartbeat {
             id,
-            at: now,
+            at: Utc::now(),
             done: self.done,
             total: self.total,
-        };
-        heartbeat.validate(now)?;
-        Ok(heartbeat)
+        })
     }
 }
 
 impl StartRequest {
-    /// The start the request describes, checked as the store checks it ([`Start::validate`]).
+    /// The start the request describes. Its bounds are checked once, by the store that writes
+    /// it ([`Start::validate`]): a 422 naming the field.
     pub(crate) fn into_start(self) -> Result<Start, ApiError> {
-        let now = Utc::now();
-        let start = Start {
+        Ok(Start {
             id: self.execution_id.unwrap_or_else(Uuid::now_v7),
             cron_name: cron_name("cronName", self.cron_name)?,
             trigger_type: match self.trigger_type.as_deref() {
                 None => TriggerType::Scheduled,
                 Some(t) => parse_enum::<TriggerType>("triggerType", t)?,
             },
-            started_at: self.started_at.unwrap_or(now),
+            started_at: self.started_at.unwrap_or_else(Utc::now),
             host: self.host,
             pid: self.pid,
             boot_id: self.boot_id,
             version: self.version,
             scheduled_for: self.scheduled_for,
-        };
-        start.validate(now)?;
-        Ok(start)
+        })
     }
 }
 
 impl CompleteRequest {
     /// The finish the request describes, its texts made storable ([`Finish::sanitize`]: NULs
-    /// replaced, output and error cut at 64 KiB) and then checked as the store checks it
-    /// ([`Finish::validate`]).
+    /// replaced, output and error cut at 64 KiB). Its bounds are checked once, by the store
+    /// that writes it ([`Finish::validate`]): a 422 naming the field.
     pub(crate) fn into_finish(self) -> Result<Finish, ApiError> {
-        let now = Utc::now();
         let status: Status = parse_enum("status", &self.status)?;
         if status == Status::Running {
             return Err(ApiError::bad_field(
@@ -229,7 +223,7 @@ impl CompleteRequest {
             (_, None) => Some(Reason::Error),
             (_, Some(r)) => Some(parse_enum::<Reason>("reason", r)?),
         };
-        let completed_at = self.completed_at.unwrap_or(now);
+        let completed_at = self.completed_at.unwrap_or_else(Utc::now);
         let start = match (self.cron_name, self.started_at) {
             (Some(name), Some(started_at)) => Some(Start {
                 id: self.execution_id,
@@ -268,7 +262,6 @@ impl CompleteRequest {
             start,
         };
         finish.sanitize();
-        finish.validate(now)?;
         Ok(finish)
     }
 }

@@ -145,8 +145,8 @@ pub(super) fn is_lock_conflict(e: &Error) -> bool {
     matches!(e, Error::Database(d) if matches!(d.code(), Some("40P01" | "40001")))
 }
 
-/// Records `events` in one transaction with multi-row statements; `None` when the database
-/// refused the data (the caller then takes the per-event path). A transient failure (a lock
+/// Records `events` (already checked by [`Event::validate`], in `PgStore::record_batch`) in
+/// one transaction with multi-row statements; `None` when the database refused the data (the caller then takes the per-event path). A transient failure (a lock
 /// or statement timeout, a deadlock, a lost connection) is returned as is: the per-event path
 /// would only wait for the same database again.
 pub(super) async fn record_batch_fast(
@@ -184,10 +184,6 @@ pub(super) async fn record_batch_fast(
             }
             Event::Heartbeat(_) => heartbeats.push(i),
             Event::Finish(f) => {
-                if let Err(e) = f.validate(Utc::now()) {
-                    results[i] = Some(Err(e));
-                    continue;
-                }
                 if !seen_finishes.insert(f.id) {
                     later.push(i);
                     continue;
