@@ -8,17 +8,21 @@ use cronmon::store::Store;
 pub mod http;
 pub mod server;
 
+/// The build folder of this test binary: `target/<profile>/deps/it-<hash>` → `target/<profile>`.
+fn profile_dir() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    exe.parent()
+        .and_then(|deps| deps.parent())
+        .expect("target folder")
+        .to_path_buf()
+}
+
 /// The path of job program `name` of the `cronmon-test-jobs` crate, next to this test binary
 /// (`cargo test --workspace` builds them); built with cargo first if missing, e.g. when only
 /// this crate's tests were asked for.
 pub fn job_program(name: &str) -> std::path::PathBuf {
     static BUILT: std::sync::Once = std::sync::Once::new();
-    let exe = std::env::current_exe().expect("test binary path");
-    // target/<profile>/deps/it-<hash> → target/<profile>/<name>
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target folder");
+    let dir = profile_dir();
     let path = dir.join(name);
     if !path.exists() {
         BUILT.call_once(|| {
@@ -40,13 +44,7 @@ pub fn job_program(name: &str) -> std::path::PathBuf {
 /// with cargo first if missing, e.g. when only this crate's tests were asked for.
 pub fn server_binary() -> std::path::PathBuf {
     static BUILT: std::sync::Once = std::sync::Once::new();
-    let exe = std::env::current_exe().expect("test binary path");
-    // target/<profile>/deps/it-<hash> → target/<profile>/examples/server
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target folder");
-    let bin = dir.join("examples").join("server");
+    let bin = profile_dir().join("examples").join("server");
     if !bin.exists() {
         BUILT.call_once(|| {
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
