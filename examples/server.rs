@@ -23,23 +23,27 @@ struct Args {
     /// Address to listen on.
     #[arg(long, env = "CRONMON_BIND", default_value = "127.0.0.1:8080")]
     bind: String,
-    /// Days of history to keep.
-    #[arg(long, env = "CRONMON_RETENTION_DAYS", default_value_t = 7)]
+    /// Days of history to keep (1 to 3660).
+    #[arg(long, env = "CRONMON_RETENTION_DAYS", default_value_t = 7,
+          value_parser = clap::value_parser!(u64).range(1..=3660))]
     retention_days: u64,
-    /// Seconds between stuck-run sweeps.
-    #[arg(long, default_value_t = 60)]
+    /// Seconds between stuck-run sweeps (1 to 86400).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     sweep_secs: u64,
-    /// Minutes after which a stuck run is closed as failed/timed_out.
-    #[arg(long, default_value_t = 24 * 60)]
+    /// Minutes after which a stuck run is closed as failed/timed_out (1 to 527040, 366 days).
+    #[arg(long, default_value_t = 24 * 60,
+          value_parser = clap::value_parser!(u64).range(1..=527_040))]
     orphan_after_mins: u64,
     /// Group-commit writer tasks (events are sharded by cron name among them).
-    #[arg(long, env = "CRONMON_WRITERS")]
-    writers: Option<usize>,
+    #[arg(long, env = "CRONMON_WRITERS", value_parser = clap::value_parser!(u16).range(1..=64))]
+    writers: Option<u16>,
     /// Fill an empty database with six demo crons and a week of history.
     #[arg(long)]
     demo: bool,
-    /// Seconds a client has to send a request's head before its connection is closed.
-    #[arg(long, env = "CRONMON_HEADER_TIMEOUT_SECS", default_value_t = 30)]
+    /// Seconds a client has to send a request's head before its connection is closed (1 to
+    /// 3600).
+    #[arg(long, env = "CRONMON_HEADER_TIMEOUT_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
     header_timeout_secs: u64,
 }
 
@@ -60,12 +64,12 @@ async fn main() {
         bind: args.bind,
         // The secret comes from the environment only: never on a command line.
         secret: std::env::var("CRON_SECRET").ok().filter(|s| !s.is_empty()),
-        retention: Duration::from_secs(args.retention_days.max(1) * 24 * 3600),
-        sweep_every: Duration::from_secs(args.sweep_secs.max(1)),
+        retention: Duration::from_secs(args.retention_days * 24 * 3600),
+        sweep_every: Duration::from_secs(args.sweep_secs),
         orphan_after: Duration::from_secs(args.orphan_after_mins * 60),
         demo: args.demo,
-        writers: args.writers,
-        header_read_timeout: Duration::from_secs(args.header_timeout_secs.max(1)),
+        writers: args.writers.map(usize::from),
+        header_read_timeout: Duration::from_secs(args.header_timeout_secs),
         ..ServerConfig::default()
     };
     if let Err(e) = serve(config, shutdown_signal()).await {

@@ -252,7 +252,10 @@ impl Client {
                 Err(BatchFailure::TooLarge) => results.push(EventResult::Invalid(
                     "HTTP 413: the server's body limit is smaller than this one event".into(),
                 )),
-                Err(BatchFailure::Garbled) => return Err(SinkError::Refused(GARBLED_HINT.into())),
+                // (A failed request never reads as `Done`: that arm only completes the match.)
+                Err(BatchFailure::Garbled | BatchFailure::Answer(Answer::Done)) => {
+                    return Err(SinkError::Refused(GARBLED_HINT.into()));
+                }
                 Err(BatchFailure::Answer(Answer::Transient)) => {
                     if results.is_empty() {
                         return Err(SinkError::Transient("server unreachable".into()));
@@ -268,9 +271,6 @@ impl Client {
                 }
                 Err(BatchFailure::Answer(Answer::Refused(why))) => {
                     return Err(SinkError::Refused(why));
-                }
-                Err(BatchFailure::Answer(Answer::Done)) => {
-                    return Err(SinkError::Refused(GARBLED_HINT.into()));
                 }
                 Err(BatchFailure::Answer(Answer::Unauthorized)) => {
                     return Err(SinkError::Refused(
