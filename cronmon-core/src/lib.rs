@@ -5,6 +5,7 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod health;
 pub mod model;
 pub mod store;
 

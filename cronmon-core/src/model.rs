@@ -100,6 +100,7 @@ macro_rules! text_enum {
         }
     };
 }
+pub(crate) use text_enum;
 
 text_enum!(
     /// The three statuses of a run (`running`, `completed`, `failed`); [`Reason`] says more.
@@ -486,6 +487,10 @@ pub struct Execution {
     pub progress_total: Option<i64>,
     /// The schedule slot this run served.
     pub scheduled_for: Option<DateTime<Utc>>,
+    /// A duration far from the cron's usual: `slow` or `fast`.
+    pub anomaly: Option<crate::health::Anomaly>,
+    /// For a `missed` row that stands for several slots in a row: how many.
+    pub slots_missed: Option<i64>,
 }
 
 impl TryFrom<String> for Status {
@@ -644,6 +649,25 @@ pub struct Schedule {
     pub last_execution_at: Option<DateTime<Utc>>,
     /// Status of the newest run.
     pub last_status: Option<String>,
+    /// See [`ScheduleUpdate::anomaly_factor`].
+    pub anomaly_factor: f64,
+    /// See [`ScheduleUpdate::min_duration_ms`].
+    pub min_duration_ms: Option<i64>,
+    /// See [`ScheduleUpdate::anomaly_incidents`].
+    pub anomaly_incidents: bool,
+    /// What the cron is doing now, judged from its runs, slots, pause and incident.
+    pub state: crate::health::CronState,
+    /// Since when the cron has been in `state`.
+    pub state_since: DateTime<Utc>,
+    /// When the cron was paused; none when it is not.
+    pub paused_at: Option<DateTime<Utc>>,
+    /// When a pause ends by itself; none for a pause until resumed.
+    pub paused_until: Option<DateTime<Utc>>,
+    /// Start deadline of the next slot to judge (its due time plus the grace); none without a
+    /// schedule.
+    pub next_deadline_at: Option<DateTime<Utc>>,
+    /// The open incident, if any.
+    pub open_incident: Option<crate::health::IncidentRef>,
 }
 
 /// Settings of a cron to create or change; `None` keeps what is stored (or the default).
@@ -681,6 +705,16 @@ pub struct ScheduleUpdate {
     /// Successes before an alert resolves (default 1).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_threshold: Option<i32>,
+    /// A finished run slower than this many times the p95 of the cron's last 7 days is flagged
+    /// `slow` (default 3; judged once the cron has 20 runs in those days).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anomaly_factor: Option<f64>,
+    /// A completed run shorter than this, ms, is flagged `fast` (default: none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_duration_ms: Option<i64>,
+    /// Whether flagged runs count as failures toward `failureThreshold` (default false).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anomaly_incidents: Option<bool>,
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

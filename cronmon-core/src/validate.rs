@@ -58,10 +58,16 @@ impl ScheduleUpdate {
             rules::heartbeat_timeout_ms(ms)?;
         }
         if let Some(n) = self.failure_threshold {
-            rules::positive("failureThreshold", n.into())?;
+            rules::threshold("failureThreshold", n.into())?;
         }
         if let Some(n) = self.recovery_threshold {
-            rules::positive("recoveryThreshold", n.into())?;
+            rules::threshold("recoveryThreshold", n.into())?;
+        }
+        if let Some(k) = self.anomaly_factor {
+            rules::anomaly_factor(k)?;
+        }
+        if let Some(ms) = self.min_duration_ms {
+            rules::run_duration_ms(ms).map_err(|e| rules::RuleError::new("minDurationMs", e.message))?;
         }
         if let Some(ms) = self.grace_ms {
             rules::grace_ms(ms)?;
@@ -286,7 +292,10 @@ mod tests {
             grace_ms: Some(0),
             heartbeat_timeout_ms: Some(1),
             failure_threshold: Some(1),
-            recovery_threshold: Some(1),
+            recovery_threshold: Some(100),
+            anomaly_factor: Some(1.5),
+            min_duration_ms: Some(0),
+            anomaly_incidents: Some(true),
         };
         assert_eq!(field_of(fine), None);
     }

@@ -142,6 +142,7 @@ pub async fn fill(store: &dyn Store) -> cronmon_core::Result<usize> {
                     heartbeat_timeout_ms: None,
                     failure_threshold: Some(3),
                     recovery_threshold: Some(1),
+                    ..ScheduleUpdate::default()
                 },
             )
             .await?;

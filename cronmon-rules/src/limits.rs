@@ -87,3 +87,30 @@ pub const PID_MIN: i32 = 1;
 /// signed 64-bit millisecond count holds. Each field then has its own, tighter bound
 /// ([`SCHEDULE_DURATION_MAX_MS`], …).
 pub const DURATION_MAX_MS: i64 = i64::MAX;
+
+/// Largest `failureThreshold` or `recoveryThreshold` of a cron: consecutive runs the sweep
+/// reads back to decide, so it stays small.
+pub const THRESHOLD_MAX: i64 = 100;
+
+/// Smallest and largest `anomalyFactor` of a cron (a run slower than this many times the p95 of
+/// its last 7 days is flagged); the default is [`ANOMALY_FACTOR_DEFAULT`].
+pub const ANOMALY_FACTOR_MIN: f64 = 1.0;
+
+/// Largest `anomalyFactor`.
+pub const ANOMALY_FACTOR_MAX: f64 = 1000.0;
+
+/// The `anomalyFactor` of a cron that sets none.
+pub const ANOMALY_FACTOR_DEFAULT: f64 = 3.0;
+
+/// Finished runs a cron needs in the last 7 days before a slow run is called an anomaly.
+pub const ANOMALY_MIN_RUNS: i64 = 20;
+
+/// Missed slots in a row written as one row each; the ones after are counted by one more
+/// row, so a job every minute that is down for days keeps a readable history.
+pub const MISSED_ROWS_MAX: i64 = 60;
+
+/// Longest maintenance window, in milliseconds (30 days).
+pub const MAINTENANCE_DURATION_MAX_MS: i64 = 30 * DAY_MS;
+
+/// Longest description of a maintenance window, in bytes.
+pub const DESCRIPTION_MAX_BYTES: usize = 1024;

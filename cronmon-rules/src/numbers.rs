@@ -292,3 +292,74 @@ mod tests {
         assert!(completed_after_start(now - day - late, now).is_err());
     }
 }
+
+/// Checks a `failureThreshold` or `recoveryThreshold`: 1 to [`THRESHOLD_MAX`](crate::limits::THRESHOLD_MAX).
+///
+/// ```
+/// assert!(cronmon_rules::threshold("failureThreshold", 3).is_ok());
+/// assert!(cronmon_rules::threshold("failureThreshold", 0).is_err());
+/// assert!(cronmon_rules::threshold("recoveryThreshold", 101).is_err());
+/// ```
+pub fn threshold(field: &'static str, value: i64) -> Result {
+    let max = crate::limits::THRESHOLD_MAX;
+    if !(1..=max).contains(&value) {
+        return Err(RuleError::new(field, format!("must be from 1 to {max}")));
+    }
+    Ok(())
+}
+
+/// Checks an `anomalyFactor`: a finite number from
+/// [`ANOMALY_FACTOR_MIN`](crate::limits::ANOMALY_FACTOR_MIN) to
+/// [`ANOMALY_FACTOR_MAX`](crate::limits::ANOMALY_FACTOR_MAX).
+///
+/// ```
+/// assert!(cronmon_rules::anomaly_factor(3.0).is_ok());
+/// assert!(cronmon_rules::anomaly_factor(0.5).is_err());
+/// assert!(cronmon_rules::anomaly_factor(f64::NAN).is_err());
+/// ```
+pub fn anomaly_factor(value: f64) -> Result {
+    use crate::limits::{ANOMALY_FACTOR_MAX, ANOMALY_FACTOR_MIN};
+    if !(ANOMALY_FACTOR_MIN..=ANOMALY_FACTOR_MAX).contains(&value) {
+        return Err(RuleError::new(
+            "anomalyFactor",
+            format!("must be from {ANOMALY_FACTOR_MIN} to {ANOMALY_FACTOR_MAX}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a maintenance window's length, in milliseconds: 1 to
+/// [`MAINTENANCE_DURATION_MAX_MS`](crate::limits::MAINTENANCE_DURATION_MAX_MS).
+///
+/// ```
+/// assert!(cronmon_rules::maintenance_duration_ms(3_600_000).is_ok());
+/// assert!(cronmon_rules::maintenance_duration_ms(0).is_err());
+/// ```
+pub fn maintenance_duration_ms(value: i64) -> Result {
+    let max = crate::limits::MAINTENANCE_DURATION_MAX_MS;
+    if !(1..=max).contains(&value) {
+        return Err(RuleError::new(
+            "durationMs",
+            format!("must be from 1 to {max} (30 days)"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the end of a pause: after `now`, and at most 366 days ahead.
+///
+/// ```
+/// use chrono::{TimeDelta, Utc};
+/// let now = Utc::now();
+/// assert!(cronmon_rules::pause_until(now + TimeDelta::hours(2), now).is_ok());
+/// assert!(cronmon_rules::pause_until(now - TimeDelta::hours(2), now).is_err());
+/// ```
+pub fn pause_until(until: DateTime<Utc>, now: DateTime<Utc>) -> Result {
+    if until <= now {
+        return Err(RuleError::new("until", "must be in the future"));
+    }
+    if until - now > TimeDelta::days(366) {
+        return Err(RuleError::new("until", "must be within 366 days"));
+    }
+    Ok(())
+}

@@ -110,7 +110,7 @@ impl CronSchedule {
 
     /// The first slot strictly after `t` (slots are whole seconds: a `t` with a fraction of a
     /// second is after the slot at its whole second).
-    fn first_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    pub fn first_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let next = self
             .cron
             .find_next_occurrence(&t.with_timezone(&self.tz), false)
@@ -121,7 +121,7 @@ impl CronSchedule {
     }
 
     /// The latest slot at or before `t`.
-    fn latest_at_or_before(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    pub fn latest_at_or_before(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let previous = self
             .cron
             .find_previous_occurrence(&t.with_timezone(&self.tz), true)

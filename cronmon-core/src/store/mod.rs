@@ -15,12 +15,17 @@ use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
+use crate::health::{
+    DirtyCron, DueCron, HealthChange, Incident, IncidentEvent, IncidentFilter, Judgement,
+    MaintenanceWindow, RunBrief, SweeperStatus,
+};
 use crate::model::{
     CronName, CronStats, Event, Execution, ExecutionFilter, Finish, Heartbeat, Outcome, Page,
     PageRequest, RunningRun, Schedule, ScheduleUpdate, Start, Status, StuckRun, TimelineDay,
 };
 
 mod db;
+mod health;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod rows;
@@ -137,6 +142,96 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// Checks that the database answers, as cheaply as it can (for health probes).
     async fn ping(&self) -> Result<()>;
+
+    // Schedule health (see [`crate::health`]).
+
+    /// Pauses cron `name` from `now`, until `until` or until resumed: its slots are not
+    /// judged and no incident opens. Returns whether the cron exists.
+    async fn pause(
+        &self,
+        name: &CronName,
+        now: DateTime<Utc>,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<bool>;
+
+    /// Ends the pause of cron `name`; slots due from `now` on are judged. Returns whether the
+    /// cron exists.
+    async fn resume(&self, name: &CronName, now: DateTime<Utc>) -> Result<bool>;
+
+    /// Incidents matching `filter`, newest first.
+    async fn incidents(&self, filter: &IncidentFilter, page: PageRequest) -> Result<Page<Incident>>;
+
+    /// One incident by id.
+    async fn incident(&self, id: Uuid) -> Result<Option<Incident>>;
+
+    /// Openings, resolutions and outage summaries with an id greater than `after`, oldest
+    /// first, at most `limit`.
+    async fn incident_events(&self, after: i64, limit: u32) -> Result<Vec<IncidentEvent>>;
+
+    /// Every maintenance window.
+    async fn maintenance_windows(&self) -> Result<Vec<MaintenanceWindow>>;
+
+    /// Creates or replaces a maintenance window (by id). Returns whether it was created.
+    async fn put_maintenance_window(&self, window: &MaintenanceWindow) -> Result<bool>;
+
+    /// Deletes a maintenance window. Returns whether it existed.
+    async fn delete_maintenance_window(&self, id: Uuid) -> Result<bool>;
+
+    /// The sweeper's shared heartbeat; none before any sweep.
+    async fn sweeper_status(&self) -> Result<Option<SweeperStatus>>;
+
+    /// Records a sweep by `instance` at `now`; answers the shared status and the beat before
+    /// this one. A beat more than `gap_after` after the last one records a gap, whose slots
+    /// wait until `now + settle`.
+    async fn sweeper_beat(
+        &self,
+        instance: &str,
+        now: DateTime<Utc>,
+        gap_after: Duration,
+        settle: Duration,
+    ) -> Result<(SweeperStatus, Option<DateTime<Utc>>)>;
+
+    /// Crons with a schedule whose next start deadline is at or before `until`, earliest
+    /// first, at most `limit`.
+    async fn due_crons(&self, until: DateTime<Utc>, limit: u32) -> Result<Vec<DueCron>>;
+
+    /// For each `(cron, from, to)`: the start times of its runs (not `missed` rows) started
+    /// from `from` to `to`, in one read.
+    async fn starts_between(
+        &self,
+        windows: &[(String, DateTime<Utc>, DateTime<Utc>)],
+    ) -> Result<Vec<Vec<DateTime<Utc>>>>;
+
+    /// Writes judgements in one transaction: their `missed` rows (one per slot, whatever the
+    /// number of sweepers) and each cron's new cursor. A judgement whose cron's cursor is no
+    /// longer `judged_through_was` (another sweeper judged it) writes nothing and answers
+    /// false.
+    async fn record_judgements(&self, judgements: &[Judgement], now: DateTime<Utc>)
+    -> Result<Vec<bool>>;
+
+    /// Takes the crons whose runs changed since they were last taken (at most `limit`), and
+    /// also the crons named in `also`, with their settings.
+    async fn dirty_crons(&self, limit: u32, also: &[String]) -> Result<Vec<DirtyCron>>;
+
+    /// For each cron of `names`: its newest runs by start, at most `limit`.
+    async fn recent_runs(&self, names: &[String], limit: u32) -> Result<Vec<Vec<RunBrief>>>;
+
+    /// How many runs of `name` finished since `since`, and the p95 of their durations.
+    async fn duration_p95(&self, name: &str, since: DateTime<Utc>) -> Result<(i64, Option<i64>)>;
+
+    /// Writes what the evaluation of crons decided, in one transaction: deletes replaced
+    /// `missed` rows, flags anomalies, opens or resolves incidents with an [`IncidentEvent`]
+    /// for each. An incident that would be a second open one for its cron is not written.
+    /// Answers the ids of the incidents opened.
+    async fn apply_health(&self, changes: &[HealthChange], now: DateTime<Utc>)
+    -> Result<Vec<Uuid>>;
+
+    /// Records the summary of what the first judgement after an outage opened.
+    async fn record_outage_summary(
+        &self,
+        at: DateTime<Utc>,
+        details: &serde_json::Value,
+    ) -> Result<()>;
 }
 
 /// Opens the store that `url` names (`postgres://…` or `sqlite://…`), creating and migrating

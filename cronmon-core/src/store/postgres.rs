@@ -14,6 +14,7 @@ use super::sql::{Dialect, Sql};
 use super::{Backend, MIGRATIONS_TABLE, Store};
 use crate::model::{CronName, CronStats, Event, StuckRun, TimelineDay};
 
+super::health::health_ops!(sqlx::Postgres, super::HEALTH_SQL);
 super::sql::shared_ops!(sqlx::Postgres, SQL);
 
 mod batch;
@@ -27,6 +28,9 @@ pub(super) const SCHEMA: &str = "cronmon";
 pub(super) struct Postgres;
 
 impl Dialect for Postgres {
+    const FOR_UPDATE: &'static str = " FOR UPDATE";
+    const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
+
     const SCHEMA: Option<&'static str> = Some(SCHEMA);
 
     fn elapsed_ms(from: &str, to: &str) -> String {
@@ -45,6 +49,8 @@ impl Dialect for Postgres {
 }
 
 static SQL: LazyLock<Sql> = LazyLock::new(Sql::new::<Postgres>);
+static HEALTH_SQL: LazyLock<super::health::HealthSql> =
+    LazyLock::new(super::health::HealthSql::new::<Postgres>);
 
 /// cronmon's PostgreSQL migrations, tracked apart from the host app's in
 /// `cronmon.`[`MIGRATIONS_TABLE`].
@@ -297,5 +303,122 @@ impl Store for PgStore {
 
     async fn ping(&self) -> Result<()> {
         ping(&self.pool).await
+    }
+    async fn pause(
+        &self,
+        name: &CronName,
+        now: chrono::DateTime<chrono::Utc>,
+        until: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<bool> {
+        health_ops::pause(&self.pool, name, now, until).await
+    }
+
+    async fn resume(&self, name: &CronName, now: chrono::DateTime<chrono::Utc>) -> Result<bool> {
+        health_ops::resume(&self.pool, name, now).await
+    }
+
+    async fn incidents(
+        &self,
+        filter: &crate::health::IncidentFilter,
+        page: PageRequest,
+    ) -> Result<Page<crate::health::Incident>> {
+        health_ops::incidents(&self.pool, filter, page).await
+    }
+
+    async fn incident(&self, id: uuid::Uuid) -> Result<Option<crate::health::Incident>> {
+        health_ops::incident(&self.pool, id).await
+    }
+
+    async fn incident_events(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<crate::health::IncidentEvent>> {
+        health_ops::incident_events(&self.pool, after, limit).await
+    }
+
+    async fn maintenance_windows(&self) -> Result<Vec<crate::health::MaintenanceWindow>> {
+        health_ops::maintenance_windows(&self.pool).await
+    }
+
+    async fn put_maintenance_window(&self, w: &crate::health::MaintenanceWindow) -> Result<bool> {
+        health_ops::put_maintenance_window(&self.pool, w).await
+    }
+
+    async fn delete_maintenance_window(&self, id: uuid::Uuid) -> Result<bool> {
+        health_ops::delete_maintenance_window(&self.pool, id).await
+    }
+
+    async fn sweeper_status(&self) -> Result<Option<crate::health::SweeperStatus>> {
+        health_ops::sweeper_status(&self.pool).await
+    }
+
+    async fn sweeper_beat(
+        &self,
+        instance: &str,
+        now: chrono::DateTime<chrono::Utc>,
+        gap_after: Duration,
+        settle: Duration,
+    ) -> Result<(crate::health::SweeperStatus, Option<chrono::DateTime<chrono::Utc>>)> {
+        health_ops::sweeper_beat(&self.pool, instance, now, gap_after, settle).await
+    }
+
+    async fn due_crons(
+        &self,
+        until: chrono::DateTime<chrono::Utc>,
+        limit: u32,
+    ) -> Result<Vec<crate::health::DueCron>> {
+        health_ops::due_crons(&self.pool, until, limit).await
+    }
+
+    async fn starts_between(
+        &self,
+        windows: &[(String, chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)],
+    ) -> Result<Vec<Vec<chrono::DateTime<chrono::Utc>>>> {
+        health_ops::starts_between(&self.pool, windows).await
+    }
+
+    async fn record_judgements(
+        &self,
+        judgements: &[crate::health::Judgement],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<bool>> {
+        health_ops::record_judgements(&self.pool, judgements, now).await
+    }
+
+    async fn dirty_crons(&self, limit: u32, also: &[String]) -> Result<Vec<crate::health::DirtyCron>> {
+        health_ops::dirty_crons(&self.pool, limit, also).await
+    }
+
+    async fn recent_runs(
+        &self,
+        names: &[String],
+        limit: u32,
+    ) -> Result<Vec<Vec<crate::health::RunBrief>>> {
+        health_ops::recent_runs(&self.pool, names, limit).await
+    }
+
+    async fn duration_p95(
+        &self,
+        name: &str,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(i64, Option<i64>)> {
+        health_ops::duration_p95(&self.pool, name, since).await
+    }
+
+    async fn apply_health(
+        &self,
+        changes: &[crate::health::HealthChange],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<uuid::Uuid>> {
+        health_ops::apply_health(&self.pool, changes, now).await
+    }
+
+    async fn record_outage_summary(
+        &self,
+        at: chrono::DateTime<chrono::Utc>,
+        details: &serde_json::Value,
+    ) -> Result<()> {
+        health_ops::record_outage_summary(&self.pool, at, details).await
     }
 }

@@ -5,6 +5,11 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
+use crate::health::{
+    Anomaly, CronState, DirtyCron, DueCron, Incident, IncidentEvent, IncidentEventKind,
+    IncidentKind, IncidentRef, MaintenanceWindow, OpenIncident, RunBrief, StateInputs,
+    SweeperStatus,
+};
 use crate::model::{
     CronStats, Execution, Reason, RunningRun, Schedule, Status, StuckRun, TriggerType,
 };
@@ -36,6 +41,9 @@ pub(crate) struct ExecutionRow {
     progress_done: Option<i64>,
     progress_total: Option<i64>,
     scheduled_for: Option<DateTime<Utc>>,
+    #[sqlx(try_from = "OptText")]
+    anomaly: Option<Anomaly>,
+    slots_missed: Option<i64>,
 }
 
 impl From<ExecutionRow> for Execution {
@@ -62,6 +70,8 @@ impl From<ExecutionRow> for Execution {
             progress_done: r.progress_done,
             progress_total: r.progress_total,
             scheduled_for: r.scheduled_for,
+            anomaly: r.anomaly,
+            slots_missed: r.slots_missed,
         }
     }
 }
@@ -100,12 +110,17 @@ where
     }
 }
 
-impl TryFrom<OptText> for Option<Reason> {
-    type Error = Error;
-    fn try_from(t: OptText) -> Result<Self> {
-        t.0.map(|s| s.parse()).transpose()
-    }
+macro_rules! opt_text_enum {
+    ($($t:ty),+) => {$(
+        impl TryFrom<OptText> for Option<$t> {
+            type Error = Error;
+            fn try_from(t: OptText) -> Result<Self> {
+                t.0.map(|s| s.parse()).transpose()
+            }
+        }
+    )+};
 }
+opt_text_enum!(Reason, Anomaly, IncidentKind);
 
 /// Figures of one cron over a window.
 #[derive(sqlx::FromRow)]
@@ -158,10 +173,52 @@ pub(crate) struct ScheduleRow {
     success_rate_7d: Option<f64>,
     last_execution_at: Option<DateTime<Utc>>,
     last_status: Option<String>,
+    anomaly_factor: f64,
+    min_duration_ms: Option<i64>,
+    anomaly_incidents: bool,
+    paused_at: Option<DateTime<Utc>>,
+    paused_until: Option<DateTime<Utc>>,
+    next_deadline_at: Option<DateTime<Utc>>,
+    judged_through: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    #[sqlx(try_from = "OptText")]
+    last_reason: Option<Reason>,
+    last_completed_at: Option<DateTime<Utc>>,
+    oldest_running_at: Option<DateTime<Utc>>,
+    stuck_since: Option<DateTime<Utc>>,
+    incident_id: Option<Uuid>,
+    #[sqlx(try_from = "OptText")]
+    incident_kind: Option<IncidentKind>,
+    incident_opened_at: Option<DateTime<Utc>>,
 }
 
 impl From<ScheduleRow> for Schedule {
     fn from(r: ScheduleRow) -> Self {
+        let inputs = StateInputs {
+            is_enabled: r.is_enabled,
+            paused_at: r.paused_at,
+            paused_until: r.paused_until,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            oldest_running_at: r.oldest_running_at,
+            stuck_since: r.stuck_since,
+            last_status: r.last_status.as_deref().and_then(|s| s.parse().ok()),
+            last_reason: r.last_reason,
+            last_completed_at: r.last_completed_at,
+            next_deadline_at: r.next_deadline_at,
+            judged_through: r.judged_through,
+            incident_opened_at: r.incident_opened_at,
+        };
+        let (state, state_since) = inputs.state(Utc::now());
+        let open_incident = match (r.incident_id, r.incident_kind, r.incident_opened_at) {
+            (Some(id), Some(kind), Some(opened_at)) => Some(IncidentRef {
+                id,
+                kind,
+                opened_at,
+            }),
+            _ => None,
+        };
         Schedule {
             cron_name: r.cron_name,
             display_name: r.display_name,
@@ -179,6 +236,238 @@ impl From<ScheduleRow> for Schedule {
             success_rate_7d: r.success_rate_7d,
             last_execution_at: r.last_execution_at,
             last_status: r.last_status,
+            anomaly_factor: r.anomaly_factor,
+            min_duration_ms: r.min_duration_ms,
+            anomaly_incidents: r.anomaly_incidents,
+            state,
+            state_since,
+            paused_at: r.paused_at.filter(|_| state == CronState::Paused),
+            paused_until: r.paused_until.filter(|_| state == CronState::Paused),
+            next_deadline_at: r
+                .next_deadline_at
+                .filter(|d| r.judged_through.is_none_or(|j| *d > j)),
+            open_incident,
+        }
+    }
+}
+
+/// A cron due for judging.
+#[derive(sqlx::FromRow)]
+pub(crate) struct DueCronRow {
+    cron_name: String,
+    cron_expression: String,
+    timezone: String,
+    grace_ms: i64,
+    judged_through: DateTime<Utc>,
+    paused_at: Option<DateTime<Utc>>,
+    paused_until: Option<DateTime<Utc>>,
+    is_enabled: bool,
+    missed_in_row: i64,
+    missed_rest_slot: Option<DateTime<Utc>>,
+}
+
+impl From<DueCronRow> for DueCron {
+    fn from(r: DueCronRow) -> Self {
+        DueCron {
+            cron_name: r.cron_name,
+            cron_expression: r.cron_expression,
+            timezone: r.timezone,
+            grace_ms: r.grace_ms,
+            judged_through: r.judged_through,
+            paused_at: r.paused_at,
+            paused_until: r.paused_until,
+            is_enabled: r.is_enabled,
+            missed_in_row: r.missed_in_row,
+            missed_rest_slot: r.missed_rest_slot,
+        }
+    }
+}
+
+/// A cron to evaluate, with its open incident.
+#[derive(sqlx::FromRow)]
+pub(crate) struct DirtyCronRow {
+    cron_name: String,
+    cron_expression: Option<String>,
+    timezone: String,
+    timeout_ms: i64,
+    heartbeat_timeout_ms: Option<i64>,
+    failure_threshold: i32,
+    recovery_threshold: i32,
+    anomaly_factor: f64,
+    min_duration_ms: Option<i64>,
+    anomaly_incidents: bool,
+    paused_at: Option<DateTime<Utc>>,
+    paused_until: Option<DateTime<Utc>>,
+    is_enabled: bool,
+    anomaly_checked_at: Option<DateTime<Utc>>,
+    incident_id: Option<Uuid>,
+    incident_opened_at: Option<DateTime<Utc>>,
+    incident_opened_from: Option<DateTime<Utc>>,
+}
+
+impl From<DirtyCronRow> for DirtyCron {
+    fn from(r: DirtyCronRow) -> Self {
+        let open_incident = match (r.incident_id, r.incident_opened_at, r.incident_opened_from) {
+            (Some(id), Some(opened_at), Some(opened_from)) => Some(OpenIncident {
+                id,
+                opened_at,
+                opened_from,
+            }),
+            _ => None,
+        };
+        DirtyCron {
+            cron_name: r.cron_name,
+            cron_expression: r.cron_expression,
+            timezone: r.timezone,
+            timeout_ms: r.timeout_ms,
+            heartbeat_timeout_ms: r.heartbeat_timeout_ms,
+            failure_threshold: r.failure_threshold,
+            recovery_threshold: r.recovery_threshold,
+            anomaly_factor: r.anomaly_factor,
+            min_duration_ms: r.min_duration_ms,
+            anomaly_incidents: r.anomaly_incidents,
+            paused_at: r.paused_at,
+            paused_until: r.paused_until,
+            is_enabled: r.is_enabled,
+            anomaly_checked_at: r.anomaly_checked_at,
+            open_incident,
+        }
+    }
+}
+
+/// A recent run, as the evaluation reads it.
+#[derive(sqlx::FromRow)]
+pub(crate) struct RunBriefRow {
+    id: Uuid,
+    #[sqlx(try_from = "String")]
+    status: Status,
+    #[sqlx(try_from = "OptText")]
+    reason: Option<Reason>,
+    started_at: DateTime<Utc>,
+    completed_at: Option<DateTime<Utc>>,
+    duration_ms: Option<i64>,
+    #[sqlx(try_from = "OptText")]
+    anomaly: Option<Anomaly>,
+    error_message: Option<String>,
+    last_heartbeat_at: Option<DateTime<Utc>>,
+}
+
+impl From<RunBriefRow> for RunBrief {
+    fn from(r: RunBriefRow) -> Self {
+        RunBrief {
+            id: r.id,
+            status: r.status,
+            reason: r.reason,
+            started_at: r.started_at,
+            completed_at: r.completed_at,
+            duration_ms: r.duration_ms,
+            anomaly: r.anomaly,
+            error_message: r.error_message,
+            last_heartbeat_at: r.last_heartbeat_at,
+        }
+    }
+}
+
+/// An incident as stored.
+#[derive(sqlx::FromRow)]
+pub(crate) struct IncidentRow {
+    id: Uuid,
+    cron_name: String,
+    #[sqlx(try_from = "String")]
+    kind: IncidentKind,
+    opened_at: DateTime<Utc>,
+    opening_execution_id: Option<Uuid>,
+    opened_from: DateTime<Utc>,
+    error_message: Option<String>,
+    resolved_at: Option<DateTime<Utc>>,
+    resolving_execution_id: Option<Uuid>,
+    after_outage: bool,
+}
+
+impl From<IncidentRow> for Incident {
+    fn from(r: IncidentRow) -> Self {
+        Incident {
+            id: r.id,
+            cron_name: r.cron_name,
+            kind: r.kind,
+            opened_at: r.opened_at,
+            opening_execution_id: r.opening_execution_id,
+            opened_from: r.opened_from,
+            error_message: r.error_message,
+            resolved_at: r.resolved_at,
+            resolving_execution_id: r.resolving_execution_id,
+            after_outage: r.after_outage,
+        }
+    }
+}
+
+/// An incident event as stored.
+#[derive(sqlx::FromRow)]
+pub(crate) struct IncidentEventRow {
+    id: i64,
+    #[sqlx(try_from = "String")]
+    kind: IncidentEventKind,
+    incident_id: Option<Uuid>,
+    cron_name: Option<String>,
+    at: DateTime<Utc>,
+    details: Option<String>,
+}
+
+impl From<IncidentEventRow> for IncidentEvent {
+    fn from(r: IncidentEventRow) -> Self {
+        IncidentEvent {
+            id: r.id,
+            kind: r.kind,
+            incident_id: r.incident_id,
+            cron_name: r.cron_name,
+            at: r.at,
+            details: r.details.map(output_of),
+        }
+    }
+}
+
+/// A maintenance window as stored.
+#[derive(sqlx::FromRow)]
+pub(crate) struct MaintenanceWindowRow {
+    id: Uuid,
+    cron_name: Option<String>,
+    cron_expression: String,
+    timezone: String,
+    duration_ms: i64,
+    description: Option<String>,
+}
+
+impl From<MaintenanceWindowRow> for MaintenanceWindow {
+    fn from(r: MaintenanceWindowRow) -> Self {
+        MaintenanceWindow {
+            id: r.id,
+            cron_name: r.cron_name,
+            cron_expression: r.cron_expression,
+            timezone: r.timezone,
+            duration_ms: r.duration_ms,
+            description: r.description,
+        }
+    }
+}
+
+/// The sweeper's shared heartbeat.
+#[derive(sqlx::FromRow)]
+pub(crate) struct SweeperRow {
+    last_beat_at: DateTime<Utc>,
+    instance: String,
+    gap_from: Option<DateTime<Utc>>,
+    gap_until: Option<DateTime<Utc>>,
+    settle_until: Option<DateTime<Utc>>,
+}
+
+impl From<SweeperRow> for SweeperStatus {
+    fn from(r: SweeperRow) -> Self {
+        SweeperStatus {
+            last_beat_at: r.last_beat_at,
+            instance: r.instance,
+            gap_from: r.gap_from,
+            gap_until: r.gap_until,
+            settle_until: r.settle_until,
         }
     }
 }

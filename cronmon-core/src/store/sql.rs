@@ -23,6 +23,13 @@ pub(super) trait Dialect {
     /// A relation of the runs still running past their cron's max runtime or heartbeat
     /// timeout, with the columns of [`crate::model::StuckRun`].
     fn stuck_runs() -> String;
+
+    /// What makes a `SELECT` lock its rows until the transaction ends (SQLite's write
+    /// transactions are exclusive already).
+    const FOR_UPDATE: &'static str;
+
+    /// What makes a `SELECT` skip rows another transaction holds.
+    const SKIP_LOCKED: &'static str;
 }
 
 /// The shared statements, built for one [`Dialect`].
@@ -42,6 +49,8 @@ pub(super) struct Sql {
     pub(super) stats_daily: String,
     pub(super) register_schedule: String,
     pub(super) update_schedule: String,
+    /// What decides whether a change of settings moves the judging cursor.
+    pub(super) schedule_settings: String,
     pub(super) schedules: String,
     pub(super) schedule: String,
     pub(super) cleanup_batch: String,
@@ -60,7 +69,7 @@ pub(super) struct Sql {
 const EXECUTION_COLUMNS: &str = "\
 id, cron_name, status, reason, trigger_type, started_at, completed_at, duration_ms,
 CAST(output AS TEXT) AS output, output_truncated, error_message, exit_code, host, pid, version, cpu_ms, max_rss_kb,
-last_heartbeat_at, progress_done, progress_total, scheduled_for";
+last_heartbeat_at, progress_done, progress_total, scheduled_for, anomaly, slots_missed";
 
 /// The reasons of the ends cronmon itself writes (the sweeper's `timed_out`, crash
 /// detection's `crashed`), as an SQL list.
@@ -144,8 +153,20 @@ WHERE id = $1 AND status = 'running'"
     heartbeat_timeout_ms = coalesce($8, heartbeat_timeout_ms),
     failure_threshold = coalesce($9, failure_threshold),
     recovery_threshold = coalesce($10, recovery_threshold),
-    updated_at = $11
+    updated_at = $11,
+    anomaly_factor = coalesce($12, anomaly_factor),
+    min_duration_ms = coalesce($13, min_duration_ms),
+    anomaly_incidents = coalesce($14, anomaly_incidents),
+    judged_through = CASE WHEN $15 THEN $11 ELSE judged_through END,
+    next_deadline_at = CASE WHEN coalesce($3, cron_expression) IS NULL THEN NULL
+                            WHEN $15 THEN $11
+                            WHEN $16 THEN judged_through
+                            ELSE next_deadline_at END
 WHERE cron_name = $1"
+            ),
+            schedule_settings: format!(
+                "SELECT cron_expression, timezone, grace_ms, is_enabled, judged_through
+FROM {schedules} WHERE cron_name = $1"
             ),
             schedules: format!("{} ORDER BY cron_name", schedule_columns(s)),
             schedule: format!("{} WHERE cron_name = $1", schedule_columns(s)),
@@ -209,7 +230,10 @@ fn schedule_columns(schema: &str) -> String {
         "SELECT cron_name, display_name, cron_expression, timezone, is_enabled, timeout_ms, grace_ms,
        heartbeat_timeout_ms, failure_threshold, recovery_threshold, running_count, failures_24h,
        consecutive_failures, CAST(success_rate_7d AS DOUBLE PRECISION) AS success_rate_7d,
-       last_execution_at, last_status
+       last_execution_at, last_status, anomaly_factor, min_duration_ms, anomaly_incidents,
+       paused_at, paused_until, next_deadline_at, judged_through, created_at, updated_at,
+       last_reason, last_completed_at, oldest_running_at, stuck_since, incident_id,
+       incident_kind, incident_opened_at
 FROM {schema}vw_cron_monitoring_dashboard"
     )
 }
@@ -581,6 +605,28 @@ macro_rules! shared_ops {
                 .execute(&mut *tx)
                 .await
                 .db()?;
+            type Settings = (
+                Option<String>,
+                String,
+                i64,
+                bool,
+                Option<chrono::DateTime<chrono::Utc>>,
+            );
+            let (expression, timezone, grace, enabled, judged): Settings =
+                sqlx::query_as($sql.schedule_settings.as_str())
+                    .bind(name.as_str())
+                    .fetch_one(&mut *tx)
+                    .await
+                    .db()?;
+            let new_expression = u.cron_expression.as_deref().map(str::trim);
+            // A new schedule (or zone) is judged from now on; a new grace or a change of
+            // `isEnabled` only asks the sweep to compute the next deadline again.
+            let reset = new_expression.or(expression.as_deref()).is_some()
+                && (judged.is_none()
+                    || new_expression.is_some_and(|e| Some(e) != expression.as_deref())
+                    || u.timezone.as_deref().is_some_and(|t| t != timezone));
+            let recompute = u.grace_ms.is_some_and(|g| g != grace)
+                || u.is_enabled.is_some_and(|e| e != enabled);
             sqlx::query($sql.update_schedule.as_str())
                 .bind(name.as_str())
                 .bind(u.display_name.as_deref())
@@ -593,6 +639,11 @@ macro_rules! shared_ops {
                 .bind(u.failure_threshold)
                 .bind(u.recovery_threshold)
                 .bind(chrono::Utc::now())
+                .bind(u.anomaly_factor)
+                .bind(u.min_duration_ms)
+                .bind(u.anomaly_incidents)
+                .bind(reset)
+                .bind(recompute)
                 .execute(&mut *tx)
                 .await
                 .db()?;

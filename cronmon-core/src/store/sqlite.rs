@@ -14,6 +14,7 @@ use super::sql::{Dialect, Sql};
 use super::{Backend, MIGRATIONS_TABLE, Store};
 use crate::model::{CronName, CronStats, Event, StuckRun, TimelineDay};
 
+super::health::health_ops!(sqlx::Sqlite, super::HEALTH_SQL);
 super::sql::shared_ops!(sqlx::Sqlite, SQL);
 
 /// SQLite's fragments of the shared SQL. Timestamps are RFC 3339 text, which `julianday`
@@ -22,6 +23,9 @@ super::sql::shared_ops!(sqlx::Sqlite, SQL);
 pub(super) struct Sqlite;
 
 impl Dialect for Sqlite {
+    const FOR_UPDATE: &'static str = "";
+    const SKIP_LOCKED: &'static str = "";
+
     const SCHEMA: Option<&'static str> = None;
 
     fn elapsed_ms(from: &str, to: &str) -> String {
@@ -52,6 +56,8 @@ impl Dialect for Sqlite {
 }
 
 static SQL: LazyLock<Sql> = LazyLock::new(Sql::new::<Sqlite>);
+static HEALTH_SQL: LazyLock<super::health::HealthSql> =
+    LazyLock::new(super::health::HealthSql::new::<Sqlite>);
 
 /// cronmon's SQLite migrations, tracked apart from the host app's in [`MIGRATIONS_TABLE`].
 pub static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| Migrator {
@@ -261,5 +267,122 @@ impl Store for SqliteStore {
 
     async fn ping(&self) -> Result<()> {
         ping(&self.pool).await
+    }
+    async fn pause(
+        &self,
+        name: &CronName,
+        now: chrono::DateTime<chrono::Utc>,
+        until: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<bool> {
+        health_ops::pause(&self.pool, name, now, until).await
+    }
+
+    async fn resume(&self, name: &CronName, now: chrono::DateTime<chrono::Utc>) -> Result<bool> {
+        health_ops::resume(&self.pool, name, now).await
+    }
+
+    async fn incidents(
+        &self,
+        filter: &crate::health::IncidentFilter,
+        page: PageRequest,
+    ) -> Result<Page<crate::health::Incident>> {
+        health_ops::incidents(&self.pool, filter, page).await
+    }
+
+    async fn incident(&self, id: uuid::Uuid) -> Result<Option<crate::health::Incident>> {
+        health_ops::incident(&self.pool, id).await
+    }
+
+    async fn incident_events(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<crate::health::IncidentEvent>> {
+        health_ops::incident_events(&self.pool, after, limit).await
+    }
+
+    async fn maintenance_windows(&self) -> Result<Vec<crate::health::MaintenanceWindow>> {
+        health_ops::maintenance_windows(&self.pool).await
+    }
+
+    async fn put_maintenance_window(&self, w: &crate::health::MaintenanceWindow) -> Result<bool> {
+        health_ops::put_maintenance_window(&self.pool, w).await
+    }
+
+    async fn delete_maintenance_window(&self, id: uuid::Uuid) -> Result<bool> {
+        health_ops::delete_maintenance_window(&self.pool, id).await
+    }
+
+    async fn sweeper_status(&self) -> Result<Option<crate::health::SweeperStatus>> {
+        health_ops::sweeper_status(&self.pool).await
+    }
+
+    async fn sweeper_beat(
+        &self,
+        instance: &str,
+        now: chrono::DateTime<chrono::Utc>,
+        gap_after: Duration,
+        settle: Duration,
+    ) -> Result<(crate::health::SweeperStatus, Option<chrono::DateTime<chrono::Utc>>)> {
+        health_ops::sweeper_beat(&self.pool, instance, now, gap_after, settle).await
+    }
+
+    async fn due_crons(
+        &self,
+        until: chrono::DateTime<chrono::Utc>,
+        limit: u32,
+    ) -> Result<Vec<crate::health::DueCron>> {
+        health_ops::due_crons(&self.pool, until, limit).await
+    }
+
+    async fn starts_between(
+        &self,
+        windows: &[(String, chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)],
+    ) -> Result<Vec<Vec<chrono::DateTime<chrono::Utc>>>> {
+        health_ops::starts_between(&self.pool, windows).await
+    }
+
+    async fn record_judgements(
+        &self,
+        judgements: &[crate::health::Judgement],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<bool>> {
+        health_ops::record_judgements(&self.pool, judgements, now).await
+    }
+
+    async fn dirty_crons(&self, limit: u32, also: &[String]) -> Result<Vec<crate::health::DirtyCron>> {
+        health_ops::dirty_crons(&self.pool, limit, also).await
+    }
+
+    async fn recent_runs(
+        &self,
+        names: &[String],
+        limit: u32,
+    ) -> Result<Vec<Vec<crate::health::RunBrief>>> {
+        health_ops::recent_runs(&self.pool, names, limit).await
+    }
+
+    async fn duration_p95(
+        &self,
+        name: &str,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(i64, Option<i64>)> {
+        health_ops::duration_p95(&self.pool, name, since).await
+    }
+
+    async fn apply_health(
+        &self,
+        changes: &[crate::health::HealthChange],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<uuid::Uuid>> {
+        health_ops::apply_health(&self.pool, changes, now).await
+    }
+
+    async fn record_outage_summary(
+        &self,
+        at: chrono::DateTime<chrono::Utc>,
+        details: &serde_json::Value,
+    ) -> Result<()> {
+        health_ops::record_outage_summary(&self.pool, at, details).await
     }
 }

@@ -1,0 +1,308 @@
+//! The sweep: one round of judging due slots and evaluating changed crons.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use super::{DirtyCron, DueCron, MaintenanceWindow, evaluate, judge_slots};
+use crate::error::Result;
+use crate::rules::CronSchedule;
+use crate::store::Store;
+
+/// How a [`Sweeper`] judges.
+#[derive(Debug, Clone)]
+pub struct SweepConfig {
+    /// How often sweeps run; a heartbeat silent for three times this (at least 30 s) is a gap.
+    pub every: Duration,
+    /// After a gap, how long slots due in it wait before they are judged, so runs spooled
+    /// while cronmon was down arrive first.
+    pub settle: Duration,
+    /// How early a start may be for the slot it serves.
+    pub tolerance: Duration,
+    /// Crons read per query.
+    pub batch: u32,
+}
+
+impl Default for SweepConfig {
+    fn default() -> Self {
+        Self {
+            every: Duration::from_secs(10),
+            settle: Duration::from_secs(300),
+            tolerance: Duration::from_millis(
+                crate::rules::limits::SLOT_TOLERANCE_DEFAULT_MS.unsigned_abs(),
+            ),
+            batch: 1000,
+        }
+    }
+}
+
+/// What one round did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Crons whose due slots were judged.
+    pub judged: usize,
+    /// `missed` rows written (a row that counts several slots counts once).
+    pub missed: usize,
+    /// Crons evaluated after their runs changed.
+    pub evaluated: usize,
+    /// `missed` rows a late start replaced.
+    pub replaced: usize,
+    /// Runs flagged as anomalies.
+    pub anomalies: usize,
+    /// Incidents opened.
+    pub opened: usize,
+    /// Incidents resolved.
+    pub resolved: usize,
+    /// Runs stuck now.
+    pub stuck: usize,
+    /// While settling after a gap: slots due after this wait.
+    pub holding_until: Option<DateTime<Utc>>,
+}
+
+/// Judges schedules against their runs, a round at a time; see [`crate::health`].
+///
+/// ```no_run
+/// # async fn demo(store: std::sync::Arc<dyn cronmon_core::Store>) -> cronmon_core::Result<()> {
+/// use cronmon_core::health::{SweepConfig, Sweeper};
+/// let mut sweeper = Sweeper::new(store, SweepConfig::default());
+/// let report = sweeper.sweep(chrono::Utc::now()).await?;
+/// println!("{} slots missed", report.missed);
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Sweeper {
+    store: Arc<dyn Store>,
+    config: SweepConfig,
+    instance: String,
+    schedules: HashMap<(String, String), Option<CronSchedule>>,
+}
+
+/// Most rounds of `batch` crons one sweep reads, so a sweep ends even if writers keep up.
+const ROUNDS_MAX: usize = 20;
+
+/// Most slots of one cron judged in one round.
+const SLOTS_PER_ROUND: usize = 5000;
+
+impl Sweeper {
+    /// A sweeper over `store`, named after this host and process.
+    pub fn new(store: Arc<dyn Store>, config: SweepConfig) -> Self {
+        let me = crate::sys::this_process();
+        let instance = format!("{}:{}", me.host.as_deref().unwrap_or("?"), me.pid);
+        Self {
+            store,
+            config,
+            instance,
+            schedules: HashMap::new(),
+        }
+    }
+
+    /// Names this sweeper in the shared heartbeat.
+    pub fn with_instance(mut self, instance: impl Into<String>) -> Self {
+        self.instance = instance.into();
+        self
+    }
+
+    /// One round at `now` (pass `Utc::now()`; tests pass their own clock).
+    pub async fn sweep(&mut self, now: DateTime<Utc>) -> Result<SweepReport> {
+        let mut report = SweepReport::default();
+        let gap_after = (self.config.every * 3).max(Duration::from_secs(30));
+        let (status, previous) = self
+            .store
+            .sweeper_beat(&self.instance, now, gap_after, self.config.settle)
+            .await?;
+        let holding = status.settle_until.filter(|s| now < *s);
+        let until = match (holding, status.gap_from) {
+            (Some(_), Some(gap_from)) => gap_from.min(now),
+            _ => now,
+        };
+        report.holding_until = holding.map(|_| until);
+        // The first round past the settling delay judges the gap: what it opens is summed up.
+        let catching_up = status
+            .settle_until
+            .is_some_and(|s| s <= now && previous.is_none_or(|p| p < s));
+
+        let windows = self.store.maintenance_windows().await?;
+        let tolerance = to_delta(self.config.tolerance);
+
+        for _ in 0..ROUNDS_MAX {
+            let due = self.store.due_crons(until, self.config.batch).await?;
+            if due.is_empty() {
+                break;
+            }
+            let full = due.len() >= self.config.batch as usize;
+            self.judge(&due, &windows, until, tolerance, &mut report)
+                .await?;
+            if !full {
+                break;
+            }
+        }
+
+        let stuck = self.store.stuck_runs().await?;
+        report.stuck = stuck.len();
+        let mut stuck_crons: Vec<String> = stuck.into_iter().map(|s| s.cron_name).collect();
+        stuck_crons.sort();
+        stuck_crons.dedup();
+
+        let mut opened = Vec::new();
+        for round in 0..ROUNDS_MAX {
+            let also = if round == 0 { &stuck_crons[..] } else { &[] };
+            let dirty = self.store.dirty_crons(self.config.batch, also).await?;
+            if dirty.is_empty() {
+                break;
+            }
+            let full = dirty.len() >= self.config.batch as usize;
+            opened.extend(
+                self.evaluate(&dirty, &windows, now, tolerance, &mut report)
+                    .await?,
+            );
+            if !full {
+                break;
+            }
+        }
+        report.opened = opened.len();
+
+        if catching_up {
+            let details = serde_json::json!({
+                "gapFrom": status.gap_from,
+                "gapUntil": status.gap_until,
+                "opened": opened,
+            });
+            self.store.record_outage_summary(now, &details).await?;
+        }
+        Ok(report)
+    }
+
+    async fn judge(
+        &mut self,
+        due: &[DueCron],
+        windows: &[MaintenanceWindow],
+        until: DateTime<Utc>,
+        tolerance: TimeDelta,
+        report: &mut SweepReport,
+    ) -> Result<()> {
+        let reach: Vec<(String, DateTime<Utc>, DateTime<Utc>)> = due
+            .iter()
+            .map(|d| {
+                (
+                    d.cron_name.clone(),
+                    d.judged_through - tolerance,
+                    until + tolerance,
+                )
+            })
+            .collect();
+        let starts = self.store.starts_between(&reach).await?;
+        let mut judgements = Vec::with_capacity(due.len());
+        for (d, starts) in due.iter().zip(starts) {
+            let applicable = applying(windows, &d.cron_name);
+            let judgement = match self.schedule(&d.cron_expression, &d.timezone) {
+                Some(schedule) => judge_slots(
+                    d,
+                    &schedule,
+                    &starts,
+                    &applicable,
+                    until,
+                    tolerance,
+                    SLOTS_PER_ROUND,
+                ),
+                // A stored schedule that no longer parses: stop judging it rather than fail
+                // every round.
+                None => super::Judgement {
+                    cron_name: d.cron_name.clone(),
+                    judged_through_was: d.judged_through,
+                    judged_through: d.judged_through,
+                    next_deadline_at: None,
+                    missed: Vec::new(),
+                    missed_in_row: d.missed_in_row,
+                    missed_rest_slot: d.missed_rest_slot,
+                },
+            };
+            judgements.push(judgement);
+        }
+        let written = self.store.record_judgements(&judgements, until).await?;
+        for (j, applied) in judgements.iter().zip(written) {
+            if applied {
+                report.judged += 1;
+                report.missed += j.missed.len();
+            }
+        }
+        Ok(())
+    }
+
+    async fn evaluate(
+        &mut self,
+        dirty: &[DirtyCron],
+        windows: &[MaintenanceWindow],
+        now: DateTime<Utc>,
+        tolerance: TimeDelta,
+        report: &mut SweepReport,
+    ) -> Result<Vec<uuid::Uuid>> {
+        let names: Vec<String> = dirty.iter().map(|d| d.cron_name.clone()).collect();
+        let depth = dirty
+            .iter()
+            .map(|d| d.failure_threshold.max(d.recovery_threshold))
+            .max()
+            .unwrap_or(1)
+            .clamp(1, 100) as u32;
+        let runs = self.store.recent_runs(&names, depth * 2 + 20).await?;
+        let week_ago = now - TimeDelta::days(7);
+        let mut changes = Vec::new();
+        for (cron, runs) in dirty.iter().zip(runs) {
+            let unchecked = runs.iter().any(|r| {
+                r.completed_at
+                    .is_some_and(|c| cron.anomaly_checked_at.is_none_or(|a| c > a))
+                    && r.reason != Some(crate::model::Reason::Missed)
+            });
+            let p95 = if unchecked {
+                Some(self.store.duration_p95(&cron.cron_name, week_ago).await?)
+            } else {
+                None
+            };
+            let schedule = cron
+                .cron_expression
+                .as_deref()
+                .and_then(|e| self.schedule(e, &cron.timezone));
+            let applicable = applying(windows, &cron.cron_name);
+            let change = evaluate(
+                cron,
+                &runs,
+                schedule.as_ref(),
+                p95,
+                &applicable,
+                now,
+                tolerance,
+            );
+            report.evaluated += 1;
+            if !change.is_empty() {
+                report.replaced += change.replaced_missed.len();
+                report.anomalies += change.anomalies.len();
+                report.resolved += usize::from(change.resolve.is_some());
+                changes.push(change);
+            }
+        }
+        if changes.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.store.apply_health(&changes, now).await
+    }
+
+    fn schedule(&mut self, expression: &str, timezone: &str) -> Option<CronSchedule> {
+        self.schedules
+            .entry((expression.to_owned(), timezone.to_owned()))
+            .or_insert_with(|| CronSchedule::new(expression, timezone).ok())
+            .clone()
+    }
+}
+
+/// The windows that apply to `cron`: its own and the global ones.
+fn applying<'a>(windows: &'a [MaintenanceWindow], cron: &str) -> Vec<&'a MaintenanceWindow> {
+    windows
+        .iter()
+        .filter(|w| w.cron_name.as_deref().is_none_or(|n| n == cron))
+        .collect()
+}
+
+fn to_delta(d: Duration) -> TimeDelta {
+    TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
+}
