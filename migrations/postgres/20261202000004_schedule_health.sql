@@ -179,10 +179,9 @@ SELECT s.cron_name,
        l.completed_at AS last_completed_at,
        (SELECT min(e.started_at) FROM cronmon.cron_executions e
          WHERE e.cron_name = s.cron_name AND e.status = 'running') AS oldest_running_at,
-       (SELECT min(least(
-                   e.started_at + make_interval(secs => s.timeout_ms / 1000.0),
-                   coalesce(e.last_heartbeat_at, e.started_at)
-                     + make_interval(secs => coalesce(s.heartbeat_timeout_ms, s.timeout_ms) / 1000.0)))
+       -- The oldest stuck run's start; the time it crossed its limit is worked out by the
+       -- reader, with checked arithmetic, so no stored time can overflow this view.
+       (SELECT min(e.started_at)
           FROM cronmon.cron_executions e
          WHERE e.cron_name = s.cron_name AND e.status = 'running'
            AND (e.started_at < now() - make_interval(secs => s.timeout_ms / 1000.0)

@@ -137,10 +137,8 @@ SELECT s.cron_name,
        l.completed_at AS last_completed_at,
        (SELECT min(e.started_at) FROM cron_executions e
          WHERE e.cron_name = s.cron_name AND e.status = 'running') AS oldest_running_at,
-       (SELECT strftime('%Y-%m-%dT%H:%M:%f+00:00', min(min(
-                   julianday(e.started_at) + s.timeout_ms / 86400000.0,
-                   julianday(coalesce(e.last_heartbeat_at, e.started_at))
-                     + coalesce(s.heartbeat_timeout_ms, s.timeout_ms) / 86400000.0)))
+       -- The oldest stuck run's start; the reader works out when it crossed its limit.
+       (SELECT min(e.started_at)
           FROM cron_executions e
          WHERE e.cron_name = s.cron_name AND e.status = 'running'
            AND (julianday(e.started_at) + s.timeout_ms / 86400000.0 < julianday('now')

@@ -195,6 +195,7 @@ pub(crate) struct ScheduleRow {
 
 impl From<ScheduleRow> for Schedule {
     fn from(r: ScheduleRow) -> Self {
+        let now = Utc::now();
         let inputs = StateInputs {
             is_enabled: r.is_enabled,
             paused_at: r.paused_at,
@@ -202,7 +203,13 @@ impl From<ScheduleRow> for Schedule {
             created_at: r.created_at,
             updated_at: r.updated_at,
             oldest_running_at: r.oldest_running_at,
-            stuck_since: r.stuck_since,
+            // Crossed its limit at its start plus its max runtime, or earlier for a heartbeat
+            // timeout: never later than now.
+            stuck_since: r.stuck_since.map(|start| {
+                start
+                    .checked_add_signed(chrono::TimeDelta::milliseconds(r.timeout_ms))
+                    .map_or(now, |t| t.min(now))
+            }),
             last_status: r.last_status.as_deref().and_then(|s| s.parse().ok()),
             last_reason: r.last_reason,
             last_completed_at: r.last_completed_at,
@@ -210,7 +217,7 @@ impl From<ScheduleRow> for Schedule {
             judged_through: r.judged_through,
             incident_opened_at: r.incident_opened_at,
         };
-        let (state, state_since) = inputs.state(Utc::now());
+        let (state, state_since) = inputs.state(now);
         let open_incident = match (r.incident_id, r.incident_kind, r.incident_opened_at) {
             (Some(id), Some(kind), Some(opened_at)) => Some(IncidentRef {
                 id,
