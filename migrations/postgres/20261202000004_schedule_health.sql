@@ -184,10 +184,11 @@ SELECT s.cron_name,
        (SELECT min(e.started_at)
           FROM cronmon.cron_executions e
          WHERE e.cron_name = s.cron_name AND e.status = 'running'
-           AND (e.started_at < now() - make_interval(secs => s.timeout_ms / 1000.0)
+           -- In milliseconds as numbers, as detect_stuck_crons() does: no interval overflows.
+           AND (extract(epoch FROM now() - e.started_at) * 1000 > s.timeout_ms
                 OR (s.heartbeat_timeout_ms IS NOT NULL
-                    AND coalesce(e.last_heartbeat_at, e.started_at)
-                        < now() - make_interval(secs => s.heartbeat_timeout_ms / 1000.0)))) AS stuck_since,
+                    AND extract(epoch FROM now() - coalesce(e.last_heartbeat_at, e.started_at)) * 1000
+                        > s.heartbeat_timeout_ms))) AS stuck_since,
        i.id AS incident_id,
        i.kind AS incident_kind,
        i.opened_at AS incident_opened_at
