@@ -579,6 +579,64 @@ async fn openapi_describes_the_health_answers(store: Arc<dyn Store>) {
     }
 }
 
+/// The standalone server judges schedules in its sweeps: an orphan it closes as timed out
+/// opens an incident (threshold 1) in the same round, and its heartbeat makes `/health` say
+/// the sweeper is `ok`. Polled (the sweeps run every 100 ms), never timed.
+async fn the_server_sweeps_judge_schedules(db: crate::common::TestDb) {
+    use crate::common::http::{client, get_url};
+    let name = cronmon::CronName::new("hangs").unwrap();
+    let update = cronmon::ScheduleUpdate {
+        timeout_ms: Some(60_000),
+        failure_threshold: Some(1),
+        ..Default::default()
+    };
+    db.store.upsert_schedule(&name, &update).await.unwrap();
+    let mut start = cronmon::Start::now(name);
+    start.started_at = Utc::now() - TimeDelta::hours(3);
+    db.store.record_start(&start).await.unwrap();
+    let server = crate::common::server::Running::start(&db.url, |c| {
+        c.sweep_every = std::time::Duration::from_millis(100);
+        c.orphan_after = std::time::Duration::from_secs(3600);
+    })
+    .await;
+    let mut incident = Value::Null;
+    let mut health = Value::Null;
+    for _ in 0..300 {
+        let (s, b) = get_url(&server.base, "/incidents?cronName=hangs").await;
+        assert_eq!(s, 200, "{b}");
+        incident = b["incidents"][0].clone();
+        let r = client()
+            .get(format!("{}/health", server.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        health = r.json().await.unwrap();
+        if incident.is_object() && health["sweeper"]["status"] == "ok" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(incident["kind"], "timed_out", "{incident}");
+    assert_eq!(incident["opening_execution_id"], json!(start.id));
+    assert_eq!(health["status"], "ok", "{health}");
+    assert_eq!(health["sweeper"]["status"], "ok", "{health}");
+    server.stop().await;
+    db.finish().await;
+}
+
+mod server_sweeps {
+    #[tokio::test]
+    async fn sqlite() {
+        super::the_server_sweeps_judge_schedules(crate::common::TestDb::sqlite().await).await;
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        super::the_server_sweeps_judge_schedules(crate::common::TestDb::postgres().await).await;
+    }
+}
+
 /// `--settle` is a duration of 0 to 1 day; anything else stops the server at start, naming
 /// the flag.
 #[tokio::test]
