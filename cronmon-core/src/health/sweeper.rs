@@ -126,14 +126,23 @@ impl Sweeper {
         let windows = self.store.maintenance_windows().await?;
         let tolerance = to_delta(self.config.tolerance);
 
+        // Crons that missed a slot count it toward their threshold: evaluated below.
+        let mut to_evaluate = Vec::new();
         for _ in 0..ROUNDS_MAX {
             let due = self.store.due_crons(until, self.config.batch).await?;
             if due.is_empty() {
                 break;
             }
             let full = due.len() >= self.config.batch as usize;
-            self.judge(&due, &windows, until, tolerance, &mut report)
-                .await?;
+            self.judge(
+                &due,
+                &windows,
+                until,
+                tolerance,
+                &mut report,
+                &mut to_evaluate,
+            )
+            .await?;
             if !full {
                 break;
             }
@@ -141,13 +150,13 @@ impl Sweeper {
 
         let stuck = self.store.stuck_runs().await?;
         report.stuck = stuck.len();
-        let mut stuck_crons: Vec<String> = stuck.into_iter().map(|s| s.cron_name).collect();
-        stuck_crons.sort();
-        stuck_crons.dedup();
+        to_evaluate.extend(stuck.into_iter().map(|s| s.cron_name));
+        to_evaluate.sort();
+        to_evaluate.dedup();
 
         let mut opened = Vec::new();
         for round in 0..ROUNDS_MAX {
-            let also = if round == 0 { &stuck_crons[..] } else { &[] };
+            let also = if round == 0 { &to_evaluate[..] } else { &[] };
             let dirty = self.store.dirty_crons(self.config.batch, also).await?;
             if dirty.is_empty() {
                 break;
@@ -181,6 +190,7 @@ impl Sweeper {
         until: DateTime<Utc>,
         tolerance: TimeDelta,
         report: &mut SweepReport,
+        missed_crons: &mut Vec<String>,
     ) -> Result<()> {
         let reach: Vec<(String, DateTime<Utc>, DateTime<Utc>)> = due
             .iter()
@@ -225,6 +235,9 @@ impl Sweeper {
             if applied {
                 report.judged += 1;
                 report.missed += j.missed.len();
+                if !j.missed.is_empty() {
+                    missed_crons.push(j.cron_name.clone());
+                }
             }
         }
         Ok(())
