@@ -230,6 +230,9 @@ impl Sweeper {
             };
             judgements.push(judgement);
         }
+        // In name order, the order in which writers lock schedule rows, so a sweep and a
+        // batch of runs never wait on each other in a cycle.
+        judgements.sort_by(|a, b| a.cron_name.cmp(&b.cron_name));
         let written = self.store.record_judgements(&judgements, until).await?;
         for (j, applied) in judgements.iter().zip(written) {
             if applied {
