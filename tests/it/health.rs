@@ -719,6 +719,11 @@ async fn an_outage_is_judged_after_the_settling_delay(db: &TestDb) {
         ]
     );
     assert_eq!(settled.opened, 1);
+    let open = open_incidents(store.as_ref(), "every-10").await;
+    assert!(
+        open[0].after_outage,
+        "opened by the judgement of the outage"
+    );
     let events = store.incident_events(0, 100).await.unwrap();
     let summary = events
         .iter()

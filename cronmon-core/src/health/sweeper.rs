@@ -163,7 +163,7 @@ impl Sweeper {
             }
             let full = dirty.len() >= self.config.batch as usize;
             opened.extend(
-                self.evaluate(&dirty, &windows, now, tolerance, &mut report)
+                self.evaluate(&dirty, &windows, now, tolerance, catching_up, &mut report)
                     .await?,
             );
             if !full {
@@ -252,6 +252,7 @@ impl Sweeper {
         windows: &[MaintenanceWindow],
         now: DateTime<Utc>,
         tolerance: TimeDelta,
+        after_outage: bool,
         report: &mut SweepReport,
     ) -> Result<Vec<uuid::Uuid>> {
         let names: Vec<String> = dirty.iter().map(|d| d.cron_name.clone()).collect();
@@ -280,7 +281,7 @@ impl Sweeper {
                 .as_deref()
                 .and_then(|e| self.schedule(e, &cron.timezone));
             let applicable = applying(windows, &cron.cron_name);
-            let change = evaluate(
+            let mut change = evaluate(
                 cron,
                 &runs,
                 schedule.as_ref(),
@@ -290,6 +291,9 @@ impl Sweeper {
                 tolerance,
             );
             report.evaluated += 1;
+            if let Some(incident) = &mut change.open {
+                incident.after_outage = after_outage;
+            }
             if !change.is_empty() {
                 report.replaced += change.replaced_missed.len();
                 report.anomalies += change.anomalies.len();
