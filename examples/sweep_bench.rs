@@ -10,10 +10,10 @@
 //!
 //! The due crons run every minute with a grace of 1 min and a failure threshold of 1, so
 //! each one's missed slot also opens an incident (the heaviest case); the others (`*/5 * * * *`,
-//! `0 * * * *`, `30 2 * * *`) have the default grace of 5 min, so at the clock of the timed
-//! sweep none of their slots has passed its deadline yet. The sweeps run at a clock of the
-//! bench's choosing (`Sweeper::sweep(now)`), a minute or two ahead of the real one, so the
-//! bench never waits for a minute to pass.
+//! `0 * * * *`, `30 2 * * *`) have a grace of 5 min, so at the clock of the timed sweep none of
+//! their slots has passed its deadline yet. The sweeps run at a clock of the bench's choosing
+//! (`Sweeper::sweep(now)`), up to two minutes ahead of the real one: the bench waits only, at
+//! most 15 s, for the due crons to be upserted within one minute.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -133,35 +133,60 @@ fn describe(r: &SweepReport) -> String {
     )
 }
 
-/// The schedules: `due` every-minute crons spread among the others, all in a few zones.
+/// The schedules: `due` every-minute crons spread among the others by name, all in a few
+/// zones. The due ones are upserted last, within one minute of the clock (waiting for the
+/// next if this one is nearly over), so each has exactly one slot due in the timed sweep.
 async fn fill(store: &Arc<dyn Store>, args: &Args) -> Result<(), Box<dyn std::error::Error>> {
-    let every = args.crons / args.due.max(1);
-    let mut plan = Vec::with_capacity(args.crons);
-    let mut due_left = args.due;
+    let every = (args.crons / args.due.max(1)).max(1);
+    let (mut due, mut others) = (Vec::new(), Vec::new());
     for i in 0..args.crons {
         // Shifted by the row of `every`, so the due crons too are spread over the zones.
-        let zone = ZONES[(i + i / every.max(1)) % ZONES.len()].to_owned();
-        let update = if due_left > 0 && i % every.max(1) == 0 {
-            due_left -= 1;
-            ScheduleUpdate {
-                cron_expression: Some("* * * * *".into()),
-                timezone: Some(zone),
-                grace_ms: Some(60_000),
-                failure_threshold: Some(1),
-                ..ScheduleUpdate::default()
-            }
+        let zone = ZONES[(i + i / every) % ZONES.len()].to_owned();
+        let name = CronName::new(format!("sweep-{i:05}"))?;
+        if due.len() < args.due && i % every == 0 {
+            due.push((
+                name,
+                ScheduleUpdate {
+                    cron_expression: Some("* * * * *".into()),
+                    timezone: Some(zone),
+                    grace_ms: Some(60_000),
+                    failure_threshold: Some(1),
+                    ..ScheduleUpdate::default()
+                },
+            ));
         } else {
-            ScheduleUpdate {
-                cron_expression: Some(NOT_DUE[i % NOT_DUE.len()].into()),
-                timezone: Some(zone),
-                grace_ms: Some(300_000),
-                ..ScheduleUpdate::default()
-            }
-        };
-        plan.push((CronName::new(format!("sweep-{i:05}"))?, update));
+            others.push((
+                name,
+                ScheduleUpdate {
+                    cron_expression: Some(NOT_DUE[i % NOT_DUE.len()].into()),
+                    timezone: Some(zone),
+                    grace_ms: Some(300_000),
+                    ..ScheduleUpdate::default()
+                },
+            ));
+        }
     }
+    upsert_all(store, others, args.writers).await?;
+    let into_minute = Utc::now().timestamp().rem_euclid(60);
+    if into_minute > 45 {
+        let wait = u64::try_from(61 - into_minute).unwrap_or(1);
+        tokio::time::sleep(Duration::from_secs(wait)).await;
+    }
+    let minute = Utc::now().timestamp().div_euclid(60);
+    upsert_all(store, due, args.writers).await?;
+    if Utc::now().timestamp().div_euclid(60) != minute {
+        eprintln!("warning: the due crons took over 15 s to upsert; some have two slots due");
+    }
+    Ok(())
+}
+
+async fn upsert_all(
+    store: &Arc<dyn Store>,
+    plan: Vec<(CronName, ScheduleUpdate)>,
+    writers: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
     let plan = Arc::new(plan);
-    let writers = args.writers.max(1);
+    let writers = writers.max(1);
     let mut tasks = Vec::new();
     for w in 0..writers {
         let (store, plan) = (store.clone(), plan.clone());
