@@ -161,12 +161,15 @@
     }
     return text;
   }
-  // A state or an incident began at or before the server's now; a browser clock behind the
-  // server's must not make that read "in 2 min".
-  function fmtSince(v, now = Date.now()) {
+  // A time the server has already passed (a state began, an incident resolved): a browser
+  // clock behind the server's must not make it read "in 2 min".
+  function fmtPast(v, now = Date.now()) {
     const d = parseDate(v);
     if (!d) return "—";
-    return `since ${fmtRelative(Math.min(d.getTime(), now), now)}`;
+    return now - d.getTime() < 45_000 ? "just now" : fmtRelative(d, now);
+  }
+  function fmtSince(v, now = Date.now()) {
+    return parseDate(v) ? `since ${fmtPast(v, now)}` : "—";
   }
   function sinceEl(v, label, now) {
     const d = parseDate(v);
@@ -544,7 +547,7 @@
       const to = parseDate(inc.resolved_at);
       when = el("span", null,
         el("time", { dateTime: to?.toISOString(), title: `Resolved ${to ? `${dateTimeFmt.format(to)} (${to.toISOString()})` : ""}` },
-          `resolved ${fmtRelative(to ? Math.min(to.getTime(), now) : null, now)}`),
+          `resolved ${fmtPast(to, now)}`),
         from && to ? el("span", { className: "muted" }, ` · lasted ${fmtDuration(Math.max(0, to - from))}`) : null);
     }
     const name = labels.get(inc.cron_name) || inc.cron_name;
@@ -691,7 +694,9 @@
             s.cron_expression ? el("span", { className: "mono nowrap" }, s.cron_expression) : "no schedule",
             s.cron_expression ? ` · ${s.timezone || "UTC"}` : "")));
       const last = s.last_execution_at
-        ? el("div", { className: "nowrap" }, s.last_status ? badge(s.last_status) : null, " ", timeEl(s.last_execution_at, true))
+        ? el("div", null,
+          el("div", { className: "nowrap" }, s.last_status ? badge(s.last_status) : null, " ", timeEl(s.last_execution_at, true)),
+          cf > 1 ? el("div", { className: "cron-sub fail-text streak", dataset: { streak: String(cf) } }, `${fmtInt(cf)} failures in a row`) : null)
         : el("span", { className: "muted" }, "never");
       const nextRun = s.state === "paused" && s.next_run_at
         ? el("span", { className: "muted", title: `Due ${fmtDateTime(s.next_run_at)}, not judged while paused` }, "paused")
@@ -702,9 +707,7 @@
         el("td", { dataset: { label: "State" } }, stateCell(s, now)),
         el("td", { dataset: { label: "Last run" } }, last),
         el("td", { dataset: { label: "Next run" } }, nextRun),
-        el("td", { dataset: { label: "Success 7 d" } }, rateBar(s.success_rate_7d)),
-        el("td", { className: "num", dataset: { label: "Fail streak" } },
-          el("span", { className: cf ? "fail-text" : "muted" }, String(cf)))));
+        el("td", { dataset: { label: "Success 7 d" } }, rateBar(s.success_rate_7d))));
     }
   }
 

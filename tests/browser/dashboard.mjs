@@ -180,6 +180,7 @@ try {
     eq(Number(flaky.consecutive_failures), 3, "the fixture's 3 failures in a row");
     eq(await page.locator('#alerts [data-alert="failures"]').count(), 0, "no banner derived in the browser");
     eq(flaky.open_incident?.kind, "failed", "the server opened an incident for them");
+    eq(await page.textContent('#health-table tr[data-cron="flaky-sync"] .streak'), "3 failures in a row", "the streak, in the health table");
     const { stuckCrons } = await api("/cron-executions/stats?hours=24");
     assert(stuckCrons.some((r) => r.cron_name === "stuck-job"), "the API reports the stuck run");
     eq(await page.locator('#alerts [data-alert="stuck"]').count(), stuckCrons.length, "one alert per stuck run");
@@ -313,6 +314,8 @@ try {
   await check("runs list: a run of unusual duration has a small slow/fast tag", async () => {
     const { executions } = await api("/cron-executions/list?cronName=quick-check&limit=50");
     eq(executions.map((e) => e.anomaly), ["fast"], "the sweeper flagged quick-check's run");
+    await page.click("#f-clear"); // the previous check's incident range
+    await waitPageInfo(page, /^Showing 1–50 /);
     await page.selectOption("#f-cron", "quick-check");
     await page.waitForSelector(`#exec-table tbody tr[data-id="${executions[0].id}"]`);
     const tag = page.locator(`#exec-table tbody tr[data-id="${executions[0].id}"] .tag[data-anomaly]`);
@@ -615,18 +618,33 @@ try {
     await check(`screenshots saved in ${SHOTS}`, async () => {
       const { mkdirSync } = await import("node:fs");
       mkdirSync(SHOTS, { recursive: true });
-      const shoot = async (name, from, { width, height, scheme = "light" }) => {
+      const shoot = async (name, from, { width, height, scheme = "light", fullPage = true }) => {
         const p = await newPage(width, height, { withSecret: secret });
         await p.emulateMedia({ colorScheme: scheme });
         await p.goto(`${from}/dashboard`);
         await waitReady(p);
-        await p.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
+        await p.screenshot({ path: `${SHOTS}/${name}.png`, fullPage });
         await p.context().close();
       };
       await shoot("health-desktop", base, { width: 1440, height: 1000 });
-      await shoot("health-dark", base, { width: 1440, height: 1000, scheme: "dark" });
+      // At full size, the parts this page added (a full page is scaled down to be looked at).
+      for (const [suffix, width] of [["", 1440], ["-mobile", 390]]) {
+        const p = await newPage(width, 1000, { withSecret: secret });
+        await p.goto(`${base}/dashboard`);
+        await waitReady(p);
+        await p.locator("#incidents").screenshot({ path: `${SHOTS}/part-incidents${suffix}.png` });
+        await p.locator("#health-table").screenshot({ path: `${SHOTS}/part-health${suffix}.png` });
+        const runs = await p.locator("#exec-table").evaluate((t) => {
+          const r = t.getBoundingClientRect();
+          return { x: r.x, y: r.y + window.scrollY, width: r.width, height: Math.min(r.height, 560) };
+        });
+        await p.screenshot({ path: `${SHOTS}/part-runs${suffix}.png`, clip: runs, fullPage: true });
+        await p.context().close();
+      }
+      await shoot("health-dark", base, { width: 1440, height: 1000, scheme: "dark", fullPage: false });
       await shoot("health-mobile", base, { width: 390, height: 844 });
       if (outageBase) await shoot("health-outage", outageBase, { width: 1440, height: 1000 });
+      if (outageBase) await shoot("health-outage-mobile", outageBase, { width: 390, height: 844 });
     });
   }
 
