@@ -35,6 +35,9 @@
     slow: "Slower than this cron's usual (its anomaly factor × the p95 of the last 7 days)",
     fast: "Completed faster than this cron's minimum duration",
   };
+  // A value from the API looked up in one of the tables above: own keys only, so that a
+  // "constructor" never finds Object's.
+  const lookup = (table, key) => (Object.hasOwn(table, String(key)) ? table[key] : undefined);
 
   // The API base comes from the mount point the server saw (injected into the page), never
   // from a guess or a relative URL.
@@ -557,7 +560,7 @@
         el("span", { className: "nowrap" },
           el("span", { className: `badge ${open ? "failed" : "completed"}` }, open ? "open" : "resolved"),
           " ",
-          el("span", { className: "incident-kind" }, INCIDENT_KINDS[kind] || kind || "—")),
+          el("span", { className: "incident-kind" }, lookup(INCIDENT_KINDS, kind) || kind || "—")),
         inc.after_outage ? el("span", { className: "tag", title: "Opened in the first judgement after cronmon's own downtime" }, "after outage") : null),
       el("td", { className: "nowrap", dataset: { label: "Since" } }, when),
       el("td", { dataset: { label: "Error" } }, error),
@@ -661,7 +664,7 @@
   // ---------------------------------------------------------------- cron health
   function stateCell(s, now) {
     const st = String(s.state || "");
-    const def = STATES[st];
+    const def = lookup(STATES, st);
     const label = st || "unknown";
     const untilText = st === "paused" && s.paused_until ? ` until ${fmtDateTime(s.paused_until)}` : "";
     return el("div", { className: "state" },
@@ -677,7 +680,7 @@
     const tbody = clear($("health-table").tBodies[0]);
     $("health-empty").hidden = schedules.length > 0;
     $("health-table").hidden = schedules.length === 0;
-    const rank = (s) => STATES[s.state]?.rank ?? 7;
+    const rank = (s) => lookup(STATES, s.state)?.rank ?? 7;
     schedules.sort((a, b) => (rank(a) - rank(b)) || String(a.cron_name).localeCompare(String(b.cron_name)));
     const enabled = schedules.filter((s) => s.is_enabled !== false).length;
     setText($("health-meta"), schedules.length ? `${schedules.length} cron${schedules.length === 1 ? "" : "s"}${enabled < schedules.length ? ` · ${schedules.length - enabled} disabled` : ""}` : "");
@@ -749,7 +752,8 @@
           slots > 1 ? " " : null,
           slots > 1 ? el("span", { className: "reason slots", title: `${fmtInt(slots)} slots in a row, none started` }, `×${fmtInt(slots)} slots`) : null]
         : [badge(r.status), reason];
-      const anomaly = ANOMALIES[r.anomaly] ? el("span", { className: "tag anomaly", dataset: { anomaly: r.anomaly }, title: ANOMALIES[r.anomaly] }, r.anomaly) : null;
+      const anomalyHelp = lookup(ANOMALIES, r.anomaly);
+      const anomaly = anomalyHelp ? el("span", { className: "tag anomaly", dataset: { anomaly: r.anomaly }, title: anomalyHelp }, r.anomaly) : null;
       const duration = missed
         ? el("span", { className: "muted", title: "missed: never ran" }, "—")
         : r.status === "running"
@@ -891,7 +895,7 @@
       fact("Started", x.started_at ? `${fmtDateTime(x.started_at)}` : null),
       fact("Completed", x.completed_at ? fmtDateTime(x.completed_at) : null),
       fact("Duration", missed ? "never ran" : x.status === "running" ? `running for ${fmtDuration(Date.now() - (parseDate(x.started_at)?.getTime() ?? Date.now()))}` : fmtDuration(x.duration_ms)),
-      fact("Anomaly", ANOMALIES[x.anomaly] ? `${x.anomaly}: ${ANOMALIES[x.anomaly].toLowerCase()}` : null),
+      fact("Anomaly", lookup(ANOMALIES, x.anomaly) ? `${x.anomaly}: ${lookup(ANOMALIES, x.anomaly).toLowerCase()}` : null),
       num(x.slots_missed) > 1 ? fact("Slots missed", `${fmtInt(x.slots_missed)} in a row`) : null,
       fact("Exit code", x.exit_code != null ? String(x.exit_code) : null),
       fact("Host", x.host),
