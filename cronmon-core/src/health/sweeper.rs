@@ -126,19 +126,14 @@ impl Sweeper {
         let windows = self.store.maintenance_windows().await?;
         let tolerance = to_delta(self.config.tolerance);
 
-        // Crons given missed rows: evaluated below, since the insert trigger does not mark
-        // the sweep's own rows dirty, and a missed slot counts toward an incident.
-        let mut missed_crons = Vec::new();
         for _ in 0..ROUNDS_MAX {
             let due = self.store.due_crons(until, self.config.batch).await?;
             if due.is_empty() {
                 break;
             }
             let full = due.len() >= self.config.batch as usize;
-            missed_crons.extend(
-                self.judge(&due, &windows, until, tolerance, &mut report)
-                    .await?,
-            );
+            self.judge(&due, &windows, until, tolerance, &mut report)
+                .await?;
             if !full {
                 break;
             }
@@ -147,7 +142,6 @@ impl Sweeper {
         let stuck = self.store.stuck_runs().await?;
         report.stuck = stuck.len();
         let mut stuck_crons: Vec<String> = stuck.into_iter().map(|s| s.cron_name).collect();
-        stuck_crons.extend(missed_crons);
         stuck_crons.sort();
         stuck_crons.dedup();
 
@@ -187,7 +181,7 @@ impl Sweeper {
         until: DateTime<Utc>,
         tolerance: TimeDelta,
         report: &mut SweepReport,
-    ) -> Result<Vec<String>> {
+    ) -> Result<()> {
         let reach: Vec<(String, DateTime<Utc>, DateTime<Utc>)> = due
             .iter()
             .map(|d| {
@@ -227,17 +221,13 @@ impl Sweeper {
             judgements.push(judgement);
         }
         let written = self.store.record_judgements(&judgements, until).await?;
-        let mut missed_crons = Vec::new();
         for (j, applied) in judgements.iter().zip(written) {
             if applied {
                 report.judged += 1;
                 report.missed += j.missed.len();
-                if !j.missed.is_empty() {
-                    missed_crons.push(j.cron_name.clone());
-                }
             }
         }
-        Ok(missed_crons)
+        Ok(())
     }
 
     async fn evaluate(
