@@ -67,7 +67,8 @@ impl ScheduleUpdate {
             rules::anomaly_factor(k)?;
         }
         if let Some(ms) = self.min_duration_ms {
-            rules::run_duration_ms(ms).map_err(|e| rules::RuleError::new("minDurationMs", e.message))?;
+            rules::run_duration_ms(ms)
+                .map_err(|e| rules::RuleError::new("minDurationMs", e.message))?;
         }
         if let Some(ms) = self.grace_ms {
             rules::grace_ms(ms)?;

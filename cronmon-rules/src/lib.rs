@@ -40,8 +40,8 @@ pub use duration::{
 pub use name::cron_name;
 pub use numbers::{
     anomaly_factor, completed_after_start, cpu_ms, display_name, maintenance_duration_ms,
-    max_rss_kb, non_negative, page, pause_until, pid, positive, progress, sent_time, short_text, stats_hours,
-    threshold, year,
+    max_rss_kb, non_negative, page, pause_until, pid, positive, progress, sent_time, short_text,
+    stats_hours, threshold, year,
 };
 pub use slots::{CappedSlots, CronSchedule, Slots, slot_for_start, slots_between};
 

@@ -226,73 +226,6 @@ pub fn year(field: &'static str, time: DateTime<Utc>) -> Result {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn texts() {
-        assert!(display_name(&"x".repeat(DISPLAY_NAME_MAX_BYTES)).is_ok());
-        let e = display_name(&"x".repeat(DISPLAY_NAME_MAX_BYTES + 1)).unwrap_err();
-        assert_eq!(
-            (e.field, e.message.as_str()),
-            ("displayName", "at most 256 bytes")
-        );
-        assert_eq!(
-            display_name("a\0b").unwrap_err().message,
-            "cannot hold a NUL character"
-        );
-        assert!(short_text("version", &"x".repeat(SHORT_TEXT_MAX_BYTES)).is_ok());
-        assert!(short_text("version", &"x".repeat(SHORT_TEXT_MAX_BYTES + 1)).is_err());
-    }
-
-    #[test]
-    fn numbers() {
-        assert!(stats_hours(STATS_HOURS_MAX).is_ok());
-        assert_eq!(
-            stats_hours(STATS_HOURS_MAX + 1).unwrap_err().message,
-            "hours is from 1 to 8784"
-        );
-        assert!(page(3, PAGE_LIMIT_MAX).is_ok());
-        assert_eq!(page(1, 0).unwrap_err().message, "limit is from 1 to 200");
-        assert_eq!(
-            positive("x", -3).unwrap_err().message,
-            "must be greater than 0"
-        );
-        assert!(non_negative("x", 0).is_ok());
-        assert!(cpu_ms(CPU_MS_MAX).is_ok());
-        assert_eq!(cpu_ms(CPU_MS_MAX + 1).unwrap_err().field, "cpuMs");
-        assert!(max_rss_kb(MAX_RSS_KB_MAX).is_ok());
-        assert!(max_rss_kb(MAX_RSS_KB_MAX + 1).is_err());
-        assert!(progress("done", PROGRESS_MAX).is_ok());
-        assert_eq!(
-            progress("done", PROGRESS_MAX + 1).unwrap_err().message,
-            "at most 1000000000000000 (10^15)"
-        );
-        assert!(pid(1).is_ok());
-        assert_eq!(pid(-7).unwrap_err().field, "pid");
-    }
-
-    #[test]
-    fn times() {
-        let now = Utc::now();
-        let day = TimeDelta::milliseconds(TIME_FUTURE_MAX_MS);
-        let past = TimeDelta::milliseconds(TIME_PAST_MAX_MS);
-        assert!(sent_time("startedAt", now + day, now).is_ok());
-        assert!(sent_time("startedAt", now - past, now).is_ok());
-        let late = TimeDelta::milliseconds(1);
-        assert_eq!(
-            sent_time("scheduledFor", now + day + late, now)
-                .unwrap_err()
-                .field,
-            "scheduledFor"
-        );
-        assert!(sent_time("startedAt", now - past - late, now).is_err());
-        assert!(completed_after_start(now - day, now).is_ok());
-        assert!(completed_after_start(now - day - late, now).is_err());
-    }
-}
-
 /// Checks a `failureThreshold` or `recoveryThreshold`: 1 to [`THRESHOLD_MAX`](crate::limits::THRESHOLD_MAX).
 ///
 /// ```
@@ -362,4 +295,71 @@ pub fn pause_until(until: DateTime<Utc>, now: DateTime<Utc>) -> Result {
         return Err(RuleError::new("until", "must be within 366 days"));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn texts() {
+        assert!(display_name(&"x".repeat(DISPLAY_NAME_MAX_BYTES)).is_ok());
+        let e = display_name(&"x".repeat(DISPLAY_NAME_MAX_BYTES + 1)).unwrap_err();
+        assert_eq!(
+            (e.field, e.message.as_str()),
+            ("displayName", "at most 256 bytes")
+        );
+        assert_eq!(
+            display_name("a\0b").unwrap_err().message,
+            "cannot hold a NUL character"
+        );
+        assert!(short_text("version", &"x".repeat(SHORT_TEXT_MAX_BYTES)).is_ok());
+        assert!(short_text("version", &"x".repeat(SHORT_TEXT_MAX_BYTES + 1)).is_err());
+    }
+
+    #[test]
+    fn numbers() {
+        assert!(stats_hours(STATS_HOURS_MAX).is_ok());
+        assert_eq!(
+            stats_hours(STATS_HOURS_MAX + 1).unwrap_err().message,
+            "hours is from 1 to 8784"
+        );
+        assert!(page(3, PAGE_LIMIT_MAX).is_ok());
+        assert_eq!(page(1, 0).unwrap_err().message, "limit is from 1 to 200");
+        assert_eq!(
+            positive("x", -3).unwrap_err().message,
+            "must be greater than 0"
+        );
+        assert!(non_negative("x", 0).is_ok());
+        assert!(cpu_ms(CPU_MS_MAX).is_ok());
+        assert_eq!(cpu_ms(CPU_MS_MAX + 1).unwrap_err().field, "cpuMs");
+        assert!(max_rss_kb(MAX_RSS_KB_MAX).is_ok());
+        assert!(max_rss_kb(MAX_RSS_KB_MAX + 1).is_err());
+        assert!(progress("done", PROGRESS_MAX).is_ok());
+        assert_eq!(
+            progress("done", PROGRESS_MAX + 1).unwrap_err().message,
+            "at most 1000000000000000 (10^15)"
+        );
+        assert!(pid(1).is_ok());
+        assert_eq!(pid(-7).unwrap_err().field, "pid");
+    }
+
+    #[test]
+    fn times() {
+        let now = Utc::now();
+        let day = TimeDelta::milliseconds(TIME_FUTURE_MAX_MS);
+        let past = TimeDelta::milliseconds(TIME_PAST_MAX_MS);
+        assert!(sent_time("startedAt", now + day, now).is_ok());
+        assert!(sent_time("startedAt", now - past, now).is_ok());
+        let late = TimeDelta::milliseconds(1);
+        assert_eq!(
+            sent_time("scheduledFor", now + day + late, now)
+                .unwrap_err()
+                .field,
+            "scheduledFor"
+        );
+        assert!(sent_time("startedAt", now - past - late, now).is_err());
+        assert!(completed_after_start(now - day, now).is_ok());
+        assert!(completed_after_start(now - day - late, now).is_err());
+    }
 }

@@ -17,10 +17,12 @@ ALTER TABLE cron_schedules ADD COLUMN anomaly_incidents BOOLEAN NOT NULL DEFAULT
 ALTER TABLE cron_schedules ADD COLUMN anomaly_checked_at TEXT;
 -- Crons that already have a schedule are judged from now on: a deadline at the cursor is not
 -- a real one (those come after it), it only asks the sweep to compute the next.
+-- Whole seconds, written as sqlx writes them (RFC 3339, no fraction), so the sweep's
+-- compare-and-set of the cursor matches the text it reads back.
 UPDATE cron_schedules
-SET judged_through = strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now'), next_deadline_at = judged_through
+SET judged_through = strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now'),
+    next_deadline_at = strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now')
 WHERE cron_expression IS NOT NULL;
-UPDATE cron_schedules SET next_deadline_at = judged_through WHERE cron_expression IS NOT NULL;
 CREATE INDEX cron_schedules_deadline_idx ON cron_schedules (next_deadline_at)
     WHERE next_deadline_at IS NOT NULL;
 CREATE INDEX cron_schedules_dirty_idx ON cron_schedules (cron_name) WHERE health_dirty;

@@ -11,6 +11,7 @@ mod common;
 mod bounds;
 mod dashboard;
 mod faults;
+mod health;
 mod http_api;
 mod http_events;
 mod http_export;

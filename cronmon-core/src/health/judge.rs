@@ -115,7 +115,15 @@ mod tests {
         // 00:59:57 serves 01:00 (3 s early); 02:04 serves 02:00 (late, within grace); 03:00
         // has no start.
         let starts = [t(0, 59, 57), t(2, 4, 0)];
-        let j = judge_slots(&d, &sched, &starts, &[], t(3, 5, 0), TimeDelta::seconds(60), 100);
+        let j = judge_slots(
+            &d,
+            &sched,
+            &starts,
+            &[],
+            t(3, 5, 0),
+            TimeDelta::seconds(60),
+            100,
+        );
         assert_eq!(j.judged_through, t(3, 0, 0));
         assert_eq!(
             j.missed.iter().map(|m| m.slot).collect::<Vec<_>>(),
@@ -129,7 +137,15 @@ mod tests {
     #[test]
     fn a_slot_waits_for_its_deadline() {
         let (d, sched) = due("0 * * * *", 300_000, t(0, 30, 0));
-        let j = judge_slots(&d, &sched, &[], &[], t(1, 4, 59), TimeDelta::seconds(60), 100);
+        let j = judge_slots(
+            &d,
+            &sched,
+            &[],
+            &[],
+            t(1, 4, 59),
+            TimeDelta::seconds(60),
+            100,
+        );
         assert!(j.missed.is_empty());
         assert_eq!(j.judged_through, t(0, 30, 0));
         assert_eq!(j.next_deadline_at, Some(t(1, 5, 0)));
@@ -139,7 +155,15 @@ mod tests {
     fn missed_rows_past_the_cap_are_counted_by_one() {
         let (mut d, sched) = due("* * * * *", 0, t(0, 0, 0));
         d.missed_in_row = MISSED_ROWS_MAX - 2;
-        let j = judge_slots(&d, &sched, &[], &[], t(0, 10, 0), TimeDelta::seconds(1), 100);
+        let j = judge_slots(
+            &d,
+            &sched,
+            &[],
+            &[],
+            t(0, 10, 0),
+            TimeDelta::seconds(1),
+            100,
+        );
         assert_eq!(j.missed.len(), 3);
         assert_eq!(j.missed[2].slot, t(0, 3, 0));
         assert_eq!(j.missed[2].count, 8);
@@ -149,7 +173,15 @@ mod tests {
         d.judged_through = j.judged_through;
         d.missed_in_row = j.missed_in_row;
         d.missed_rest_slot = j.missed_rest_slot;
-        let j = judge_slots(&d, &sched, &[], &[], t(0, 12, 0), TimeDelta::seconds(1), 100);
+        let j = judge_slots(
+            &d,
+            &sched,
+            &[],
+            &[],
+            t(0, 12, 0),
+            TimeDelta::seconds(1),
+            100,
+        );
         assert_eq!(j.missed.len(), 1);
         assert_eq!((j.missed[0].slot, j.missed[0].count), (t(0, 3, 0), 2));
     }
@@ -167,7 +199,15 @@ mod tests {
             duration_ms: 3_600_000,
             description: None,
         };
-        let j = judge_slots(&d, &sched, &[], &[&window], t(5, 0, 0), TimeDelta::seconds(1), 100);
+        let j = judge_slots(
+            &d,
+            &sched,
+            &[],
+            &[&window],
+            t(5, 0, 0),
+            TimeDelta::seconds(1),
+            100,
+        );
         let slots: Vec<_> = j.missed.iter().map(|m| m.slot).collect();
         assert_eq!(slots, [t(3, 0, 0), t(5, 0, 0)]);
     }

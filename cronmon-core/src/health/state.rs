@@ -81,7 +81,10 @@ impl StateInputs {
                 CronState::Failing,
                 self.last_completed_at.unwrap_or(self.created_at),
             ),
-            Some(_) => (CronState::Up, self.last_completed_at.unwrap_or(self.created_at)),
+            Some(_) => (
+                CronState::Up,
+                self.last_completed_at.unwrap_or(self.created_at),
+            ),
             None => (CronState::New, self.created_at),
         }
     }
@@ -120,7 +123,11 @@ mod tests {
         s.last_completed_at = Some(now - hour);
         assert_eq!(s.state(now), (CronState::Up, now - hour));
         s.next_deadline_at = Some(now + hour);
-        assert_eq!(s.state(now).0, CronState::Up, "a deadline to come is not late");
+        assert_eq!(
+            s.state(now).0,
+            CronState::Up,
+            "a deadline to come is not late"
+        );
         s.next_deadline_at = Some(now - TimeDelta::minutes(1));
         assert_eq!(s.state(now), (CronState::Late, now - TimeDelta::minutes(1)));
         s.oldest_running_at = Some(now - TimeDelta::seconds(5));
@@ -142,7 +149,10 @@ mod tests {
         s.last_completed_at = Some(now - TimeDelta::minutes(3));
         assert_eq!(s.state(now).0, CronState::Failing);
         s.incident_opened_at = Some(now - TimeDelta::minutes(2));
-        assert_eq!(s.state(now), (CronState::Failing, now - TimeDelta::minutes(2)));
+        assert_eq!(
+            s.state(now),
+            (CronState::Failing, now - TimeDelta::minutes(2))
+        );
         s.last_reason = Some(Reason::Missed);
         assert_eq!(s.state(now), (CronState::Late, now - TimeDelta::minutes(3)));
         s.is_enabled = false;

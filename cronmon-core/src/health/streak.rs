@@ -246,7 +246,11 @@ mod tests {
         let fail = |h| run(h, Status::Failed, Some(Reason::Error));
         let two = [fail(1), fail(2), run(3, Status::Completed, None)];
         let c = cron(3, 1);
-        assert!(evaluate(&c, &two, None, None, &[], now, TimeDelta::seconds(60)).open.is_none());
+        assert!(
+            evaluate(&c, &two, None, None, &[], now, TimeDelta::seconds(60))
+                .open
+                .is_none()
+        );
         let three = [fail(1), fail(2), fail(3), run(4, Status::Completed, None)];
         let change = evaluate(&c, &three, None, None, &[], now, TimeDelta::seconds(60));
         let opened = change.open.expect("opens");
@@ -267,7 +271,11 @@ mod tests {
         });
         let ok = |h| run(h, Status::Completed, None);
         let one = [ok(1), failed.clone()];
-        assert!(evaluate(&c, &one, None, None, &[], now, TimeDelta::seconds(60)).resolve.is_none());
+        assert!(
+            evaluate(&c, &one, None, None, &[], now, TimeDelta::seconds(60))
+                .resolve
+                .is_none()
+        );
         let two = [ok(1), ok(2), failed];
         let change = evaluate(&c, &two, None, None, &[], now, TimeDelta::seconds(60));
         assert_eq!(change.resolve.map(|r| r.2), Some(Some(two[0].id)));
@@ -279,7 +287,11 @@ mod tests {
         let mut c = cron(1, 1);
         c.paused_at = Some(now - TimeDelta::hours(1));
         let runs = [run(1, Status::Failed, Some(Reason::Error))];
-        assert!(evaluate(&c, &runs, None, None, &[], now, TimeDelta::seconds(60)).open.is_none());
+        assert!(
+            evaluate(&c, &runs, None, None, &[], now, TimeDelta::seconds(60))
+                .open
+                .is_none()
+        );
     }
 
     #[test]
@@ -289,12 +301,40 @@ mod tests {
         let mut slow = run(1, Status::Completed, None);
         slow.duration_ms = Some(10_000);
         let runs = [slow.clone()];
-        let change = evaluate(&c, &runs, None, Some((25, Some(1000))), &[], now, TimeDelta::seconds(60));
+        let change = evaluate(
+            &c,
+            &runs,
+            None,
+            Some((25, Some(1000))),
+            &[],
+            now,
+            TimeDelta::seconds(60),
+        );
         assert_eq!(change.anomalies, [(slow.id, Anomaly::Slow)]);
         assert!(change.open.is_none());
-        assert!(evaluate(&c, &runs, None, Some((19, Some(1000))), &[], now, TimeDelta::seconds(60)).anomalies.is_empty());
+        assert!(
+            evaluate(
+                &c,
+                &runs,
+                None,
+                Some((19, Some(1000))),
+                &[],
+                now,
+                TimeDelta::seconds(60)
+            )
+            .anomalies
+            .is_empty()
+        );
         c.anomaly_incidents = true;
-        let change = evaluate(&c, &runs, None, Some((25, Some(1000))), &[], now, TimeDelta::seconds(60));
+        let change = evaluate(
+            &c,
+            &runs,
+            None,
+            Some((25, Some(1000))),
+            &[],
+            now,
+            TimeDelta::seconds(60),
+        );
         assert_eq!(change.open.map(|i| i.kind), Some(IncidentKind::Anomaly));
     }
 
@@ -302,13 +342,23 @@ mod tests {
     fn a_late_start_replaces_the_missed_row() {
         let now = Utc::now();
         let schedule = CronSchedule::new("0 * * * *", "UTC").unwrap();
-        let slot = schedule.latest_at_or_before(now - TimeDelta::hours(2)).unwrap();
+        let slot = schedule
+            .latest_at_or_before(now - TimeDelta::hours(2))
+            .unwrap();
         let mut missed = run(0, Status::Failed, Some(Reason::Missed));
         missed.started_at = slot;
         let mut late = run(0, Status::Completed, None);
         late.started_at = slot + TimeDelta::minutes(7);
         let runs = [late, missed];
-        let change = evaluate(&cron(1, 1), &runs, Some(&schedule), None, &[], now, TimeDelta::seconds(60));
+        let change = evaluate(
+            &cron(1, 1),
+            &runs,
+            Some(&schedule),
+            None,
+            &[],
+            now,
+            TimeDelta::seconds(60),
+        );
         assert_eq!(change.replaced_missed, [slot]);
         assert!(change.open.is_none(), "the replaced row counts no more");
     }

@@ -126,14 +126,23 @@ impl Sweeper {
         let windows = self.store.maintenance_windows().await?;
         let tolerance = to_delta(self.config.tolerance);
 
+        // Crons that missed a slot count it toward their threshold: evaluated below.
+        let mut to_evaluate = Vec::new();
         for _ in 0..ROUNDS_MAX {
             let due = self.store.due_crons(until, self.config.batch).await?;
             if due.is_empty() {
                 break;
             }
             let full = due.len() >= self.config.batch as usize;
-            self.judge(&due, &windows, until, tolerance, &mut report)
-                .await?;
+            self.judge(
+                &due,
+                &windows,
+                until,
+                tolerance,
+                &mut report,
+                &mut to_evaluate,
+            )
+            .await?;
             if !full {
                 break;
             }
@@ -141,20 +150,20 @@ impl Sweeper {
 
         let stuck = self.store.stuck_runs().await?;
         report.stuck = stuck.len();
-        let mut stuck_crons: Vec<String> = stuck.into_iter().map(|s| s.cron_name).collect();
-        stuck_crons.sort();
-        stuck_crons.dedup();
+        to_evaluate.extend(stuck.into_iter().map(|s| s.cron_name));
+        to_evaluate.sort();
+        to_evaluate.dedup();
 
         let mut opened = Vec::new();
         for round in 0..ROUNDS_MAX {
-            let also = if round == 0 { &stuck_crons[..] } else { &[] };
+            let also = if round == 0 { &to_evaluate[..] } else { &[] };
             let dirty = self.store.dirty_crons(self.config.batch, also).await?;
             if dirty.is_empty() {
                 break;
             }
             let full = dirty.len() >= self.config.batch as usize;
             opened.extend(
-                self.evaluate(&dirty, &windows, now, tolerance, &mut report)
+                self.evaluate(&dirty, &windows, now, tolerance, catching_up, &mut report)
                     .await?,
             );
             if !full {
@@ -181,6 +190,7 @@ impl Sweeper {
         until: DateTime<Utc>,
         tolerance: TimeDelta,
         report: &mut SweepReport,
+        missed_crons: &mut Vec<String>,
     ) -> Result<()> {
         let reach: Vec<(String, DateTime<Utc>, DateTime<Utc>)> = due
             .iter()
@@ -220,11 +230,17 @@ impl Sweeper {
             };
             judgements.push(judgement);
         }
+        // In name order, the order in which writers lock schedule rows, so a sweep and a
+        // batch of runs never wait on each other in a cycle.
+        judgements.sort_by(|a, b| a.cron_name.cmp(&b.cron_name));
         let written = self.store.record_judgements(&judgements, until).await?;
         for (j, applied) in judgements.iter().zip(written) {
             if applied {
                 report.judged += 1;
                 report.missed += j.missed.len();
+                if !j.missed.is_empty() {
+                    missed_crons.push(j.cron_name.clone());
+                }
             }
         }
         Ok(())
@@ -236,6 +252,7 @@ impl Sweeper {
         windows: &[MaintenanceWindow],
         now: DateTime<Utc>,
         tolerance: TimeDelta,
+        after_outage: bool,
         report: &mut SweepReport,
     ) -> Result<Vec<uuid::Uuid>> {
         let names: Vec<String> = dirty.iter().map(|d| d.cron_name.clone()).collect();
@@ -264,7 +281,7 @@ impl Sweeper {
                 .as_deref()
                 .and_then(|e| self.schedule(e, &cron.timezone));
             let applicable = applying(windows, &cron.cron_name);
-            let change = evaluate(
+            let mut change = evaluate(
                 cron,
                 &runs,
                 schedule.as_ref(),
@@ -274,6 +291,9 @@ impl Sweeper {
                 tolerance,
             );
             report.evaluated += 1;
+            if let Some(incident) = &mut change.open {
+                incident.after_outage = after_outage;
+            }
             if !change.is_empty() {
                 report.replaced += change.replaced_missed.len();
                 report.anomalies += change.anomalies.len();

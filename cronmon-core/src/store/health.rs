@@ -13,11 +13,11 @@ pub(super) struct HealthSql {
     pub(super) incident_by_id: String,
     pub(super) incident_events: String,
     pub(super) windows: String,
-    pub(super) window_exists: String,
+    pub(super) window_touch: String,
     pub(super) window_upsert: String,
     pub(super) window_delete: String,
     pub(super) sweeper_read: String,
-    pub(super) sweeper_lock: String,
+    pub(super) sweeper_touch: String,
     pub(super) sweeper_write: String,
     pub(super) due_crons: String,
     pub(super) starts_between: String,
@@ -74,7 +74,7 @@ FROM {events} WHERE id > $1 ORDER BY id LIMIT $2"
                 "SELECT id, cron_name, cron_expression, timezone, duration_ms, description
 FROM {windows} ORDER BY cron_name, id"
             ),
-            window_exists: format!("SELECT count(*) FROM {windows} WHERE id = $1"),
+            window_touch: format!("UPDATE {windows} SET id = id WHERE id = $1"),
             window_upsert: format!(
                 "INSERT INTO {windows} (id, cron_name, cron_expression, timezone, duration_ms, description)
 VALUES ($1, $2, $3, $4, $5, $6)
@@ -87,11 +87,7 @@ ON CONFLICT (id) DO UPDATE SET cron_name = excluded.cron_name,
                 "SELECT last_beat_at, instance, gap_from, gap_until, settle_until
 FROM {s}sweeper_state WHERE id = 1"
             ),
-            sweeper_lock: format!(
-                "SELECT last_beat_at, instance, gap_from, gap_until, settle_until
-FROM {s}sweeper_state WHERE id = 1{for_update}",
-                for_update = D::FOR_UPDATE
-            ),
+            sweeper_touch: format!("UPDATE {s}sweeper_state SET instance = instance WHERE id = 1"),
             sweeper_write: format!(
                 "INSERT INTO {s}sweeper_state (id, last_beat_at, instance, gap_from, gap_until, settle_until)
 VALUES (1, $1, $2, $3, $4, $5)
@@ -154,6 +150,7 @@ FROM {executions} WHERE cron_name = $1 ORDER BY started_at DESC LIMIT $2"
                 "SELECT duration_ms FROM {executions}
 WHERE cron_name = $1 AND started_at >= $2 AND status <> 'running'
   AND (reason IS NULL OR reason <> 'missed') AND duration_ms IS NOT NULL
+  AND anomaly IS NULL
 ORDER BY started_at DESC LIMIT 10000"
             ),
             delete_missed: format!(
@@ -315,11 +312,13 @@ macro_rules! health_ops {
             ) -> Result<bool> {
                 w.validate()?;
                 let mut tx = pool.begin().await.db()?;
-                let existing: i64 = sqlx::query_scalar($sql.window_exists.as_str())
+                // A write first (see `sweeper_beat`), which also says whether it exists.
+                let existing = sqlx::query($sql.window_touch.as_str())
                     .bind(w.id)
-                    .fetch_one(&mut *tx)
+                    .execute(&mut *tx)
                     .await
-                    .db()?;
+                    .db()?
+                    .rows_affected();
                 sqlx::query($sql.window_upsert.as_str())
                     .bind(w.id)
                     .bind(w.cron_name.as_deref())
@@ -359,7 +358,14 @@ macro_rules! health_ops {
                 settle: std::time::Duration,
             ) -> Result<(SweeperStatus, Option<DateTime<Utc>>)> {
                 let mut tx = pool.begin().await.db()?;
-                let row: Option<rows::SweeperRow> = sqlx::query_as($sql.sweeper_lock.as_str())
+                // A write first: it locks the row on PostgreSQL, and on SQLite it makes this a
+                // write transaction from the start (one that reads first could only fail when
+                // another sweeper writes meanwhile, not wait for it).
+                sqlx::query($sql.sweeper_touch.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .db()?;
+                let row: Option<rows::SweeperRow> = sqlx::query_as($sql.sweeper_read.as_str())
                     .fetch_optional(&mut *tx)
                     .await
                     .db()?;
@@ -375,7 +381,12 @@ macro_rules! health_ops {
                 if let Some(previous) = previous
                     && now - previous > to_delta(gap_after)
                 {
-                    status.gap_from = Some(previous);
+                    // A gap that begins while the last one is still settling extends it.
+                    let settling = status.settle_until.is_some_and(|s| s > previous);
+                    status.gap_from = match status.gap_from {
+                        Some(from) if settling => Some(from),
+                        _ => Some(previous),
+                    };
                     status.gap_until = Some(now);
                     status.settle_until = Some(now + to_delta(settle));
                 }

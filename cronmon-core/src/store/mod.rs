@@ -159,7 +159,8 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn resume(&self, name: &CronName, now: DateTime<Utc>) -> Result<bool>;
 
     /// Incidents matching `filter`, newest first.
-    async fn incidents(&self, filter: &IncidentFilter, page: PageRequest) -> Result<Page<Incident>>;
+    async fn incidents(&self, filter: &IncidentFilter, page: PageRequest)
+    -> Result<Page<Incident>>;
 
     /// One incident by id.
     async fn incident(&self, id: Uuid) -> Result<Option<Incident>>;
@@ -206,8 +207,11 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// number of sweepers) and each cron's new cursor. A judgement whose cron's cursor is no
     /// longer `judged_through_was` (another sweeper judged it) writes nothing and answers
     /// false.
-    async fn record_judgements(&self, judgements: &[Judgement], now: DateTime<Utc>)
-    -> Result<Vec<bool>>;
+    async fn record_judgements(
+        &self,
+        judgements: &[Judgement],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<bool>>;
 
     /// Takes the crons whose runs changed since they were last taken (at most `limit`), and
     /// also the crons named in `also`, with their settings.

@@ -28,7 +28,6 @@ pub(super) const SCHEMA: &str = "cronmon";
 pub(super) struct Postgres;
 
 impl Dialect for Postgres {
-    const FOR_UPDATE: &'static str = " FOR UPDATE";
     const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
 
     const SCHEMA: Option<&'static str> = Some(SCHEMA);
@@ -359,7 +358,10 @@ impl Store for PgStore {
         now: chrono::DateTime<chrono::Utc>,
         gap_after: Duration,
         settle: Duration,
-    ) -> Result<(crate::health::SweeperStatus, Option<chrono::DateTime<chrono::Utc>>)> {
+    ) -> Result<(
+        crate::health::SweeperStatus,
+        Option<chrono::DateTime<chrono::Utc>>,
+    )> {
         health_ops::sweeper_beat(&self.pool, instance, now, gap_after, settle).await
     }
 
@@ -373,7 +375,11 @@ impl Store for PgStore {
 
     async fn starts_between(
         &self,
-        windows: &[(String, chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)],
+        windows: &[(
+            String,
+            chrono::DateTime<chrono::Utc>,
+            chrono::DateTime<chrono::Utc>,
+        )],
     ) -> Result<Vec<Vec<chrono::DateTime<chrono::Utc>>>> {
         health_ops::starts_between(&self.pool, windows).await
     }
@@ -386,7 +392,11 @@ impl Store for PgStore {
         health_ops::record_judgements(&self.pool, judgements, now).await
     }
 
-    async fn dirty_crons(&self, limit: u32, also: &[String]) -> Result<Vec<crate::health::DirtyCron>> {
+    async fn dirty_crons(
+        &self,
+        limit: u32,
+        also: &[String],
+    ) -> Result<Vec<crate::health::DirtyCron>> {
         health_ops::dirty_crons(&self.pool, limit, also).await
     }
 

@@ -24,10 +24,6 @@ pub(super) trait Dialect {
     /// timeout, with the columns of [`crate::model::StuckRun`].
     fn stuck_runs() -> String;
 
-    /// What makes a `SELECT` lock its rows until the transaction ends (SQLite's write
-    /// transactions are exclusive already).
-    const FOR_UPDATE: &'static str;
-
     /// What makes a `SELECT` skip rows another transaction holds.
     const SKIP_LOCKED: &'static str;
 }

@@ -23,7 +23,6 @@ super::sql::shared_ops!(sqlx::Sqlite, SQL);
 pub(super) struct Sqlite;
 
 impl Dialect for Sqlite {
-    const FOR_UPDATE: &'static str = "";
     const SKIP_LOCKED: &'static str = "";
 
     const SCHEMA: Option<&'static str> = None;
@@ -323,7 +322,10 @@ impl Store for SqliteStore {
         now: chrono::DateTime<chrono::Utc>,
         gap_after: Duration,
         settle: Duration,
-    ) -> Result<(crate::health::SweeperStatus, Option<chrono::DateTime<chrono::Utc>>)> {
+    ) -> Result<(
+        crate::health::SweeperStatus,
+        Option<chrono::DateTime<chrono::Utc>>,
+    )> {
         health_ops::sweeper_beat(&self.pool, instance, now, gap_after, settle).await
     }
 
@@ -337,7 +339,11 @@ impl Store for SqliteStore {
 
     async fn starts_between(
         &self,
-        windows: &[(String, chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)],
+        windows: &[(
+            String,
+            chrono::DateTime<chrono::Utc>,
+            chrono::DateTime<chrono::Utc>,
+        )],
     ) -> Result<Vec<Vec<chrono::DateTime<chrono::Utc>>>> {
         health_ops::starts_between(&self.pool, windows).await
     }
@@ -350,7 +356,11 @@ impl Store for SqliteStore {
         health_ops::record_judgements(&self.pool, judgements, now).await
     }
 
-    async fn dirty_crons(&self, limit: u32, also: &[String]) -> Result<Vec<crate::health::DirtyCron>> {
+    async fn dirty_crons(
+        &self,
+        limit: u32,
+        also: &[String],
+    ) -> Result<Vec<crate::health::DirtyCron>> {
         health_ops::dirty_crons(&self.pool, limit, also).await
     }
 
