@@ -27,9 +27,14 @@ struct Args {
     #[arg(long, env = "CRONMON_RETENTION_DAYS", default_value_t = 7,
           value_parser = clap::value_parser!(u64).range(1..=3660))]
     retention_days: u64,
-    /// Seconds between stuck-run sweeps (1 to 86400).
-    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    /// Seconds between sweeps: schedules judged (late and missed slots, incidents), stuck runs
+    /// looked for, orphans closed (1 to 86400).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     sweep_secs: u64,
+    /// After cronmon's own downtime, how long slots due while it was down wait before they are
+    /// judged, so runs spooled meanwhile arrive first ("5m", "90s", "0s"; 0 to 1 day).
+    #[arg(long, env = "CRONMON_SETTLE", default_value = "5m", value_parser = settle)]
+    settle: Duration,
     /// Minutes after which a stuck run is closed as failed/timed_out (1 to 527040, 366 days).
     #[arg(long, default_value_t = 24 * 60,
           value_parser = clap::value_parser!(u64).range(1..=527_040))]
@@ -45,6 +50,16 @@ struct Args {
     #[arg(long, env = "CRONMON_HEADER_TIMEOUT_SECS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     header_timeout_secs: u64,
+}
+
+/// `--settle`: a duration of 0 to 1 day (clap names the flag in its refusal).
+fn settle(text: &str) -> Result<Duration, String> {
+    const DAY_MS: i64 = cronmon_core::rules::limits::DAY_MS;
+    let ms = cronmon_core::rules::parse_duration_ms("settle", text).map_err(|e| e.message)?;
+    if !(0..=DAY_MS).contains(&ms) {
+        return Err("must be from 0 to 1 day (\"1d\")".into());
+    }
+    Ok(Duration::from_millis(ms.unsigned_abs()))
 }
 
 #[tokio::main]
@@ -66,6 +81,7 @@ async fn main() {
         secret: std::env::var("CRON_SECRET").ok().filter(|s| !s.is_empty()),
         retention: Duration::from_secs(args.retention_days * 24 * 3600),
         sweep_every: Duration::from_secs(args.sweep_secs),
+        settle: args.settle,
         orphan_after: Duration::from_secs(args.orphan_after_mins * 60),
         demo: args.demo,
         writers: args.writers.map(usize::from),

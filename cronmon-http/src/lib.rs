@@ -18,20 +18,41 @@
 //! `POST /cron-executions/complete`, `GET /cron-executions/stats`,
 //! `GET /cron-executions/list`, `GET /cron-schedules`, `GET /cron-executions/batches`,
 //! `GET /cron-executions/{id}`, `POST /cron-executions/{id}/heartbeat`,
-//! `PUT /cron-schedules/{name}`, `GET /openapi.json`, `GET /cron-executions/export.csv` (CSV
-//! of the history), `GET /metrics` (Prometheus) and `GET /health`; the dashboard at
+//! `PUT /cron-schedules/{name}`, `POST /cron-schedules/{name}/pause`,
+//! `POST /cron-schedules/{name}/resume`, `GET /incidents`, `GET /incidents/{id}`,
+//! `GET /incident-events`, `GET /maintenance-windows`, `PUT /maintenance-windows/{id}`,
+//! `DELETE /maintenance-windows/{id}`, `GET /openapi.json`, `GET /cron-executions/export.csv`
+//! (CSV of the history), `GET /metrics` (Prometheus) and `GET /health`; the dashboard at
 //! `GET /dashboard`. Their OpenAPI document is [`openapi::document`].
 //!
+//! Schedules are judged (late and missed slots, incidents) by a sweeper, which the standalone
+//! [`server`] runs; an app that nests the router runs [`run_sweeper`] beside it:
+//!
+//! ```no_run
+//! # async fn demo(store: std::sync::Arc<dyn cronmon_core::Store>) {
+//! use cronmon_core::health::SweepConfig;
+//! let sweep = SweepConfig::default();
+//! let mut config = cronmon_http::Config::new("s3cret");
+//! // So that `/health` and `/metrics` know how often the sweeper beats.
+//! config.sweep_every = sweep.every;
+//! tokio::spawn(cronmon_http::run_sweeper(store.clone(), sweep));
+//! let app: axum::Router = axum::Router::new()
+//!     .nest("/api/admin", cronmon_http::router(cronmon_http::Api::new(store, config)));
+//! # }
+//! ```
+//!
 //! What the crate offers an embedder: [`router`] over an [`Api`] with its [`Config`], the
-//! errors it answers ([`ApiError`]), the standalone [`server`], demo data ([`demo::fill`]),
-//! the OpenAPI document ([`openapi`]) and the Prometheus text ([`render_metrics`]). The
-//! handlers live in `routes/` (one module per resource), the shared query parameters in
-//! `params`, the field checks of request bodies in `validate`.
+//! errors it answers ([`ApiError`]), the sweeper's loop ([`run_sweeper`]), the standalone
+//! [`server`], demo data ([`demo::fill`]), the OpenAPI document ([`openapi`]) and the
+//! Prometheus text ([`render_metrics`], [`render_sweeper_metrics`]). The handlers live in
+//! `routes/` (one module per resource), the shared query parameters in `params`, the field
+//! checks of request bodies in `validate`.
 
 #![warn(missing_docs)]
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -51,7 +72,9 @@ pub mod server;
 mod validate;
 
 pub use error::ApiError;
-pub use routes::metrics::render as render_metrics;
+pub use routes::meta::SweeperHealth;
+pub use routes::metrics::{render as render_metrics, render_sweeper as render_sweeper_metrics};
+pub use server::run_sweeper;
 
 /// Largest request body accepted: 1 MiB (an `output` over 64 KiB is stored truncated, so
 /// this is what bounds a completion).
@@ -73,6 +96,10 @@ pub struct Config {
     pub max_batch: usize,
     /// Events waiting for a writer before requests wait to enqueue (default 16384).
     pub queue: usize,
+    /// How often the sweeper that judges schedules runs (default 10 s, as
+    /// [`SweepConfig`](cronmon_core::health::SweepConfig)'s): `/health` and `/metrics` call it
+    /// stalled when its shared heartbeat is older than three times this (and at least 30 s).
+    pub sweep_every: Duration,
 }
 
 impl Config {
@@ -84,6 +111,7 @@ impl Config {
             writers: None,
             max_batch: 512,
             queue: 16 * 1024,
+            sweep_every: cronmon_core::health::SweepConfig::default().every,
         }
     }
 }
@@ -97,6 +125,7 @@ impl fmt::Debug for Config {
             .field("writers", &self.writers)
             .field("max_batch", &self.max_batch)
             .field("queue", &self.queue)
+            .field("sweep_every", &self.sweep_every)
             .finish()
     }
 }

@@ -20,7 +20,9 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorDetail};
-use crate::routes::{events, executions, export, meta, metrics, schedules, stats};
+use crate::routes::{
+    events, executions, export, incidents, maintenance, meta, metrics, schedules, stats,
+};
 
 /// Declares the two ways to send the secret.
 #[derive(Debug)]
@@ -54,6 +56,8 @@ impl Modify for Security {
     paths(
         executions::start, executions::complete, events::events, executions::heartbeat, stats::stats,
         executions::list, executions::execution, schedules::schedules, schedules::put_schedule,
+        schedules::pause, schedules::resume, incidents::list, incidents::incident,
+        incidents::events, maintenance::list, maintenance::put, maintenance::delete,
         stats::batches, meta::health, meta::openapi, export::export_csv, metrics::metrics
     ),
     components(schemas(ErrorBody, ErrorDetail)),
@@ -221,6 +225,77 @@ mod tests {
         ] {
             assert_eq!(schema("ScheduleUpdate", field)["minimum"], 1, "{field}");
         }
+        for field in ["failureThreshold", "recoveryThreshold"] {
+            assert_eq!(
+                schema("ScheduleUpdate", field)["maximum"].as_i64(),
+                Some(THRESHOLD_MAX),
+                "{field}"
+            );
+        }
+        let factor = schema("ScheduleUpdate", "anomalyFactor");
+        assert_eq!(
+            (factor["minimum"].as_f64(), factor["maximum"].as_f64()),
+            (Some(ANOMALY_FACTOR_MIN), Some(ANOMALY_FACTOR_MAX))
+        );
+        let floor = schema("ScheduleUpdate", "minDurationMs");
+        assert_eq!(
+            (floor["minimum"].as_i64(), floor["maximum"].as_i64()),
+            (Some(0), Some(RUN_DURATION_MAX_MS))
+        );
+
+        // Schedule health.
+        assert_eq!(
+            schema("PauseRequest", "until")["pattern"],
+            super::bounds::year_pattern()
+        );
+        let window = |field: &str| schema("WindowRequest", field);
+        assert_eq!(window("cronExpression")["format"], "cron");
+        assert_eq!(
+            window("cronName")["pattern"],
+            super::bounds::cron_name_pattern()
+        );
+        assert_eq!(
+            (
+                window("durationMs")["minimum"].as_i64(),
+                window("durationMs")["maximum"].as_i64()
+            ),
+            (Some(1), Some(MAINTENANCE_DURATION_MAX_MS))
+        );
+        assert_eq!(
+            window("description")["maxLength"].as_u64(),
+            Some(DESCRIPTION_MAX_BYTES as u64)
+        );
+        assert!(
+            window("timezone")["enum"]
+                .as_array()
+                .unwrap()
+                .contains(&Value::from("UTC"))
+        );
+        let limit = param("/incidents", "get", "limit");
+        assert_eq!(limit["maximum"].as_u64(), Some(u64::from(PAGE_LIMIT_MAX)));
+        assert!(
+            param("/incidents", "get", "state")["enum"]
+                .as_array()
+                .unwrap()
+                .contains(&Value::from("resolved"))
+        );
+        assert!(param("/incidents", "get", "from")["anyOf"].is_array());
+        let limit = param("/incident-events", "get", "limit");
+        assert_eq!(
+            (limit["minimum"].as_u64(), limit["maximum"].as_u64()),
+            (Some(1), Some(u64::from(crate::params::EVENTS_LIMIT_MAX)))
+        );
+        assert_eq!(param("/incident-events", "get", "after")["minimum"], 0);
+        for path in [
+            "/cron-schedules/{name}/pause",
+            "/cron-schedules/{name}/resume",
+        ] {
+            assert_eq!(
+                param(path, "post", "name")["pattern"],
+                super::bounds::cron_name_pattern(),
+                "{path}"
+            );
+        }
         let zones = schema("ScheduleUpdate", "timezone")["enum"].clone();
         assert!(
             zones
@@ -233,7 +308,11 @@ mod tests {
             serde_json::json!(["completed", "failed"])
         );
         // Bodies a client may leave out.
-        for path in ["/cron-executions/{id}/heartbeat", "/cron-schedules/{name}"] {
+        for path in [
+            "/cron-executions/{id}/heartbeat",
+            "/cron-schedules/{name}",
+            "/cron-schedules/{name}/pause",
+        ] {
             let op = doc["paths"][path]
                 .as_object()
                 .unwrap()
@@ -276,5 +355,18 @@ mod tests {
         assert_eq!(texts("Status"), all(&status));
         assert_eq!(texts("Reason"), all(&reason));
         assert_eq!(texts("TriggerType"), all(&trigger));
+        use cronmon_core::health::{Anomaly, CronState, IncidentEventKind, IncidentKind};
+        let state: Vec<&str> = CronState::ALL.iter().map(|s| s.as_str()).collect();
+        let kind: Vec<&str> = IncidentKind::ALL.iter().map(|s| s.as_str()).collect();
+        let event: Vec<&str> = IncidentEventKind::ALL.iter().map(|s| s.as_str()).collect();
+        let anomaly: Vec<&str> = Anomaly::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(texts("CronState"), all(&state));
+        assert_eq!(texts("IncidentKind"), all(&kind));
+        assert_eq!(texts("IncidentEventKind"), all(&event));
+        assert_eq!(texts("Anomaly"), all(&anomaly));
+        assert_eq!(
+            texts("SweeperHealth"),
+            all(&["ok", "stalled", "not_started"])
+        );
     }
 }

@@ -1,9 +1,11 @@
 //! Query and path parameters shared by the handlers: the run filters of the list and the CSV
-//! export ([`FilterQuery`]), paging ([`PageQuery`]), numbers and run ids. Each parameter is
-//! read as text and parsed here, so a bad value is answered with a 400 that names it.
+//! export ([`FilterQuery`]), the incident filters ([`IncidentQuery`]) and the incident-event
+//! cursor ([`EventsQuery`]), paging ([`PageQuery`]), numbers and ids. Each parameter is read as
+//! text and parsed here, so a bad value is answered with a 400 that names it.
 
 use axum::http::StatusCode;
 use chrono::{DateTime, NaiveDate, Utc};
+use cronmon_core::health::IncidentFilter;
 use cronmon_core::rules;
 use cronmon_core::{ExecutionFilter, PageRequest, Status};
 use serde::Deserialize;
@@ -62,6 +64,81 @@ pub(crate) struct FilterQuery {
     pub to: Option<String>,
 }
 
+/// The filters of `GET /incidents` (its paging is [`PageQuery`]).
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct IncidentQuery {
+    /// Only this cron (no NUL character).
+    pub cron_name: Option<String>,
+    /// `open` or `resolved` (`all` or empty: any).
+    pub state: Option<String>,
+    /// Opened at or after: RFC 3339, or a date (`2026-02-13`, start of that day UTC).
+    pub from: Option<String>,
+    /// Opened before: RFC 3339, or a date (inclusive: up to the end of that day UTC).
+    pub to: Option<String>,
+}
+
+impl IncidentQuery {
+    /// The filter these parameters name (empty means absent), or a 400 naming the bad one.
+    pub(crate) fn into_filter(self) -> Result<IncidentFilter, ApiError> {
+        let open = match self.state.as_deref().map(str::trim) {
+            None | Some("" | "all") => None,
+            Some("open") => Some(true),
+            Some("resolved") => Some(false),
+            Some(_) => return Err(ApiError::bad_query("state", "expected open or resolved")),
+        };
+        Ok(IncidentFilter {
+            cron_name: cron_name_filter(self.cron_name)?,
+            open,
+            from: optional_bound("from", self.from.as_deref(), false)?,
+            to: optional_bound("to", self.to.as_deref(), true)?,
+        })
+    }
+}
+
+/// Most incident events `GET /incident-events` answers at once.
+pub(crate) const EVENTS_LIMIT_MAX: u32 = 1000;
+
+/// Incident events answered when `limit` is absent.
+pub(crate) const EVENTS_LIMIT_DEFAULT: u32 = 100;
+
+/// The cursor of `GET /incident-events`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct EventsQuery {
+    /// Only events with a greater id: the last one already handled (default 0, from the start).
+    #[param(value_type = Option<i64>)]
+    pub after: Option<String>,
+    /// Events at most, 1 to 1000 (default 100); more is a 400.
+    #[param(value_type = Option<u32>)]
+    pub limit: Option<String>,
+}
+
+impl EventsQuery {
+    /// The cursor and the limit, or a 400 naming the bad parameter.
+    pub(crate) fn parse(self) -> Result<(i64, u32), ApiError> {
+        let after = match self.after.as_deref() {
+            None => 0,
+            Some(a) => parse_number::<i64>("after", a)?,
+        };
+        if after < 0 {
+            return Err(ApiError::bad_query("after", "must be 0 or more"));
+        }
+        let limit = match self.limit.as_deref() {
+            None => EVENTS_LIMIT_DEFAULT,
+            Some(l) => parse_number::<u32>("limit", l)?,
+        };
+        if !(1..=EVENTS_LIMIT_MAX).contains(&limit) {
+            return Err(ApiError::bad_query(
+                "limit",
+                format!("must be from 1 to {EVENTS_LIMIT_MAX}"),
+            ));
+        }
+        Ok((after, limit))
+    }
+}
+
 /// A run id from the path, or a 400 naming `id`.
 pub(crate) fn parse_id(id: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(id).map_err(|_| {
@@ -86,10 +163,17 @@ fn parse_bound(field: &'static str, v: &str, end_of_day: bool) -> Result<DateTim
         let start = d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
         // The year is the date's own: the end of 9999-12-31 is a valid bound.
         rules::year(field, start).map_err(refused_query)?;
-        return Ok(if end_of_day {
-            start + chrono::Duration::days(1)
+        if !end_of_day {
+            return Ok(start);
+        }
+        // The end of 9999-12-31 would be written with a five-digit year, which SQLite, comparing
+        // times as text, sorts before every stored time: the bound would match nothing. The
+        // last instant of that day says the same and stays a four-digit year.
+        let next = start + chrono::Duration::days(1);
+        return Ok(if rules::year(field, next).is_ok() {
+            next
         } else {
-            start
+            next - chrono::Duration::nanoseconds(1)
         });
     } else {
         return Err(ApiError::bad_query(
@@ -101,6 +185,29 @@ fn parse_bound(field: &'static str, v: &str, end_of_day: bool) -> Result<DateTim
     Ok(t)
 }
 
+/// A time bound that may be absent or empty (no bound).
+fn optional_bound(
+    field: &'static str,
+    v: Option<&str>,
+    end_of_day: bool,
+) -> Result<Option<DateTime<Utc>>, ApiError> {
+    v.filter(|v| !v.trim().is_empty())
+        .map(|v| parse_bound(field, v, end_of_day))
+        .transpose()
+}
+
+/// A `cronName` filter: empty means none; a NUL character is a 400.
+fn cron_name_filter(name: Option<String>) -> Result<Option<String>, ApiError> {
+    if name.as_deref().is_some_and(|n| n.contains('\0')) {
+        // No stored name holds one, and PostgreSQL cannot even compare text with it.
+        return Err(ApiError::bad_query(
+            "cronName",
+            "cannot hold a NUL character",
+        ));
+    }
+    Ok(name.filter(|n| !n.is_empty()))
+}
+
 impl FilterQuery {
     /// The filter these parameters name (empty means absent), or a 400 naming the bad one.
     pub(crate) fn into_filter(self) -> Result<ExecutionFilter, ApiError> {
@@ -110,23 +217,27 @@ impl FilterQuery {
                 ApiError::bad_query("status", "expected running, completed or failed")
             })?),
         };
-        let bound = |field: &'static str, v: Option<&str>, end_of_day: bool| {
-            v.filter(|v| !v.trim().is_empty())
-                .map(|v| parse_bound(field, v, end_of_day))
-                .transpose()
-        };
-        if self.cron_name.as_deref().is_some_and(|n| n.contains('\0')) {
-            // No stored name holds one, and PostgreSQL cannot even compare text with it.
-            return Err(ApiError::bad_query(
-                "cronName",
-                "cannot hold a NUL character",
-            ));
-        }
         Ok(ExecutionFilter {
-            cron_name: self.cron_name.filter(|n| !n.is_empty()),
+            cron_name: cron_name_filter(self.cron_name)?,
             status,
-            from: bound("from", self.from.as_deref(), false)?,
-            to: bound("to", self.to.as_deref(), true)?,
+            from: optional_bound("from", self.from.as_deref(), false)?,
+            to: optional_bound("to", self.to.as_deref(), true)?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_date_bound_ends_within_the_years_stored() {
+        let end = parse_bound("to", "9999-12-31", true).unwrap();
+        assert_eq!(end.to_rfc3339(), "9999-12-31T23:59:59.999999999+00:00");
+        let end = parse_bound("to", "2026-02-13", true).unwrap();
+        assert_eq!(end.to_rfc3339(), "2026-02-14T00:00:00+00:00");
+        let start = parse_bound("from", "9999-12-31", false).unwrap();
+        assert_eq!(start.to_rfc3339(), "9999-12-31T00:00:00+00:00");
+        assert!(parse_bound("to", "10000-01-01", true).is_err());
     }
 }

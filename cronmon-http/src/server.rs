@@ -1,6 +1,8 @@
 //! The standalone server: the API mounted at `/api/admin`, `/` leading to
-//! the dashboard, the background sweeps, and a graceful shutdown. `examples/server.rs` is a
-//! thin command line over [`Server`]; tests start it in-process.
+//! the dashboard, the background sweeps (schedule health, stuck runs and orphans, retention),
+//! and a graceful shutdown. `examples/server.rs` is a thin command line over [`Server`]; tests
+//! start it in-process. [`run_sweeper`] is the schedule-health loop alone, for an app that
+//! nests the router itself.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -11,7 +13,9 @@ use axum::Router;
 use axum::extract::Request;
 use axum::response::{Redirect, Response};
 use axum::routing::get;
+use chrono::{DateTime, Utc};
 use cronmon_core::Store;
+use cronmon_core::health::{SweepConfig, Sweeper};
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 use tracing::Span;
@@ -44,8 +48,13 @@ pub struct ServerConfig {
     pub retention: Duration,
     /// How often retention runs (default hourly).
     pub cleanup_every: Duration,
-    /// How often stuck runs are looked for and orphans closed (default every minute).
+    /// How often schedules are judged (late and missed slots, incidents), stuck runs looked
+    /// for and orphans closed (default every 10 s).
     pub sweep_every: Duration,
+    /// After cronmon's own downtime, how long slots due while it was down wait before they are
+    /// judged, so runs spooled meanwhile arrive first (default 5 min; see
+    /// [`SweepConfig::settle`]).
+    pub settle: Duration,
     /// A stuck run that started longer ago than this is closed as `failed`/`timed_out`
     /// (default 24 h).
     pub orphan_after: Duration,
@@ -68,7 +77,8 @@ impl Default for ServerConfig {
             secret: None,
             retention: cronmon_core::store::DEFAULT_RETENTION,
             cleanup_every: Duration::from_secs(3600),
-            sweep_every: Duration::from_secs(60),
+            sweep_every: Duration::from_secs(10),
+            settle: Duration::from_secs(300),
             orphan_after: Duration::from_secs(24 * 3600),
             demo: false,
             writers: None,
@@ -89,6 +99,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("retention", &self.retention)
             .field("cleanup_every", &self.cleanup_every)
             .field("sweep_every", &self.sweep_every)
+            .field("settle", &self.settle)
             .field("orphan_after", &self.orphan_after)
             .field("demo", &self.demo)
             .field("writers", &self.writers)
@@ -140,6 +151,7 @@ impl Server {
         let listener = TcpListener::bind(&config.bind).await?;
         let mut api_config = Config::new(secret);
         api_config.writers = config.writers;
+        api_config.sweep_every = config.sweep_every;
         let api = Api::new(store.clone(), api_config);
         Ok(Self {
             listener,
@@ -356,11 +368,117 @@ pub async fn sweep_once(
     })
 }
 
+/// The interval of a sweep loop: never under 100 ms, so a tiny setting cannot spin.
+fn sweep_interval(every: Duration) -> tokio::time::Interval {
+    let mut interval = tokio::time::interval(every.max(Duration::from_millis(100)));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    interval
+}
+
+/// Judges schedules every `config.every`, forever: late and missed slots become `missed` runs,
+/// incidents open and resolve, the sweeper's shared heartbeat is written (see
+/// [`cronmon_core::health`]). Logs what each round did (info) and its failures (warn), and
+/// goes on after a failure. Safe to run in every instance sharing a database: each slot is
+/// judged once.
+///
+/// The standalone server runs it; an app that nests [`crate::router`] spawns it beside the
+/// router, with the same interval in [`Config::sweep_every`] so that `/health` and `/metrics`
+/// know when it stalled:
+///
+/// ```no_run
+/// # async fn demo(store: std::sync::Arc<dyn cronmon_core::Store>) {
+/// use cronmon_core::health::SweepConfig;
+/// let sweeper = tokio::spawn(cronmon_http::run_sweeper(store, SweepConfig::default()));
+/// // … and `sweeper.abort()` at shutdown.
+/// # }
+/// ```
+pub async fn run_sweeper(store: Arc<dyn Store>, config: SweepConfig) {
+    let mut tick = sweep_interval(config.every);
+    let mut health = HealthSweeps::new(store, config);
+    loop {
+        tick.tick().await;
+        health.round(Utc::now()).await;
+    }
+}
+
+/// The schedule-health sweeper of a loop, and what its rounds already reported.
+struct HealthSweeps {
+    sweeper: Sweeper,
+    settle: Duration,
+    /// While slots wait for the settling delay after an outage: since when they wait (logged
+    /// once, when it starts, and again when it ends).
+    holding: Option<DateTime<Utc>>,
+}
+
+impl HealthSweeps {
+    fn new(store: Arc<dyn Store>, config: SweepConfig) -> Self {
+        let settle = config.settle;
+        Self {
+            sweeper: Sweeper::new(store, config),
+            settle,
+            holding: None,
+        }
+    }
+
+    /// One round at `now`, logged.
+    async fn round(&mut self, now: DateTime<Utc>) {
+        let report = match self.sweeper.sweep(now).await {
+            Ok(report) => report,
+            Err(e) => {
+                tracing::warn!(error = %e, "schedule health: sweep failed");
+                return;
+            }
+        };
+        match (self.holding, report.holding_until) {
+            (None, Some(since)) => tracing::info!(
+                %since,
+                settle = ?self.settle,
+                "schedule health: cronmon was down; holding slots due after {since} until the \
+                 settling delay ends, so runs spooled meanwhile arrive first"
+            ),
+            (Some(_), None) => tracing::info!(
+                "schedule health: settling delay over; judging the slots due during the outage"
+            ),
+            _ => {}
+        }
+        self.holding = report.holding_until;
+        if report.missed > 0 || report.replaced > 0 || report.anomalies > 0 {
+            tracing::info!(
+                missed = report.missed,
+                replaced = report.replaced,
+                anomalies = report.anomalies,
+                "schedule health: {} missed slot row(s) written, {} replaced by a late start, \
+                 {} run(s) of unusual duration",
+                report.missed,
+                report.replaced,
+                report.anomalies
+            );
+        }
+        if report.opened > 0 || report.resolved > 0 {
+            tracing::info!(
+                opened = report.opened,
+                resolved = report.resolved,
+                "schedule health: {} incident(s) opened, {} resolved",
+                report.opened,
+                report.resolved
+            );
+        }
+        tracing::debug!(?report, "schedule health: sweep");
+    }
+}
+
 async fn sweeps(store: Arc<dyn Store>, config: ServerConfig) {
-    let mut sweep = tokio::time::interval(config.sweep_every.max(Duration::from_millis(100)));
+    let mut sweep = sweep_interval(config.sweep_every);
     let mut cleanup = tokio::time::interval(config.cleanup_every.max(Duration::from_secs(1)));
-    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     cleanup.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut health = HealthSweeps::new(
+        store.clone(),
+        SweepConfig {
+            every: config.sweep_every,
+            settle: config.settle,
+            ..SweepConfig::default()
+        },
+    );
     let mut known_stuck = std::collections::HashSet::new();
     loop {
         tokio::select! {
@@ -385,6 +503,8 @@ async fn sweeps(store: Arc<dyn Store>, config: ServerConfig) {
                     Ok(n) => tracing::info!(closed = n, "closed orphaned runs as failed/timed_out"),
                     Err(e) => tracing::warn!(error = %e, "orphan sweep failed"),
                 }
+                // After the orphans: a run closed as timed out counts in this round's streaks.
+                health.round(Utc::now()).await;
             }
             _ = cleanup.tick() => {
                 match store.cleanup(config.retention, 1000).await {

@@ -680,7 +680,7 @@ fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
 /// Asserts that `value`, a real answer, is what `schema` describes: every field of an object
 /// is a documented property (the serialized names, renames included) and every required
 /// property is there, each value of a documented type, each enum value a documented one.
-fn assert_matches(doc: &Value, schema: &Value, value: &Value, at: &str) {
+pub(crate) fn assert_matches(doc: &Value, schema: &Value, value: &Value, at: &str) {
     let schema = resolve(doc, schema);
     // `Option<T>` of a named schema: `oneOf: [{type: null}, T]`.
     if let Some(choices) = schema["oneOf"].as_array() {

@@ -54,11 +54,32 @@ def _near_now(value: object, seed: int) -> object:
     return now.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# The end of a pause must be after the server's clock and at most 366 days ahead: a
+# well-formed time drawn for it is moved to between an hour and 300 days from now.
+_FUTURE_TIMES = ("until",)
+
+
+def _ahead(value: object, seed: int) -> object:
+    from datetime import datetime, timedelta, timezone
+
+    if not isinstance(value, str):
+        return value
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    later = datetime.now(timezone.utc) + timedelta(hours=1 + seed % (300 * 24))
+    return later.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _with_recent_times(item: object) -> object:
     if isinstance(item, dict):
         for key in _RUN_TIMES:
             if key in item:
                 item[key] = _near_now(item[key], hash(str(item[key])))
+        for key in _FUTURE_TIMES:
+            if key in item:
+                item[key] = _ahead(item[key], hash(str(item[key])))
     return item
 
 

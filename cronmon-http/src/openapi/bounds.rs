@@ -10,13 +10,15 @@
 //! server also refuses one that never fires) on top of a pattern of its syntax.
 
 use cronmon_core::rules::limits::{
-    CPU_MS_MAX, CRON_EXPRESSION_MAX_BYTES, CRON_NAME_MAX_CHARS, DAY_MS, DISPLAY_NAME_MAX_BYTES,
-    MAX_RSS_KB_MAX, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX, PID_MIN, PROGRESS_MAX, RUN_DURATION_MAX_MS,
-    SCHEDULE_DURATION_MAX_MS, SHORT_TEXT_MAX_BYTES, STATS_HOURS_MAX, TIME_FUTURE_MAX_MS,
-    TIME_PAST_MAX_MS, YEAR_MAX, YEAR_MIN,
+    ANOMALY_FACTOR_MAX, ANOMALY_FACTOR_MIN, CPU_MS_MAX, CRON_EXPRESSION_MAX_BYTES,
+    CRON_NAME_MAX_CHARS, DAY_MS, DESCRIPTION_MAX_BYTES, DISPLAY_NAME_MAX_BYTES,
+    MAINTENANCE_DURATION_MAX_MS, MAX_RSS_KB_MAX, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX, PID_MIN,
+    PROGRESS_MAX, RUN_DURATION_MAX_MS, SCHEDULE_DURATION_MAX_MS, SHORT_TEXT_MAX_BYTES,
+    STATS_HOURS_MAX, THRESHOLD_MAX, TIME_FUTURE_MAX_MS, TIME_PAST_MAX_MS, YEAR_MAX, YEAR_MIN,
 };
 use cronmon_core::{Reason, Status, TriggerType};
 
+use crate::params::{EVENTS_LIMIT_DEFAULT, EVENTS_LIMIT_MAX};
 use crate::routes::events::MAX_EVENTS;
 use serde_json::Value;
 use utoipa::Modify;
@@ -123,6 +125,7 @@ pub(crate) struct Bounds;
 impl Modify for Bounds {
     fn modify(&self, doc: &mut OpenApi) {
         request_bodies(doc);
+        health_bodies(doc);
         query_and_path(doc);
         batch_size(doc);
     }
@@ -162,6 +165,7 @@ fn request_bodies(doc: &mut OpenApi) {
         "HeartbeatRequest",
         "HeartbeatItem",
         "ScheduleUpdate",
+        "WindowRequest",
     ] {
         if let Some(RefOr::T(Schema::Object(body))) = schemas.get_mut(name) {
             for prop in body.properties.values_mut() {
@@ -228,25 +232,70 @@ fn request_bodies(doc: &mut OpenApi) {
     with("ScheduleUpdate", "displayName", &|p| {
         text(p, DISPLAY_NAME_MAX_BYTES)
     });
-    with("ScheduleUpdate", "cronExpression", &|p| {
-        p.max_length = Some(CRON_EXPRESSION_MAX_BYTES);
-        p.pattern = Some(cron_syntax_pattern());
-        p.format = Some(SchemaFormat::Custom(CRON_FORMAT.to_owned()));
-    });
-    with("ScheduleUpdate", "timezone", &|p| {
-        let zones = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name());
-        one_of_texts(p, zones);
-    });
+    for body in ["ScheduleUpdate", "WindowRequest"] {
+        with(body, "cronExpression", &cron_expression);
+        with(body, "timezone", &|p| {
+            let zones = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name());
+            one_of_texts(p, zones);
+        });
+    }
     // rules::timeout_ms, heartbeat_timeout_ms and positive: greater than 0; grace_ms: 0 or more.
     for f in ["failureThreshold", "recoveryThreshold"] {
-        with("ScheduleUpdate", f, &|p| p.minimum = Some(1.into()));
+        with("ScheduleUpdate", f, &|p| {
+            p.minimum = Some(1.into());
+            p.maximum = Some(THRESHOLD_MAX.into());
+        });
     }
+    with("ScheduleUpdate", "anomalyFactor", &|p| {
+        p.minimum = Some(ANOMALY_FACTOR_MIN.into());
+        p.maximum = Some(ANOMALY_FACTOR_MAX.into());
+    });
+    with("ScheduleUpdate", "minDurationMs", &|p| {
+        p.minimum = Some(0.into());
+        p.maximum = Some(RUN_DURATION_MAX_MS.into());
+    });
     for (f, min) in [("timeoutMs", 1), ("heartbeatTimeoutMs", 1), ("graceMs", 0)] {
         with("ScheduleUpdate", f, &|p| {
             p.minimum = Some(min.into());
             p.maximum = Some(SCHEDULE_DURATION_MAX_MS.into());
         });
     }
+}
+
+/// The bodies of schedule health: a pause's end, a maintenance window.
+fn health_bodies(doc: &mut OpenApi) {
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    let schemas = &mut components.schemas;
+    let mut with = |schema: &str, field: &str, f: &dyn Fn(&mut Object)| {
+        if let Some(RefOr::T(Schema::Object(body))) = schemas.get_mut(schema)
+            && let Some(RefOr::T(Schema::Object(p))) = body.properties.get_mut(field)
+        {
+            f(p);
+        }
+    };
+    // rules::pause_until: relative to the server's clock, said in words.
+    with("PauseRequest", "until", &|p| {
+        p.pattern = Some(year_pattern());
+        let in_a_day = chrono::Utc::now() + chrono::TimeDelta::days(1);
+        p.examples = vec![Value::from(
+            in_a_day.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        )];
+        let bound = "After the server's clock, and at most 366 days ahead.";
+        p.description = Some(match p.description.take() {
+            Some(d) => format!("{d} {bound}"),
+            None => bound.to_owned(),
+        });
+    });
+    with("WindowRequest", "cronName", &cron_name);
+    with("WindowRequest", "durationMs", &|p| {
+        p.minimum = Some(1.into());
+        p.maximum = Some(MAINTENANCE_DURATION_MAX_MS.into());
+    });
+    with("WindowRequest", "description", &|p| {
+        text(p, DESCRIPTION_MAX_BYTES)
+    });
 }
 
 fn query_and_path(doc: &mut OpenApi) {
@@ -259,18 +308,30 @@ fn query_and_path(doc: &mut OpenApi) {
         }
     }
     if let Some(list) = op(doc, "/cron-executions/list", true) {
-        param(list, "page", |p| {
-            // Read as a u32, which int32 (utoipa's format for it) does not cover.
-            p.format = Some(SchemaFormat::KnownFormat(KnownFormat::Int64));
-            p.minimum = Some(1.into());
-            p.maximum = Some(u32::MAX.into());
-        });
-        param(list, "limit", |p| {
-            p.minimum = Some(1.into());
-            p.maximum = Some(PAGE_LIMIT_MAX.into());
-            p.default = Some(PAGE_LIMIT_DEFAULT.into());
-        });
+        paging(list);
         filters(list);
+    }
+    if let Some(list) = op(doc, "/incidents", true) {
+        paging(list);
+        param(list, "state", |p| {
+            one_of_texts(p, ["open", "resolved", "all", ""].into_iter())
+        });
+        param(list, "cronName", |p| p.pattern = Some(NO_NUL.to_owned()));
+        for bound in ["from", "to"] {
+            replace_param(list, bound, time_or_date());
+        }
+    }
+    if let Some(events) = op(doc, "/incident-events", true) {
+        param(events, "after", |p| {
+            p.minimum = Some(0.into());
+            p.maximum = Some(i64::MAX.into());
+            p.default = Some(0.into());
+        });
+        param(events, "limit", |p| {
+            p.minimum = Some(1.into());
+            p.maximum = Some(EVENTS_LIMIT_MAX.into());
+            p.default = Some(EVENTS_LIMIT_DEFAULT.into());
+        });
     }
     if let Some(export) = op(doc, "/cron-executions/export.csv", true) {
         filters(export);
@@ -282,18 +343,52 @@ fn query_and_path(doc: &mut OpenApi) {
             p.default = Some(24.into());
         });
     }
-    if let Some(put) = op(doc, "/cron-schedules/{name}", false) {
-        param(put, "name", cron_name);
+    for path in [
+        "/cron-schedules/{name}",
+        "/cron-schedules/{name}/pause",
+        "/cron-schedules/{name}/resume",
+    ] {
+        if let Some(op) = op(doc, path, false) {
+            param(op, "name", cron_name);
+        }
     }
-    // An empty body reads as `{}`: `cron-logger.sh` sends heartbeats without one, and a PUT
-    // without one registers the cron with the defaults (or changes nothing).
-    for path in ["/cron-executions/{id}/heartbeat", "/cron-schedules/{name}"] {
+    // An empty body reads as `{}`: `cron-logger.sh` sends heartbeats without one, a PUT
+    // without one registers the cron with the defaults (or changes nothing), and a pause
+    // without one lasts until resumed.
+    for path in [
+        "/cron-executions/{id}/heartbeat",
+        "/cron-schedules/{name}",
+        "/cron-schedules/{name}/pause",
+    ] {
         if let Some(op) = op(doc, path, false)
             && let Some(RefOr::T(body)) = op.request_body.as_mut()
         {
             body.required = Some(Required::False);
         }
     }
+}
+
+/// `page` and `limit` of a paged list ([`crate::params::PageQuery`]).
+fn paging(op: &mut Operation) {
+    param(op, "page", |p| {
+        // Read as a u32, which int32 (utoipa's format for it) does not cover.
+        p.format = Some(SchemaFormat::KnownFormat(KnownFormat::Int64));
+        p.minimum = Some(1.into());
+        p.maximum = Some(u32::MAX.into());
+    });
+    param(op, "limit", |p| {
+        p.minimum = Some(1.into());
+        p.maximum = Some(PAGE_LIMIT_MAX.into());
+        p.default = Some(PAGE_LIMIT_DEFAULT.into());
+    });
+}
+
+/// A cron expression ([`rules::cron_expression`]): its syntax as a pattern, and the custom
+/// format `cron` for what a pattern cannot say (it must fire).
+fn cron_expression(p: &mut Object) {
+    p.max_length = Some(CRON_EXPRESSION_MAX_BYTES);
+    p.pattern = Some(cron_syntax_pattern());
+    p.format = Some(SchemaFormat::Custom(CRON_FORMAT.to_owned()));
 }
 
 /// The run filters shared by the list and the export.

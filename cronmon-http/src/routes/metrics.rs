@@ -1,16 +1,20 @@
 //! `GET /metrics`: the store's figures as Prometheus gauges (text exposition format 0.0.4),
 //! computed at each scrape. No registry and no process-global state: the text is written
-//! from `stats(24)`, `schedules()` and `stuck_runs()` and thrown away.
+//! from `stats(24)`, `schedules()`, `stuck_runs()` and `sweeper_status()` and thrown away.
 
 use std::fmt::Write as _;
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use cronmon_core::health::{CronState, SweeperStatus};
 use cronmon_core::{CronStats, Schedule};
 
 use crate::Api;
 use crate::error::{ApiError, ErrorBody};
+use crate::routes::meta::SweeperHealth;
 
 /// Content type of the text exposition format.
 pub(crate) const CONTENT_TYPE_PROMETHEUS: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -22,8 +26,11 @@ pub(crate) const CONTENT_TYPE_PROMETHEUS: &str = "text/plain; version=0.0.4; cha
         (status = 200, description = "Prometheus text exposition format 0.0.4: per cron \
             `cronmon_runs_24h{cron,status}`, `cronmon_running`, `cronmon_consecutive_failures`, \
             `cronmon_success_rate_7d` (0..1), `cronmon_last_run_timestamp_seconds`, \
-            `cronmon_duration_p95_seconds`, `cronmon_duration_avg_seconds` (24 h); and \
-            `cronmon_stuck_runs`", content_type = "text/plain; version=0.0.4; charset=utf-8", body = String),
+            `cronmon_duration_p95_seconds`, `cronmon_duration_avg_seconds` (24 h), \
+            `cronmon_cron_state{cron,state}` (1 for the current state, 0 for the others), \
+            `cronmon_cron_state_since_seconds`; and `cronmon_stuck_runs`, \
+            `cronmon_incidents_open`, `cronmon_sweeper_last_beat_timestamp_seconds`, \
+            `cronmon_sweeper_up`", content_type = "text/plain; version=0.0.4; charset=utf-8", body = String),
         (status = 401, description = "Missing or wrong secret", body = ErrorBody),
         (status = 503, description = "Database unavailable", body = ErrorBody),
     ),
@@ -31,9 +38,18 @@ pub(crate) const CONTENT_TYPE_PROMETHEUS: &str = "text/plain; version=0.0.4; cha
 )]
 pub(crate) async fn metrics(State(api): State<Api>) -> Result<Response, ApiError> {
     let store = api.store();
-    let (stats, schedules, stuck) =
-        tokio::try_join!(store.stats(24), store.schedules(), store.stuck_runs())?;
-    let body = render(&stats, &schedules, stuck.len());
+    let (stats, schedules, stuck, sweeper) = tokio::try_join!(
+        store.stats(24),
+        store.schedules(),
+        store.stuck_runs(),
+        store.sweeper_status()
+    )?;
+    let mut body = render(&stats, &schedules, stuck.len());
+    body.push_str(&render_sweeper(
+        sweeper.as_ref(),
+        api.config().sweep_every,
+        Utc::now(),
+    ));
     Ok(([(CONTENT_TYPE, CONTENT_TYPE_PROMETHEUS)], body).into_response())
 }
 
@@ -93,10 +109,7 @@ pub fn render(stats: &[CronStats], schedules: &[Schedule], stuck_runs: usize) ->
         "cronmon_last_run_timestamp_seconds",
         "Start of the newest run, Unix time.",
         schedules,
-        |s| {
-            s.last_execution_at
-                .map(|t| t.timestamp_millis() as f64 / 1000.0)
-        },
+        |s| s.last_execution_at.map(unix_seconds),
     );
     per_cron(
         &mut out,
@@ -112,13 +125,92 @@ pub fn render(stats: &[CronStats], schedules: &[Schedule], stuck_runs: usize) ->
         stats,
         |s| ms(s.avg_duration_ms),
     );
+    // kube-state-metrics style: one series per state, 1 for the current one, so that
+    // `cronmon_cron_state{state="late"} == 1` alerts and a state change is never a new series.
+    family(
+        &mut out,
+        "cronmon_cron_state",
+        "The cron's state: 1 for the current one (new, up, late, running, failing, stuck, paused), 0 for the others.",
+    );
+    for s in schedules {
+        for state in CronState::ALL {
+            let v = if *state == s.state { 1.0 } else { 0.0 };
+            sample(
+                &mut out,
+                "cronmon_cron_state",
+                &[("cron", &s.cron_name), ("state", state.as_str())],
+                v,
+            );
+        }
+    }
+    per_cron(
+        &mut out,
+        "cronmon_cron_state_since_seconds",
+        "When the cron entered its current state, Unix time.",
+        schedules,
+        |s| Some(unix_seconds(s.state_since)),
+    );
     family(
         &mut out,
         "cronmon_stuck_runs",
         "Runs running past their max runtime or heartbeat timeout.",
     );
     sample(&mut out, "cronmon_stuck_runs", &[], stuck_runs as f64);
+    family(
+        &mut out,
+        "cronmon_incidents_open",
+        "Incidents open now (at most one a cron).",
+    );
+    let open = schedules
+        .iter()
+        .filter(|s| s.open_incident.is_some())
+        .count();
+    sample(&mut out, "cronmon_incidents_open", &[], open as f64);
     out
+}
+
+/// The exposition text of the sweeper that judges schedules, from its shared heartbeat
+/// (`None`: no sweep ever ran), for a sweeper that runs every `sweep_every`, judged at `now`:
+/// `cronmon_sweeper_last_beat_timestamp_seconds` (absent before the first sweep) and
+/// `cronmon_sweeper_up` (1 when it beat within three intervals, and at least 30 s; see
+/// [`SweeperHealth`]). `GET /metrics` appends it to [`render`]'s.
+///
+/// ```
+/// let text = cronmon_http::render_sweeper_metrics(None, std::time::Duration::from_secs(10), chrono::Utc::now());
+/// assert!(text.ends_with("cronmon_sweeper_up 0\n"));
+/// ```
+pub fn render_sweeper(
+    sweeper: Option<&SweeperStatus>,
+    sweep_every: Duration,
+    now: DateTime<Utc>,
+) -> String {
+    let mut out = String::with_capacity(512);
+    let last = sweeper.map(|s| s.last_beat_at);
+    family(
+        &mut out,
+        "cronmon_sweeper_last_beat_timestamp_seconds",
+        "The last sweep of any instance on this database, Unix time.",
+    );
+    if let Some(last) = last {
+        sample(
+            &mut out,
+            "cronmon_sweeper_last_beat_timestamp_seconds",
+            &[],
+            unix_seconds(last),
+        );
+    }
+    family(
+        &mut out,
+        "cronmon_sweeper_up",
+        "1 when the sweeper that judges schedules beat recently (within three sweep intervals, at least 30 s), else 0.",
+    );
+    let up = SweeperHealth::of(last, sweep_every, now) == SweeperHealth::Ok;
+    sample(&mut out, "cronmon_sweeper_up", &[], f64::from(u8::from(up)));
+    out
+}
+
+fn unix_seconds(t: DateTime<Utc>) -> f64 {
+    t.timestamp_millis() as f64 / 1000.0
 }
 
 /// A row that belongs to one cron.
@@ -247,6 +339,44 @@ mod tests {
             "cronmon_running{cron=\"a\\\"b\\\\c\\nd\",status=\"failed\"} 2\n"
         );
         let text = render(&[], &[], 4);
-        assert!(text.ends_with("# TYPE cronmon_stuck_runs gauge\ncronmon_stuck_runs 4\n"));
+        assert!(text.contains("# TYPE cronmon_stuck_runs gauge\ncronmon_stuck_runs 4\n"));
+        assert!(text.ends_with("# TYPE cronmon_incidents_open gauge\ncronmon_incidents_open 0\n"));
+    }
+
+    #[test]
+    fn sweeper_is_up_within_three_intervals_and_at_least_30_s() {
+        use chrono::TimeDelta;
+        let now = Utc::now();
+        let status = |ago: TimeDelta| SweeperStatus {
+            last_beat_at: now - ago,
+            instance: "a:1".into(),
+            gap_from: None,
+            gap_until: None,
+            settle_until: None,
+        };
+        let ten = Duration::from_secs(10);
+        let up = |ago: TimeDelta, every: Duration| {
+            render_sweeper(Some(&status(ago)), every, now).ends_with("cronmon_sweeper_up 1\n")
+        };
+        assert!(up(TimeDelta::seconds(30), ten), "30 s is the floor");
+        assert!(!up(TimeDelta::seconds(31), ten));
+        assert!(up(TimeDelta::seconds(180), Duration::from_secs(60)));
+        assert!(!up(TimeDelta::seconds(181), Duration::from_secs(60)));
+        assert!(up(-TimeDelta::seconds(5), ten), "a beat from a clock ahead");
+        let text = render_sweeper(Some(&status(TimeDelta::zero())), ten, now);
+        let beat = now.timestamp_millis() as f64 / 1000.0;
+        assert!(
+            text.contains(&format!(
+                "\ncronmon_sweeper_last_beat_timestamp_seconds {}\n",
+                format_value(beat)
+            )),
+            "{text}"
+        );
+        let never = render_sweeper(None, ten, now);
+        assert!(
+            !never.contains("\ncronmon_sweeper_last_beat_timestamp_seconds "),
+            "{never}"
+        );
+        assert!(never.ends_with("cronmon_sweeper_up 0\n"));
     }
 }

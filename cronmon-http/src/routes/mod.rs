@@ -1,6 +1,7 @@
 //! The endpoints, one module per resource: runs ([`executions`]), their CSV export
-//! ([`export`]), figures ([`stats`]), schedules ([`schedules`]), Prometheus metrics
-//! ([`metrics`]) and the API itself ([`meta`]: health, OpenAPI document, 404 and 405).
+//! ([`export`]), figures ([`stats`]), schedules and their pauses ([`schedules`]), incidents
+//! and their events ([`incidents`]), maintenance windows ([`maintenance`]), Prometheus
+//! metrics ([`metrics`]) and the API itself ([`meta`]: health, OpenAPI document, 404 and 405).
 //!
 //! [`protected`] and [`open`] list every route once: [`crate::router`] is built from them,
 //! and a test checks the OpenAPI document against them, so a new endpoint is added here and
@@ -8,13 +9,15 @@
 
 use axum::handler::Handler;
 use axum::http::Method;
-use axum::routing::{MethodRouter, get, post, put};
+use axum::routing::{MethodRouter, delete, get, post, put};
 
 use crate::Api;
 
 pub(crate) mod events;
 pub(crate) mod executions;
 pub(crate) mod export;
+pub(crate) mod incidents;
+pub(crate) mod maintenance;
 pub(crate) mod meta;
 pub(crate) mod metrics;
 pub(crate) mod schedules;
@@ -53,6 +56,14 @@ impl Route {
             handler: put(handler),
         }
     }
+
+    fn delete<H: Handler<T, Api>, T: 'static>(path: &'static str, handler: H) -> Self {
+        Self {
+            method: Method::DELETE,
+            path,
+            handler: delete(handler),
+        }
+    }
 }
 
 /// The routes behind the secret.
@@ -69,6 +80,14 @@ pub(crate) fn protected() -> Vec<Route> {
         Route::post("/cron-executions/{id}/heartbeat", executions::heartbeat),
         Route::get("/cron-schedules", schedules::schedules),
         Route::put("/cron-schedules/{name}", schedules::put_schedule),
+        Route::post("/cron-schedules/{name}/pause", schedules::pause),
+        Route::post("/cron-schedules/{name}/resume", schedules::resume),
+        Route::get("/incidents", incidents::list),
+        Route::get("/incidents/{id}", incidents::incident),
+        Route::get("/incident-events", incidents::events),
+        Route::get("/maintenance-windows", maintenance::list),
+        Route::put("/maintenance-windows/{id}", maintenance::put),
+        Route::delete("/maintenance-windows/{id}", maintenance::delete),
         Route::get("/openapi.json", meta::openapi),
         Route::get("/metrics", metrics::metrics),
     ]
