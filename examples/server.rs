@@ -5,12 +5,16 @@
 //! cargo run --release --example server                         # sqlite://cronmon.db, 127.0.0.1:8080
 //! cargo run --release --example server -- --demo               # plus six demo crons and a week of history
 //! CRONMON_URL=postgres://postgres@127.0.0.1/cronmon cargo run --release --example server
+//! # declare a cron's schedule and limits in the database, print it, and exit:
+//! cargo run --release --example server -- schedule nightly-report --cron "0 3 * * *" \
+//!     --timezone Europe/Paris --grace 10m --timeout 2h --failure-threshold 2
 //! ```
 //! Without `CRON_SECRET`, a random secret is made and printed once.
 
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
+use cronmon_core::{CronName, ScheduleUpdate};
 use cronmon_http::server::{ServerConfig, serve, shutdown_signal};
 
 /// cronmon: monitor cron jobs and batch jobs.
@@ -50,6 +54,134 @@ struct Args {
     #[arg(long, env = "CRONMON_HEADER_TIMEOUT_SECS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     header_timeout_secs: u64,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Declares or changes a cron's schedule and limits in the database, prints the cron as
+    /// stored, and exits (what is not given is kept). Checked by the same rules as the API.
+    Schedule {
+        /// The cron's name.
+        name: String,
+        /// 5-field crontab expression or alias (`0 3 * * *`, `@hourly`).
+        #[arg(long = "cron")]
+        cron_expression: Option<String>,
+        /// IANA time zone of the expression.
+        #[arg(long)]
+        timezone: Option<String>,
+        /// Start deadline after each due time ("5m").
+        #[arg(long)]
+        grace: Option<String>,
+        /// Max runtime ("1h").
+        #[arg(long)]
+        timeout: Option<String>,
+        /// Longest silence of a running run ("10m").
+        #[arg(long)]
+        heartbeat_timeout: Option<String>,
+        /// Consecutive failures that open an incident (1 to 100).
+        #[arg(long)]
+        failure_threshold: Option<i32>,
+        /// Consecutive successes that resolve it (1 to 100).
+        #[arg(long)]
+        recovery_threshold: Option<i32>,
+        /// Slow-run factor over the p95 of the last 7 days (1 to 1000).
+        #[arg(long)]
+        anomaly_factor: Option<f64>,
+        /// A completed run shorter than this is flagged fast ("2s").
+        #[arg(long)]
+        min_duration: Option<String>,
+        /// Whether flagged runs count as failures.
+        #[arg(long)]
+        anomaly_incidents: Option<bool>,
+        /// Whether the cron is monitored at all.
+        #[arg(long)]
+        enabled: Option<bool>,
+    },
+}
+
+/// What `schedule` was given, as the update the store checks and applies.
+fn update_of(command: Command) -> Result<(String, ScheduleUpdate), String> {
+    let Command::Schedule {
+        name,
+        cron_expression,
+        timezone,
+        grace,
+        timeout,
+        heartbeat_timeout,
+        failure_threshold,
+        recovery_threshold,
+        anomaly_factor,
+        min_duration,
+        anomaly_incidents,
+        enabled,
+    } = command;
+    let ms = |field: &'static str, text: Option<String>| {
+        text.map(|t| cronmon_core::rules::parse_duration_ms(field, &t))
+            .transpose()
+            .map_err(|e| format!("--{}: {}", flag_of(field), e.message))
+    };
+    Ok((
+        name,
+        ScheduleUpdate {
+            cron_expression,
+            timezone,
+            grace_ms: ms("graceMs", grace)?,
+            timeout_ms: ms("timeoutMs", timeout)?,
+            heartbeat_timeout_ms: ms("heartbeatTimeoutMs", heartbeat_timeout)?,
+            failure_threshold,
+            recovery_threshold,
+            anomaly_factor,
+            min_duration_ms: ms("minDurationMs", min_duration)?,
+            anomaly_incidents,
+            is_enabled: enabled,
+            ..ScheduleUpdate::default()
+        },
+    ))
+}
+
+/// The flag of an API field, for messages (`graceMs` → `grace`).
+fn flag_of(field: &str) -> &str {
+    match field {
+        "cronExpression" => "cron",
+        "timezone" => "timezone",
+        "graceMs" => "grace",
+        "timeoutMs" => "timeout",
+        "heartbeatTimeoutMs" => "heartbeat-timeout",
+        "failureThreshold" => "failure-threshold",
+        "recoveryThreshold" => "recovery-threshold",
+        "anomalyFactor" => "anomaly-factor",
+        "minDurationMs" => "min-duration",
+        other => other,
+    }
+}
+
+/// `schedule`: one upsert, then the cron as stored on stdout.
+async fn declare(database_url: &str, command: Command) -> Result<(), String> {
+    let (name, update) = update_of(command)?;
+    let name = CronName::new(name).map_err(|e| e.to_string())?;
+    let store = cronmon_core::store::connect(database_url)
+        .await
+        .map_err(|e| e.to_string())?;
+    let stored = async {
+        store.upsert_schedule(&name, &update).await?;
+        store.schedule(&name).await
+    }
+    .await;
+    store.close().await;
+    match stored {
+        Ok(Some(schedule)) => {
+            let json = serde_json::to_string_pretty(&schedule).map_err(|e| e.to_string())?;
+            println!("{json}");
+            Ok(())
+        }
+        Ok(None) => Err(format!("{name}: not stored")),
+        Err(cronmon_core::Error::InvalidField { field, message }) => {
+            Err(format!("--{}: {message}", flag_of(field)))
+        }
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// `--settle`: a duration of 0 to 1 day (clap names the flag in its refusal).
@@ -64,18 +196,27 @@ fn settle(text: &str) -> Result<Duration, String> {
 
 #[tokio::main]
 async fn main() {
+    let args = Args::parse();
+    let database_url = args
+        .database_url
+        .or_else(|| std::env::var("DATABASE_URL").ok())
+        .unwrap_or_else(|| "sqlite://cronmon.db".into());
+    if let Some(command) = args.command {
+        if let Err(e) = declare(&database_url, command).await {
+            eprintln!("cronmon: {e}");
+            std::process::exit(2);
+        }
+        return;
+    }
+    // Only the server logs: `schedule` prints the cron alone on stdout, for scripts to read.
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CRONMON_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    let args = Args::parse();
     let config = ServerConfig {
-        database_url: args
-            .database_url
-            .or_else(|| std::env::var("DATABASE_URL").ok())
-            .unwrap_or_else(|| "sqlite://cronmon.db".into()),
+        database_url,
         bind: args.bind,
         // The secret comes from the environment only: never on a command line.
         secret: std::env::var("CRON_SECRET").ok().filter(|s| !s.is_empty()),

@@ -9,7 +9,35 @@
   const REFRESH_MS = 30_000;
   const PAGE_SIZE = 50;
   const SECRET_KEY = "cronmon.secret";
-  const ALERT_FAILURES = 3;
+  const INCIDENTS_OPEN_MAX = 50;
+  const INCIDENTS_RESOLVED_MAX = 10;
+  const ERROR_EXCERPT_MAX = 140;
+
+  // A cron's state as the server derives it: the badge's tone, how it sorts (most urgent
+  // first) and what it means, for the badge's title.
+  const STATES = {
+    stuck: { tone: "stuck", rank: 0, help: "a run is past its max runtime or heartbeat timeout" },
+    late: { tone: "late", rank: 1, help: "a slot's start deadline passed with no start" },
+    failing: { tone: "failed", rank: 2, help: "the last run failed, or an incident is open" },
+    running: { tone: "running", rank: 3, help: "a run is in progress, within its limits" },
+    up: { tone: "completed", rank: 4, help: "the last run completed and no slot is overdue" },
+    paused: { tone: "neutral", rank: 5, help: "paused or disabled: no slot is judged, no incident opens" },
+    new: { tone: "neutral", rank: 6, help: "no run recorded yet" },
+  };
+  const INCIDENT_KINDS = {
+    failed: "Failed runs",
+    missed: "Missed runs",
+    timed_out: "Timed out",
+    stuck: "Stuck run",
+    anomaly: "Unusual duration",
+  };
+  const ANOMALIES = {
+    slow: "Slower than this cron's usual (its anomaly factor × the p95 of the last 7 days)",
+    fast: "Completed faster than this cron's minimum duration",
+  };
+  // A value from the API looked up in one of the tables above: own keys only, so that a
+  // "constructor" never finds Object's.
+  const lookup = (table, key) => (Object.hasOwn(table, String(key)) ? table[key] : undefined);
 
   // The API base comes from the mount point the server saw (injected into the page), never
   // from a guess or a relative URL.
@@ -31,7 +59,7 @@
     detailSeq: 0,
     detailJson: "",
     chart: null,
-    data: { stats: null, schedules: null, list: null, batches: null },
+    data: { stats: null, schedules: null, list: null, batches: null, incidentsOpen: null, incidentsResolved: null },
   };
 
   // URL hash keeps filters, page and the open run, so a reload or a shared link keeps them.
@@ -135,6 +163,38 @@
       text = diff >= 0 ? `in ${span}` : `${span} ago`;
     }
     return text;
+  }
+  // A time the server has already passed (a state began, an incident resolved): a browser
+  // clock behind the server's must not make it read "in 2 min".
+  function fmtPast(v, now = Date.now()) {
+    const d = parseDate(v);
+    if (!d) return "—";
+    return now - d.getTime() < 45_000 ? "just now" : fmtRelative(d, now);
+  }
+  function fmtSince(v, now = Date.now()) {
+    return parseDate(v) ? `since ${fmtPast(v, now)}` : "—";
+  }
+  function sinceEl(v, label, now) {
+    const d = parseDate(v);
+    if (!d) return null;
+    return el("time", { className: "since", dateTime: d.toISOString(), title: `${label} since ${dateTimeFmt.format(d)} (${d.toISOString()})` },
+      fmtSince(v, now));
+  }
+  // The value a datetime-local filter input holds (local time, to the minute); `up` rounds a
+  // time inside a minute to the next one so that a range ending there still includes it.
+  function localInputValue(v, up) {
+    const d = parseDate(v);
+    if (!d) return "";
+    const t = new Date(d.getTime());
+    if (up && (t.getSeconds() || t.getMilliseconds())) t.setMinutes(t.getMinutes() + 1);
+    t.setSeconds(0, 0);
+    const p = (n) => String(n).padStart(2, "0");
+    return `${t.getFullYear()}-${p(t.getMonth() + 1)}-${p(t.getDate())}T${p(t.getHours())}:${p(t.getMinutes())}`;
+  }
+  function excerpt(text, max) {
+    const line = String(text).split(/\r?\n/).find((l) => l.trim()) || "";
+    const t = line.trim();
+    return t.length > max ? `${t.slice(0, max - 1)}…` : t;
   }
   function fmtPct(v) {
     if (v === null || v === undefined || v === "") return "—";
@@ -321,6 +381,8 @@
       schedules: api("/cron-schedules"),
       list: api("/cron-executions/list", listParams()),
       batches: api("/cron-executions/batches"),
+      incidentsOpen: api("/incidents", { state: "open", limit: INCIDENTS_OPEN_MAX }),
+      incidentsResolved: api("/incidents", { state: "resolved", limit: INCIDENTS_RESOLVED_MAX }),
     };
     const names = Object.keys(jobs);
     const results = await Promise.allSettled(Object.values(jobs));
@@ -378,6 +440,7 @@
   function render(now, listSeq) {
     renderKpis(now);
     renderAlerts(now);
+    renderIncidents(now);
     renderTimeline();
     renderHealth(now);
     renderCronOptions();
@@ -438,6 +501,8 @@
   }
 
   // ---------------------------------------------------------------- alerts
+  // Runs stuck now, as the API lists them, each with a way to its run. Failures in a row are
+  // the server's incidents (below), not judged here.
   function renderAlerts(now) {
     const box = clear($("alerts"));
     const stuck = state.data.stats?.stuckCrons || [];
@@ -455,20 +520,83 @@
           ".",
           el("button", { type: "button", className: "linkish", onclick: () => openDetail(r.execution_id) }, "View run"))));
     }
-    for (const s of schedules) {
-      const cf = num(s.consecutive_failures);
-      const threshold = Math.min(ALERT_FAILURES, num(s.failure_threshold) || ALERT_FAILURES);
-      if (cf < threshold) continue;
-      box.append(el("div", { className: "alert critical", dataset: { alert: "failures", cron: s.cron_name } },
-        el("span", { className: "icon", "aria-hidden": "true" }, "!"),
-        el("div", null,
-          el("span", { className: "title" }, cronLabel(s)),
-          ` failed ${cf} times in a row`,
-          s.last_execution_at ? ` (last run ${fmtRelative(s.last_execution_at, now)})` : "",
-          ".",
-          el("button", { type: "button", className: "linkish", onclick: () => setFilters({ cron: s.cron_name, status: "failed" }) }, "Show failures"))));
-    }
     box.hidden = box.childElementCount === 0;
+  }
+
+  // ---------------------------------------------------------------- incidents
+  // The runs of an incident: its cron, from the start of the streak that opened it to its
+  // resolution (open: to now), through the runs list's own filters.
+  function incidentFilters(inc) {
+    return {
+      cron: String(inc.cron_name || ""),
+      status: "",
+      from: localInputValue(inc.opened_from || inc.opened_at, false),
+      to: inc.resolved_at ? localInputValue(inc.resolved_at, true) : "",
+    };
+  }
+  function incidentRow(inc, labels, now) {
+    const open = !inc.resolved_at;
+    const kind = String(inc.kind || "");
+    const f = incidentFilters(inc);
+    const hash = new URLSearchParams(Object.entries(f).filter(([, v]) => v)).toString();
+    const error = inc.error_message
+      ? el("span", { className: "error-excerpt", title: String(inc.error_message) }, excerpt(inc.error_message, ERROR_EXCERPT_MAX))
+      : el("span", { className: "muted" }, "—");
+    let when;
+    if (open) {
+      when = sinceEl(inc.opened_at, "Open", now);
+    } else {
+      const from = parseDate(inc.opened_from || inc.opened_at);
+      const to = parseDate(inc.resolved_at);
+      when = el("span", null,
+        el("time", { dateTime: to?.toISOString(), title: `Resolved ${to ? `${dateTimeFmt.format(to)} (${to.toISOString()})` : ""}` },
+          `resolved ${fmtPast(to, now)}`),
+        from && to ? el("span", { className: "muted" }, ` · lasted ${fmtDuration(Math.max(0, to - from))}`) : null);
+    }
+    const name = labels.get(inc.cron_name) || inc.cron_name;
+    return el("tr", { className: open ? "row-alert" : "", dataset: { incident: inc.id, cron: inc.cron_name, kind, open: String(open) } },
+      el("td", { className: "primary", dataset: { label: "Cron" } }, el("span", { className: "cron-name" }, name)),
+      el("td", { dataset: { label: "Incident" } },
+        el("span", { className: "nowrap" },
+          el("span", { className: `badge ${open ? "failed" : "completed"}` }, open ? "open" : "resolved"),
+          " ",
+          el("span", { className: "incident-kind" }, lookup(INCIDENT_KINDS, kind) || kind || "—")),
+        inc.after_outage ? el("span", { className: "tag", title: "Opened in the first judgement after cronmon's own downtime" }, "after outage") : null),
+      el("td", { className: "nowrap", dataset: { label: "Since" } }, when),
+      el("td", { dataset: { label: "Error" } }, error),
+      el("td", { className: "num", dataset: { label: "Runs" } },
+        el("a", {
+          href: `#${hash}`,
+          className: "linkish",
+          title: `Show the runs of ${name} during this incident`,
+          onclick: (e) => {
+            e.preventDefault();
+            setFilters(f);
+          },
+        }, "Runs →")));
+  }
+  function renderIncidents(now) {
+    const open = Array.isArray(state.data.incidentsOpen?.incidents) ? state.data.incidentsOpen.incidents : [];
+    const resolved = Array.isArray(state.data.incidentsResolved?.incidents) ? state.data.incidentsResolved.incidents : [];
+    const labels = new Map((state.data.schedules?.schedules || []).map((s) => [s.cron_name, cronLabel(s)]));
+    const openTotal = Math.max(open.length, num(state.data.incidentsOpen?.pagination?.total));
+    const openBody = clear($("incidents-open"));
+    const resolvedBody = clear($("incidents-resolved"));
+    for (const inc of open) openBody.append(incidentRow(inc, labels, now));
+    if (openTotal > open.length) {
+      openBody.append(el("tr", { className: "group" }, el("td", { colSpan: 5, className: "muted" },
+        `and ${fmtInt(openTotal - open.length)} more open incident${openTotal - open.length === 1 ? "" : "s"}`)));
+    }
+    if (resolved.length) {
+      resolvedBody.append(el("tr", { className: "group" }, el("th", { colSpan: 5, scope: "rowgroup" }, "Recently resolved")));
+      for (const inc of resolved) resolvedBody.append(incidentRow(inc, labels, now));
+    }
+    const none = open.length === 0 && resolved.length === 0;
+    $("incidents-table").hidden = none;
+    $("incidents-empty").hidden = !none;
+    $("incidents-clear").hidden = none || open.length > 0;
+    $("incidents").classList.toggle("has-open", open.length > 0);
+    setText($("incidents-meta"), openTotal ? `${fmtInt(openTotal)} open` : "none open");
   }
 
   // ---------------------------------------------------------------- timeline chart
@@ -534,14 +662,26 @@
   }
 
   // ---------------------------------------------------------------- cron health
+  function stateCell(s, now) {
+    const st = String(s.state || "");
+    const def = lookup(STATES, st);
+    const label = st || "unknown";
+    const untilText = st === "paused" && s.paused_until ? ` until ${fmtDateTime(s.paused_until)}` : "";
+    return el("div", { className: "state" },
+      el("span", {
+        className: `badge ${def ? def.tone : "neutral"}`,
+        dataset: { state: st },
+        title: def ? `${label}: ${def.help}` : label,
+      }, label),
+      el("div", { className: "cron-sub" }, sinceEl(s.state_since, label[0].toUpperCase() + label.slice(1), now), untilText));
+  }
   function renderHealth(now) {
     const schedules = [...(state.data.schedules?.schedules || [])];
     const tbody = clear($("health-table").tBodies[0]);
     $("health-empty").hidden = schedules.length > 0;
     $("health-table").hidden = schedules.length === 0;
-    const alerting = (s) => num(s.consecutive_failures) >= Math.min(ALERT_FAILURES, num(s.failure_threshold) || ALERT_FAILURES);
-    schedules.sort((a, b) => (alerting(b) - alerting(a)) || num(b.consecutive_failures) - num(a.consecutive_failures)
-      || String(a.cron_name).localeCompare(String(b.cron_name)));
+    const rank = (s) => lookup(STATES, s.state)?.rank ?? 7;
+    schedules.sort((a, b) => (rank(a) - rank(b)) || String(a.cron_name).localeCompare(String(b.cron_name)));
     const enabled = schedules.filter((s) => s.is_enabled !== false).length;
     setText($("health-meta"), schedules.length ? `${schedules.length} cron${schedules.length === 1 ? "" : "s"}${enabled < schedules.length ? ` · ${schedules.length - enabled} disabled` : ""}` : "");
     for (const s of schedules) {
@@ -549,7 +689,7 @@
       const nameCell = el("td", { className: "primary", dataset: { label: "Cron" } },
         el("div", null,
           el("div", { className: "cron-title" },
-            el("button", { type: "button", className: "linkish", title: "Show its executions", onclick: () => setFilters({ cron: s.cron_name, status: "" }) }, cronLabel(s)),
+            el("button", { type: "button", className: "linkish", title: "Show its executions", onclick: () => setFilters({ cron: s.cron_name, status: "", from: "", to: "" }) }, cronLabel(s)),
             s.is_enabled === false ? el("span", { className: "badge neutral" }, "disabled") : null,
             num(s.running_count) > 0 ? el("span", { className: "badge running" }, `${num(s.running_count)} running`) : null),
           s.display_name && s.display_name !== s.cron_name ? el("div", { className: "cron-sub mono" }, s.cron_name) : null,
@@ -557,20 +697,21 @@
             s.cron_expression ? el("span", { className: "mono nowrap" }, s.cron_expression) : "no schedule",
             s.cron_expression ? ` · ${s.timezone || "UTC"}` : "")));
       const last = s.last_execution_at
-        ? el("div", { className: "nowrap" }, s.last_status ? badge(s.last_status) : null, " ", timeEl(s.last_execution_at, true))
+        ? el("div", null,
+          el("div", { className: "nowrap" }, s.last_status ? badge(s.last_status) : null, " ", timeEl(s.last_execution_at, true)),
+          cf > 1 ? el("div", { className: "cron-sub fail-text streak", dataset: { streak: String(cf) } }, `${fmtInt(cf)} failures in a row`) : null)
         : el("span", { className: "muted" }, "never");
-      const nextRun = s.next_run_at ? timeEl(s.next_run_at, true) : el("span", { className: "muted" }, "—");
-      const cfCell = cf >= ALERT_FAILURES || alerting(s)
-        ? el("span", { className: "badge failed" }, String(cf))
-        : el("span", { className: cf ? "" : "muted" }, String(cf));
-      tbody.append(el("tr", { className: alerting(s) ? "row-alert" : "", dataset: { cron: s.cron_name } },
+      const nextRun = s.state === "paused" && s.next_run_at
+        ? el("span", { className: "muted", title: `Due ${fmtDateTime(s.next_run_at)}, not judged while paused` }, "paused")
+        : s.next_run_at ? timeEl(s.next_run_at, true) : el("span", { className: "muted" }, "—");
+      const alerting = ["stuck", "late", "failing"].includes(s.state);
+      tbody.append(el("tr", { className: alerting ? "row-alert" : "", dataset: { cron: s.cron_name, state: String(s.state || "") } },
         nameCell,
+        el("td", { dataset: { label: "State" } }, stateCell(s, now)),
         el("td", { dataset: { label: "Last run" } }, last),
         el("td", { dataset: { label: "Next run" } }, nextRun),
-        el("td", { dataset: { label: "Success 7 d" } }, rateBar(s.success_rate_7d)),
-        el("td", { className: "num", dataset: { label: "Fail streak" } }, cfCell)));
+        el("td", { dataset: { label: "Success 7 d" } }, rateBar(s.success_rate_7d))));
     }
-    void now;
   }
 
   // ---------------------------------------------------------------- executions
@@ -602,18 +743,31 @@
     }
     const tbody = clear($("exec-table").tBodies[0]);
     for (const r of rows) {
-      const reason = r.reason && !(r.status === "failed" && r.reason === "error") ? el("span", { className: "reason" }, r.reason) : null;
-      const duration = r.status === "running"
-        ? el("span", { className: "muted", title: "running for" }, fmtDuration(now - (parseDate(r.started_at)?.getTime() ?? now)))
-        : fmtDuration(r.duration_ms);
+      // A missed row is a slot nobody started: no run, so no duration, no exit code.
+      const missed = r.reason === "missed";
+      const slots = num(r.slots_missed);
+      const reason = r.reason && !missed && !(r.status === "failed" && r.reason === "error") ? el("span", { className: "reason" }, r.reason) : null;
+      const status = missed
+        ? [el("span", { className: "badge missed", dataset: { status: r.status }, title: "No start before the slot's deadline" }, "missed"),
+          slots > 1 ? " " : null,
+          slots > 1 ? el("span", { className: "reason slots", title: `${fmtInt(slots)} slots in a row, none started` }, `×${fmtInt(slots)} slots`) : null]
+        : [badge(r.status), reason];
+      const anomalyHelp = lookup(ANOMALIES, r.anomaly);
+      const anomaly = anomalyHelp ? el("span", { className: "tag anomaly", dataset: { anomaly: r.anomaly }, title: anomalyHelp }, r.anomaly) : null;
+      const duration = missed
+        ? el("span", { className: "muted", title: "missed: never ran" }, "—")
+        : r.status === "running"
+          ? el("span", { className: "muted", title: "running for" }, fmtDuration(now - (parseDate(r.started_at)?.getTime() ?? now)))
+          : el("span", null, anomaly, fmtDuration(r.duration_ms));
       const open = () => openDetail(r.id);
       tbody.append(el("tr", {
-        className: "clickable", tabIndex: 0, dataset: { id: r.id, status: r.status, cron: r.cron_name },
+        className: missed ? "clickable missed" : "clickable", tabIndex: 0,
+        dataset: { id: r.id, status: r.status, cron: r.cron_name, reason: r.reason || "" },
         onclick: open,
         onkeydown: (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); open(); } },
       },
       el("td", { className: "primary", dataset: { label: "Cron" } }, el("span", { className: "cron-name" }, r.cron_name)),
-      el("td", { dataset: { label: "Status" } }, el("span", { className: "nowrap" }, badge(r.status), reason)),
+      el("td", { dataset: { label: "Status" } }, el("span", { className: "nowrap" }, status)),
       el("td", { dataset: { label: "Trigger" } }, r.trigger_type || "—"),
       el("td", { className: "nowrap", dataset: { label: "Started" } }, timeEl(r.started_at, false)),
       el("td", { className: "num", dataset: { label: "Duration" } }, duration),
@@ -726,8 +880,9 @@
   function renderDetail(x) {
     const dlg = $("detail");
     const scroll = dlg.scrollTop;
+    const missed = x.reason === "missed";
     setText($("detail-title"), x.cron_name || "Execution");
-    clear($("detail-badge")).append(badge(x.status));
+    clear($("detail-badge")).append(missed ? el("span", { className: "badge missed" }, "missed") : badge(x.status));
     const fact = (label, value, mono) => el("div", null, el("dt", null, label),
       el("dd", { className: mono ? "mono" : "" }, value === null || value === undefined || value === "" ? "—" : value));
     const progress = x.progress_total != null ? `${fmtInt(x.progress_done)} / ${fmtInt(x.progress_total)}`
@@ -739,7 +894,9 @@
       fact("Trigger", x.trigger_type),
       fact("Started", x.started_at ? `${fmtDateTime(x.started_at)}` : null),
       fact("Completed", x.completed_at ? fmtDateTime(x.completed_at) : null),
-      fact("Duration", x.status === "running" ? `running for ${fmtDuration(Date.now() - (parseDate(x.started_at)?.getTime() ?? Date.now()))}` : fmtDuration(x.duration_ms)),
+      fact("Duration", missed ? "never ran" : x.status === "running" ? `running for ${fmtDuration(Date.now() - (parseDate(x.started_at)?.getTime() ?? Date.now()))}` : fmtDuration(x.duration_ms)),
+      fact("Anomaly", lookup(ANOMALIES, x.anomaly) ? `${x.anomaly}: ${lookup(ANOMALIES, x.anomaly).toLowerCase()}` : null),
+      num(x.slots_missed) > 1 ? fact("Slots missed", `${fmtInt(x.slots_missed)} in a row`) : null,
       fact("Exit code", x.exit_code != null ? String(x.exit_code) : null),
       fact("Host", x.host),
       fact("PID", x.pid != null ? String(x.pid) : null),

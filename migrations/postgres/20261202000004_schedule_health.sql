@@ -154,7 +154,8 @@ SELECT s.cron_name,
        (SELECT count(*) FROM cronmon.cron_executions e
          WHERE e.cron_name = s.cron_name AND e.status = 'failed'
            AND e.started_at >= now() - interval '24 hours') AS failures_24h,
-       (SELECT count(*) FROM cronmon.cron_executions e
+       -- A missed row that counts several slots counts each.
+       (SELECT CAST(coalesce(sum(coalesce(e.slots_missed, 1)), 0) AS BIGINT) FROM cronmon.cron_executions e
          WHERE e.cron_name = s.cron_name AND e.status = 'failed'
            AND e.started_at > coalesce((SELECT max(c.started_at) FROM cronmon.cron_executions c
                                         WHERE c.cron_name = s.cron_name AND c.status = 'completed'),

@@ -114,7 +114,8 @@ SELECT s.cron_name,
        (SELECT count(*) FROM cron_executions e
          WHERE e.cron_name = s.cron_name AND e.status = 'failed'
            AND e.started_at >= strftime('%Y-%m-%dT%H:%M:%S', 'now', '-24 hours')) AS failures_24h,
-       (SELECT count(*) FROM cron_executions e
+       -- A missed row that counts several slots counts each.
+       (SELECT CAST(coalesce(sum(coalesce(e.slots_missed, 1)), 0) AS BIGINT) FROM cron_executions e
          WHERE e.cron_name = s.cron_name AND e.status = 'failed'
            AND e.started_at > coalesce((SELECT max(c.started_at) FROM cron_executions c
                                         WHERE c.cron_name = s.cron_name AND c.status = 'completed'),

@@ -1,26 +1,37 @@
 // Drives Debian's Chromium (headless) through the cronmon dashboard of a running server.
 //
-//   node tests/browser/dashboard.mjs <api-base-url> <secret>
+//   node tests/browser/dashboard.mjs <api-base-url> <secret> [<outage-api-base-url>]
 //   e.g. node tests/browser/dashboard.mjs http://127.0.0.1:8080/api/admin s3cret
 //
-// tests/dashboard.rs starts the real server, records these runs over the HTTP API, then runs
-// this script and checks its exit status:
+// tests/it/dashboard.rs starts the real server, records these runs over the HTTP API, judges
+// schedule health with the real sweeper on a clock 3 min ahead, then runs this script and
+// checks its exit status:
 //   - "batch-import": 55 completed runs, each with a JSON output {"rows": i, ...}
 //   - "flaky-sync": 3 failed runs in a row whose error message carries HTML/JS payloads
 //   - a cron named `<img src=x onerror="window.__xssName=1">` with one failed run
 //   - "long-task": 1 run still running
 //   - "stuck-job" ("Stuck job", every 10 min, 1 min max runtime): 1 run started 2 h ago, stuck
 //   - schedules for "stuck-job" and "batch-import" (so a next run exists)
+//   - "minutely-ping" ("Minutely ping", every minute, no grace, threshold 1): 2 or 3 missed
+//     slots (rows dated up to 3 min ahead), so it is late with an open "missed" incident
+//   - "nightly-report" (thresholds 1): a failure 30 min ago, a success 10 min ago: one resolved
+//     incident; "flaky-sync"'s 3 failures opened a "failed" incident (its error: the payload)
+//   - "quick-check" (5 s floor): one 1.1 s run flagged "fast"
+// The optional outage base is a second cronmon (same server, another mount point) holding one
+// cron every minute judged 65 min ahead: 60 missed rows, then one that counts the rest.
+// With CRONMON_SCREENSHOTS=<dir>, screenshots of both are saved there.
 // Every check compares what the page shows with what the API answers.
 // Exit status 0 when every check passes; the last line is "N passed, M failed".
 import { chromium } from "playwright-core";
 
-const [baseArg, secret] = process.argv.slice(2);
+const [baseArg, secret, outageArg] = process.argv.slice(2);
 if (!baseArg || !secret) {
   console.error("usage: node dashboard.mjs <api-base-url> <secret>");
   process.exit(2);
 }
 const base = baseArg.replace(/\/+$/, "");
+const outageBase = outageArg ? outageArg.replace(/\/+$/, "") : null;
+const SHOTS = process.env.CRONMON_SCREENSHOTS || "";
 const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 const TIMEOUT = 15_000;
 
@@ -54,8 +65,8 @@ function eq(actual, expected, msg) {
   if (a !== b) throw new Error(`${msg}: expected ${b}, got ${a}`);
 }
 
-async function api(path, init = {}) {
-  const res = await fetch(`${base}${path}`, {
+async function api(path, init = {}, from = base) {
+  const res = await fetch(`${from}${path}`, {
     ...init,
     headers: { "X-Cron-Secret": secret, "Content-Type": "application/json", ...(init.headers || {}) },
   });
@@ -163,10 +174,13 @@ try {
     eq(chart.sets[2], timeline.map((d) => d.running), "running per day");
   });
 
-  await check("alerts: 3+ consecutive failures are flagged", async () => {
-    await page.waitForSelector('#alerts [data-alert="failures"][data-cron="flaky-sync"]');
-    const text = await page.textContent('#alerts [data-alert="failures"][data-cron="flaky-sync"]');
-    assert(/failed 3 times in a row/.test(text), `alert text: ${text}`);
+  await check("alerts: stuck runs only; failures in a row are the server's incidents, not banners", async () => {
+    const { schedules } = await api("/cron-schedules");
+    const flaky = schedules.find((x) => x.cron_name === "flaky-sync");
+    eq(Number(flaky.consecutive_failures), 3, "the fixture's 3 failures in a row");
+    eq(await page.locator('#alerts [data-alert="failures"]').count(), 0, "no banner derived in the browser");
+    eq(flaky.open_incident?.kind, "failed", "the server opened an incident for them");
+    eq(await page.textContent('#health-table tr[data-cron="flaky-sync"] .streak'), "3 failures in a row", "the streak, in the health table");
     const { stuckCrons } = await api("/cron-executions/stats?hours=24");
     assert(stuckCrons.some((r) => r.cron_name === "stuck-job"), "the API reports the stuck run");
     eq(await page.locator('#alerts [data-alert="stuck"]').count(), stuckCrons.length, "one alert per stuck run");
@@ -178,6 +192,138 @@ try {
     assert((await page.textContent("#detail-body")).includes(id), "View run opens the stuck run");
     assert(await page.isVisible("#detail-badge .badge.running"), "blue running badge");
     await page.click("#detail-close");
+  });
+
+  await check("cron health: a state badge per cron as the server derives it, with since", async () => {
+    const { schedules } = await api("/cron-schedules");
+    const byName = new Map(schedules.map((x) => [x.cron_name, x]));
+    eq(byName.get("minutely-ping")?.state, "late", "the API: minutely-ping is late");
+    eq(byName.get("stuck-job")?.state, "stuck", "the API: stuck-job is stuck");
+    eq(byName.get("nightly-report")?.state, "up", "the API: nightly-report is up again");
+    const rows = await page.$$eval("#health-table tbody tr", (rs) => rs.map((r) => {
+      const t = r.querySelector(".state time");
+      return {
+        cron: r.dataset.cron, state: r.dataset.state, badge: r.querySelector(".state .badge")?.textContent,
+        since: t?.textContent, title: t?.title, dateTime: t?.dateTime,
+      };
+    }));
+    eq(rows.length, schedules.length, "one row per cron");
+    for (const r of rows) {
+      const x = byName.get(r.cron);
+      assert(x, `${r.cron} is a cron of the API`);
+      eq(r.state, x.state, `state of ${r.cron}`);
+      eq(r.badge, x.state, `the badge of ${r.cron} says it in text`);
+      const exact = new Date(x.state_since).toISOString();
+      eq(r.dateTime, exact, `since of ${r.cron}`);
+      assert(/^since (just now|\d+ (min|h|d) ago)$/.test(r.since), `relative since of ${r.cron}: ${r.since}`);
+      assert(r.title.includes(exact), `exact since in the title of ${r.cron}: ${r.title}`);
+    }
+    eq(rows.slice(0, 2).map((r) => r.state), ["stuck", "late"], "the most urgent first");
+    const late = page.locator('#health-table tbody tr[data-cron="minutely-ping"] .badge[data-state="late"]');
+    assert(await late.isVisible(), "late badge shown");
+    const colour = (sel) => page.$eval(sel, (b) => getComputedStyle(b).backgroundColor);
+    const lateBg = await colour('#health-table .badge[data-state="late"]');
+    const upBg = await colour('#health-table .badge[data-state="up"]');
+    assert(lateBg !== upBg, `late and up badges differ in colour too (${lateBg})`);
+  });
+
+  await check("incidents: open ones first, then the recently resolved, as the API lists them", async () => {
+    const open = (await api("/incidents?state=open&limit=50")).incidents;
+    const resolved = (await api("/incidents?state=resolved&limit=10")).incidents;
+    eq(open.map((i) => i.cron_name).sort(), ["flaky-sync", "minutely-ping"], "the fixture's open incidents");
+    eq(resolved.map((i) => i.cron_name), ["nightly-report"], "the fixture's resolved incident");
+    const shown = await page.$$eval("#incidents-table tbody tr[data-incident]",
+      (rs) => rs.map((r) => ({ id: r.dataset.incident, open: r.dataset.open, kind: r.dataset.kind })));
+    eq(shown.map((r) => r.id), [...open, ...resolved].map((i) => i.id), "open first, then resolved, in the API's order");
+    eq(shown.map((r) => r.open), [...open.map(() => "true"), ...resolved.map(() => "false")], "open or not");
+    eq(shown.map((r) => r.kind), [...open, ...resolved].map((i) => i.kind), "kinds");
+    eq(await page.textContent("#incidents-meta"), "2 open", "count of open incidents");
+    assert(await page.isHidden("#incidents-clear"), "no all-clear while incidents are open");
+
+    const ping = await page.textContent('#incidents-open tr[data-cron="minutely-ping"]');
+    for (const part of ["Minutely ping", "open", "Missed runs", "since "]) assert(ping.includes(part), `"${part}" in: ${ping}`);
+    // The failure streak's error, as text: the fixture's payload runs nothing.
+    const flaky = open.find((i) => i.cron_name === "flaky-sync");
+    assert(flaky.error_message.includes("<script>"), "the payload reached the incident");
+    const excerpt = page.locator('#incidents-open tr[data-cron="flaky-sync"] .error-excerpt');
+    eq(await excerpt.textContent(), flaky.error_message, "a short error shown whole, literally");
+    eq(await page.$$eval("#incidents img, #incidents script", (n) => n.length), 0, "no element injected");
+    // A long error: its first line, the whole text in the title.
+    const nightly = resolved[0];
+    const row = page.locator(`#incidents-resolved tr[data-incident="${nightly.id}"]`);
+    eq(await row.locator(".error-excerpt").textContent(), nightly.error_message.split("\n")[0], "first line of the error");
+    eq(await row.locator(".error-excerpt").getAttribute("title"), nightly.error_message, "whole error in the title");
+    const text = await row.textContent();
+    for (const part of ["Nightly report", "resolved", "Failed runs", "lasted "]) assert(text.includes(part), `"${part}" in: ${text}`);
+    eq(await page.textContent("#incidents-resolved tr.group"), "Recently resolved", "the resolved ones under their heading");
+  });
+
+  await check("an incident links to its cron's runs over the incident's time range", async () => {
+    const [inc] = (await api("/incidents?state=resolved&cronName=nightly-report")).incidents;
+    await page.click(`#incidents-resolved tr[data-incident="${inc.id}"] a`);
+    await page.waitForFunction(() => new URLSearchParams(location.hash.slice(1)).get("cron") === "nightly-report"
+      && document.body.dataset.state === "ready");
+    const hash = new URLSearchParams(new URL(page.url()).hash.slice(1));
+    eq(await page.inputValue("#f-cron"), "nightly-report", "cron filter");
+    eq(await page.inputValue("#f-from"), hash.get("from"), "from filter");
+    eq(await page.inputValue("#f-to"), hash.get("to"), "to filter");
+    // The filters are local times to the minute: the range holds the incident, within a minute.
+    const [from, to] = await page.evaluate(([f, t]) => [Date.parse(f), Date.parse(t)], [hash.get("from"), hash.get("to")]);
+    const start = Date.parse(inc.opened_from);
+    const end = Date.parse(inc.resolved_at);
+    assert(from <= start && start - from < 60_000, `from ${new Date(from).toISOString()} for a streak from ${inc.opened_from}`);
+    assert(to >= end && to - end <= 60_000, `to ${new Date(to).toISOString()} for a resolution at ${inc.resolved_at}`);
+    const qs = new URLSearchParams({ cronName: "nightly-report", from: new Date(from).toISOString(), to: new Date(to).toISOString(), limit: "50" });
+    const list = await api(`/cron-executions/list?${qs}`);
+    eq(list.pagination.total, 2, "the failure that opened it and the success that resolved it");
+    await waitPageInfo(page, /of 2$/);
+    eq(await rowIds(page), list.executions.map((e) => e.id), "the incident's runs");
+    eq(await rowAttr(page, "status"), ["completed", "failed"], "newest first");
+
+    // An open one: from its streak's start on, with no end.
+    const [open] = (await api("/incidents?state=open&cronName=minutely-ping")).incidents;
+    await page.click(`#incidents-open tr[data-incident="${open.id}"] a`);
+    await page.waitForFunction(() => new URLSearchParams(location.hash.slice(1)).get("cron") === "minutely-ping"
+      && document.body.dataset.state === "ready");
+    eq(await page.inputValue("#f-to"), "", "no end for an open incident");
+    const missed = await api("/cron-executions/list?cronName=minutely-ping&limit=50");
+    await waitPageInfo(page, new RegExp(`of ${missed.pagination.total}$`));
+    eq(await rowIds(page), missed.executions.map((e) => e.id), "its missed rows");
+  });
+
+  await check("runs list: a missed row reads as missed, with no duration", async () => {
+    // The filters of the previous check: minutely-ping's missed slots.
+    const { executions } = await api("/cron-executions/list?cronName=minutely-ping&limit=50");
+    assert(executions.length >= 2 && executions.every((e) => e.reason === "missed" && e.status === "failed" && !e.host),
+      "the sweeper wrote missed rows, with no host");
+    assert(executions.every((e) => !(e.slots_missed > 1)), "one row per slot here");
+    const cells = await page.$$eval("#exec-table tbody tr", (rs) => rs.map((r) => ({
+      reason: r.dataset.reason, status: r.cells[1].textContent, duration: r.cells[4].textContent, started: r.cells[3].querySelector("time")?.dateTime,
+    })));
+    eq(cells.map((c) => c.reason), executions.map(() => "missed"), "reasons");
+    eq(cells.map((c) => c.status), executions.map(() => "missed"), "each reads as missed");
+    eq(cells.map((c) => c.duration), executions.map(() => "—"), "no duration");
+    eq(cells.map((c) => c.started), executions.map((e) => new Date(e.started_at).toISOString()), "started at the slot");
+    await page.click(`#exec-table tbody tr[data-id="${executions[0].id}"]`);
+    await page.waitForSelector("#detail[open] .facts");
+    eq(await page.textContent("#detail-badge"), "missed", "the detail says missed");
+    assert((await page.textContent("#detail-body")).includes("never ran"), "and that it never ran");
+    await page.click("#detail-close");
+  });
+
+  await check("runs list: a run of unusual duration has a small slow/fast tag", async () => {
+    const { executions } = await api("/cron-executions/list?cronName=quick-check&limit=50");
+    eq(executions.map((e) => e.anomaly), ["fast"], "the sweeper flagged quick-check's run");
+    await page.click("#f-clear"); // the previous check's incident range
+    await waitPageInfo(page, /^Showing 1–50 /);
+    await page.selectOption("#f-cron", "quick-check");
+    await page.waitForSelector(`#exec-table tbody tr[data-id="${executions[0].id}"]`);
+    const tag = page.locator(`#exec-table tbody tr[data-id="${executions[0].id}"] .tag[data-anomaly]`);
+    eq(await tag.textContent(), "fast", "tag text");
+    assert(/faster than/i.test(await tag.getAttribute("title")), "tag explained in its title");
+    eq(await page.locator("#exec-table .tag[data-anomaly]").count(), 1, "only the flagged run");
+    await page.click("#f-clear");
+    await waitPageInfo(page, /^Showing 1–50 /);
   });
 
   await check("batches: empty state, then cards with progress bars", async () => {
@@ -238,8 +384,11 @@ try {
     eq(statuses.length, Math.min(50, failedRuns.pagination.total), "failed rows");
     assert(statuses.every((s) => s === "failed"), "only failed runs");
     assert(statuses.length < 50, "the filter narrowed the table");
-    const badges = await page.$$eval("#exec-table tbody .badge.failed", (b) => b.length);
-    eq(badges, statuses.length, "red badges");
+    // Failed runs are red; the slots nobody started say "missed" instead.
+    const badges = await page.$$eval("#exec-table tbody tr", (rs) => rs.map((r) => r.querySelector(".badge").textContent));
+    const reasons = await rowAttr(page, "reason");
+    eq(badges, reasons.map((r) => (r === "missed" ? "missed" : "failed")), "status badges");
+    assert(reasons.includes("missed") && reasons.some((r) => r !== "missed"), "both kinds in the fixture");
   });
 
   await check("filtering by cron narrows the table (and combines with status)", async () => {
@@ -398,15 +547,19 @@ try {
       const path = new URL(r.request().url()).pathname.slice(new URL(base).pathname.length);
       return empty[path] ? r.fulfill({ json: empty[path] }) : r.continue();
     });
+    await p.route(`${base}/incidents?**`, (r) => r.fulfill({
+      json: { success: true, incidents: [], pagination: { page: 1, limit: 50, total: 0, totalPages: 0 } },
+    }));
     await p.goto(`${base}/dashboard`);
     await waitReady(p);
-    for (const sel of ["#timeline-empty", "#health-empty", "#exec-empty", "#batches-empty"]) {
+    for (const sel of ["#timeline-empty", "#health-empty", "#exec-empty", "#batches-empty", "#incidents-empty"]) {
       assert(await p.isVisible(sel), `${sel} shown`);
     }
     eq(await p.textContent("#exec-empty-text"), "No run has been recorded yet.", "executions empty text");
     eq(await p.textContent("#kpi-runs [data-kpi=value]"), "0", "runs card");
     eq(await p.textContent("#kpi-next [data-kpi=value]"), "—", "next run card");
     eq(await p.locator("#alerts .alert").count(), 0, "no alert");
+    assert(await p.isHidden("#incidents-table"), "no incidents table");
     assert(await p.isHidden("#error-banner"), "no error banner");
     await p.context().close();
   });
@@ -438,6 +591,62 @@ try {
     assert(w <= 390, `detail is ${w} px wide`);
     await p.context().close();
   });
+
+  if (outageBase) {
+    await check("after an hour down: 60 missed rows, then one that counts the rest (×N slots)", async () => {
+      const p = await newPage(1440, 900, { withSecret: secret });
+      await p.goto(`${outageBase}/dashboard`);
+      await waitReady(p);
+      const list = await api("/cron-executions/list?limit=50", {}, outageBase);
+      eq(list.pagination.total, 61, "60 rows, then one for the rest");
+      const rest = list.executions[0];
+      assert(rest.reason === "missed" && rest.slots_missed > 1, `the newest row counts the rest: ${JSON.stringify(rest)}`);
+      const row = p.locator(`#exec-table tbody tr[data-id="${rest.id}"]`);
+      eq(await row.locator("td:nth-child(2)").textContent(), `missed ×${rest.slots_missed} slots`, "status cell");
+      eq(await row.locator("td:nth-child(5)").textContent(), "—", "no duration");
+      const single = list.executions[1];
+      eq(await p.textContent(`#exec-table tbody tr[data-id="${single.id}"] td:nth-child(2)`), "missed", "a row for one slot");
+      eq(await p.getAttribute('#health-table tbody tr[data-cron="every-minute"]', "data-state"), "late", "late badge");
+      const open = (await api("/incidents?state=open", {}, outageBase)).incidents;
+      eq(open.map((i) => [i.cron_name, i.kind]), [["every-minute", "missed"]], "one incident, not 65");
+      eq(await p.$$eval("#incidents-open tr[data-incident]", (rs) => rs.map((r) => r.dataset.incident)), open.map((i) => i.id), "shown");
+      await p.context().close();
+    });
+  }
+
+  if (SHOTS) {
+    await check(`screenshots saved in ${SHOTS}`, async () => {
+      const { mkdirSync } = await import("node:fs");
+      mkdirSync(SHOTS, { recursive: true });
+      const shoot = async (name, from, { width, height, scheme = "light", fullPage = true }) => {
+        const p = await newPage(width, height, { withSecret: secret });
+        await p.emulateMedia({ colorScheme: scheme });
+        await p.goto(`${from}/dashboard`);
+        await waitReady(p);
+        await p.screenshot({ path: `${SHOTS}/${name}.png`, fullPage });
+        await p.context().close();
+      };
+      await shoot("health-desktop", base, { width: 1440, height: 1000 });
+      // At full size, the parts this page added (a full page is scaled down to be looked at).
+      for (const [suffix, width] of [["", 1440], ["-mobile", 390]]) {
+        const p = await newPage(width, 1000, { withSecret: secret });
+        await p.goto(`${base}/dashboard`);
+        await waitReady(p);
+        await p.locator("#incidents").screenshot({ path: `${SHOTS}/part-incidents${suffix}.png` });
+        await p.locator("#health-table").screenshot({ path: `${SHOTS}/part-health${suffix}.png` });
+        const runs = await p.locator("#exec-table").evaluate((t) => {
+          const r = t.getBoundingClientRect();
+          return { x: r.x, y: r.y + window.scrollY, width: r.width, height: Math.min(r.height, 560) };
+        });
+        await p.screenshot({ path: `${SHOTS}/part-runs${suffix}.png`, clip: runs, fullPage: true });
+        await p.context().close();
+      }
+      await shoot("health-dark", base, { width: 1440, height: 1000, scheme: "dark", fullPage: false });
+      await shoot("health-mobile", base, { width: 390, height: 844 });
+      if (outageBase) await shoot("health-outage", outageBase, { width: 1440, height: 1000 });
+      if (outageBase) await shoot("health-outage-mobile", outageBase, { width: 390, height: 844 });
+    });
+  }
 
   await check("no script error and no dialog on any page", async () => {
     eq(pageErrors, [], "page errors");

@@ -1,7 +1,10 @@
 //! The dashboard in a real browser: serves the real router (API + dashboard) on a free port over
-//! a SQLite file, records runs through the real HTTP API, then runs
+//! a SQLite file, records runs through the real HTTP API, judges schedule health with the real
+//! [`Sweeper`] on a clock set ahead (so slots pass without waiting), then runs
 //! `node tests/browser/dashboard.mjs <api-base> <secret>` in Debian's headless Chromium and
 //! asserts it passed.
+//!
+//! Set `CRONMON_SCREENSHOTS=<dir>` to also save screenshots of the page there.
 //!
 //! Needs `/usr/bin/chromium` and `tests/browser/node_modules`: `bash scripts/ensure-chromium.sh`
 //! installs both (`scripts/test.sh` runs it).
@@ -11,7 +14,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use axum::Router;
-use chrono::{SecondsFormat, Utc};
+use chrono::{SecondsFormat, TimeDelta, Utc};
+use cronmon::health::{SweepConfig, Sweeper};
 use cronmon::http::{Api, Config};
 use serde_json::{Value, json};
 
@@ -105,14 +109,26 @@ async fn dashboard_in_headless_chromium() {
     std::fs::create_dir_all(&dir).unwrap();
     let url = format!("sqlite://{}", dir.join("cronmon.db").display());
     let store = cronmon::store::connect(&url).await.expect("sqlite store");
-    let app: Router = Router::new().nest(
-        "/api/admin",
-        cronmon::http::router(Api::new(store, Config::new(SECRET))),
-    );
+    // A second cronmon beside it, for an outage an hour long (its own database: its 61 missed
+    // rows would bury the first one's runs).
+    let outage_url = format!("sqlite://{}", dir.join("outage.db").display());
+    let outage_store = cronmon::store::connect(&outage_url)
+        .await
+        .expect("sqlite store");
+    let app: Router = Router::new()
+        .nest(
+            "/api/admin",
+            cronmon::http::router(Api::new(store.clone(), Config::new(SECRET))),
+        )
+        .nest(
+            "/outage",
+            cronmon::http::router(Api::new(outage_store.clone(), Config::new(SECRET))),
+        );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     let base = format!("http://{addr}/api/admin");
+    let outage_base = format!("http://{addr}/outage");
 
     // Data, over the HTTP API (documented at the top of dashboard.mjs).
     let client = Client {
@@ -174,7 +190,94 @@ async fn dashboard_in_headless_chromium() {
     client
         .run("long-task", 60, None, Value::Null, None, None)
         .await;
+
+    // Schedule health, judged by the real sweeper. "minutely-ping" is due every minute with no
+    // grace and opens an incident at the first miss; "nightly-report" (no schedule) opens one
+    // at its first failure and resolves it at its first success; "quick-check" has a 5 s floor
+    // that its 1.1 s run falls under.
+    for (name, body) in [
+        (
+            "nightly-report",
+            json!({"displayName": "Nightly report", "failureThreshold": 1,
+                   "recoveryThreshold": 1}),
+        ),
+        ("quick-check", json!({"minDurationMs": 5000})),
+    ] {
+        client
+            .send(
+                reqwest::Method::PUT,
+                &format!("/cron-schedules/{name}"),
+                body,
+            )
+            .await;
+    }
+    client
+        .run(
+            "nightly-report",
+            1800,
+            Some("failed"),
+            Value::Null,
+            Some("report store full: /var/reports has 0 bytes left\ncaused by: ENOSPC"),
+            Some(1),
+        )
+        .await;
+    client
+        .run(
+            "quick-check",
+            100,
+            Some("completed"),
+            json!({"checked": 3}),
+            None,
+            Some(0),
+        )
+        .await;
+    // A sweep every hour as far as the heartbeat knows, so the second round, 3 min later, is
+    // no outage of cronmon's own (whose slots would wait for a settling delay).
+    let mut sweeper = Sweeper::new(
+        store.clone(),
+        SweepConfig {
+            every: Duration::from_secs(3600),
+            settle: Duration::ZERO,
+            ..SweepConfig::default()
+        },
+    )
+    .with_instance("dashboard-test");
+    let now = Utc::now();
+    let first = sweeper.sweep(now).await.expect("first sweep");
+    // nightly-report (threshold 1) and flaky-sync (3 failures, the default threshold).
+    assert_eq!(first.opened, 2, "{first:?}");
+    assert_eq!(first.anomalies, 1, "quick-check's fast run: {first:?}");
+    // Declared after the first round: its slots are judged from here to the second round's
+    // clock, 3 min after the first one's: 2 or 3 minute boundaries, wherever in its minute the
+    // test runs.
+    client
+        .send(
+            reqwest::Method::PUT,
+            "/cron-schedules/minutely-ping",
+            json!({"displayName": "Minutely ping", "cronExpression": "* * * * *",
+                   "graceMs": 0, "failureThreshold": 1}),
+        )
+        .await;
+    client
+        .run(
+            "nightly-report",
+            600,
+            Some("completed"),
+            json!({"pages": 12}),
+            None,
+            Some(0),
+        )
+        .await;
+    let later = now + TimeDelta::minutes(3);
+    let second = sweeper.sweep(later).await.expect("second sweep");
+    assert!((2..=3).contains(&second.missed), "{second:?}");
+    assert_eq!(
+        second.opened, 1,
+        "minutely-ping's missed-run incident: {second:?}"
+    );
+    assert_eq!(second.resolved, 1, "nightly-report's success: {second:?}");
     // Two crons with a schedule (for the next-run card); one of them stuck past its 1 min limit.
+    // Declared after the sweeps, so their slots are not judged at the sweeps' clock.
     for (name, body) in [
         (
             "stuck-job",
@@ -198,6 +301,25 @@ async fn dashboard_in_headless_chromium() {
         .run("stuck-job", 7200, None, Value::Null, None, None)
         .await;
 
+    // The outage: a cron every minute, judged 65 min on. The first 60 missed slots are a row
+    // each, the rest one row that counts them; one incident.
+    let outage = Client {
+        http: client.http.clone(),
+        base: outage_base.clone(),
+    };
+    outage
+        .send(
+            reqwest::Method::PUT,
+            "/cron-schedules/every-minute",
+            json!({"cronExpression": "* * * * *", "graceMs": 0, "failureThreshold": 1}),
+        )
+        .await;
+    let report = Sweeper::new(outage_store, SweepConfig::default())
+        .sweep(Utc::now() + TimeDelta::minutes(65))
+        .await
+        .expect("outage sweep");
+    assert_eq!((report.missed, report.opened), (61, 1), "{report:?}");
+
     // The page itself answers without the secret, and with its base taken from the mount point.
     let page = client
         .http
@@ -211,12 +333,17 @@ async fn dashboard_in_headless_chromium() {
 
     let script = root.join("tests/browser/dashboard.mjs");
     let out = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(script)
+        let mut node = Command::new("node");
+        node.arg(script)
             .arg(&base)
             .arg(SECRET)
-            .current_dir(root.join("tests/browser"))
-            .output()
+            .arg(&outage_base)
+            .current_dir(root.join("tests/browser"));
+        // A relative folder is meant from where the test was started, not from tests/browser.
+        if let Some(dir) = std::env::var_os("CRONMON_SCREENSHOTS") {
+            node.env("CRONMON_SCREENSHOTS", std::path::absolute(dir)?);
+        }
+        node.output()
     })
     .await
     .unwrap()

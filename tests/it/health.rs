@@ -860,6 +860,21 @@ async fn three_days_down_is_one_incident_and_a_readable_history(db: &TestDb) {
         .unwrap();
     assert_eq!(all.total, 1);
     assert_eq!(all.items[0].kind, IncidentKind::Missed);
+    assert_eq!(
+        all.items[0].opened_from,
+        t0 + TimeDelta::minutes(1),
+        "the streak's first slot"
+    );
+    let schedule = store
+        .schedule(&name("every-minute"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        schedule.consecutive_failures,
+        3 * 24 * 60,
+        "each slot counts"
+    );
     // Back up: a start (for 00:01) resets the count.
     run_at(
         store.as_ref(),

@@ -667,3 +667,102 @@ on_both_databases!(
     health_reports_the_sweeper,
     openapi_describes_the_health_answers,
 );
+
+/// The server's command line declares a cron's schedule and limits, checked by the store's
+/// rules, on either database; a refusal names the flag and stores nothing.
+async fn the_command_line_declares_a_schedule(db: &crate::common::TestDb) {
+    let declare = |args: &[&str]| {
+        std::process::Command::new(crate::common::server_binary())
+            .arg("--database-url")
+            .arg(&db.url)
+            .arg("schedule")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = declare(&[
+        "nightly",
+        "--cron",
+        "0 3 * * *",
+        "--timezone",
+        "Europe/Paris",
+        "--grace",
+        "10m",
+        "--timeout",
+        "2h",
+        "--heartbeat-timeout",
+        "5m",
+        "--failure-threshold",
+        "2",
+        "--recovery-threshold",
+        "3",
+        "--min-duration",
+        "2s",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed["cron_expression"], "0 3 * * *");
+    let stored = db
+        .store
+        .schedule(&cronmon::CronName::new("nightly").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.timezone, "Europe/Paris");
+    assert_eq!(stored.grace_ms, 600_000);
+    assert_eq!(stored.timeout_ms, 7_200_000);
+    assert_eq!(stored.heartbeat_timeout_ms, Some(300_000));
+    assert_eq!(
+        (stored.failure_threshold, stored.recovery_threshold),
+        (2, 3)
+    );
+    assert_eq!(stored.min_duration_ms, Some(2000));
+    for (args, flag) in [
+        (&["nightly", "--grace", "31d"][..], "--grace"),
+        (
+            &["nightly", "--failure-threshold", "0"][..],
+            "--failure-threshold",
+        ),
+        (&["nightly", "--cron", "61 * * * *"][..], "--cron"),
+        (&["nightly", "--timeout", "soon"][..], "--timeout"),
+        (&["nightly", "--timezone", "Mars/Base"][..], "--timezone"),
+    ] {
+        let out = declare(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(flag), "{args:?}: {stderr}");
+    }
+    let kept = db
+        .store
+        .schedule(&cronmon::CronName::new("nightly").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        kept,
+        cronmon::Schedule {
+            state_since: kept.state_since,
+            ..stored
+        }
+    );
+}
+
+mod command_line {
+    #[tokio::test]
+    async fn sqlite() {
+        let db = crate::common::TestDb::sqlite().await;
+        super::the_command_line_declares_a_schedule(&db).await;
+        db.finish().await;
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        let db = crate::common::TestDb::postgres().await;
+        super::the_command_line_declares_a_schedule(&db).await;
+        db.finish().await;
+    }
+}

@@ -508,7 +508,9 @@ async fn a_full_queue_never_blocks_the_job() {
         "{stats:?} (took {elapsed:?})"
     );
 
-    assert!(monitor.flush(FLUSH).await);
+    // The destination never answers: the worker gives up on it after its request timeout,
+    // then spools everything; on a loaded machine that takes longer than other flushes.
+    assert!(monitor.flush(FLUSH * 3).await);
     let lines: usize = common::spool_files(&spool)
         .iter()
         .map(|f| std::fs::read_to_string(f).unwrap().lines().count())

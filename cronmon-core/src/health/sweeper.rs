@@ -262,7 +262,10 @@ impl Sweeper {
             .max()
             .unwrap_or(1)
             .clamp(1, 100) as u32;
-        let runs = self.store.recent_runs(&names, depth * 2 + 20).await?;
+        // Enough to see a whole streak of missed rows (one per slot up to the cap, then the
+        // one that counts the rest), so an incident's start is the streak's first slot.
+        let read = depth * 2 + 20 + crate::rules::limits::MISSED_ROWS_MAX.unsigned_abs() as u32;
+        let runs = self.store.recent_runs(&names, read).await?;
         let week_ago = now - TimeDelta::days(7);
         let mut changes = Vec::new();
         for (cron, runs) in dirty.iter().zip(runs) {
