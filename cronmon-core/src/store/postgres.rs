@@ -423,9 +423,9 @@ impl Store for PgStore {
     async fn apply_health(
         &self,
         changes: &[crate::health::HealthChange],
-        now: chrono::DateTime<chrono::Utc>,
+        _now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<uuid::Uuid>> {
-        health_ops::apply_health(&self.pool, changes, now).await
+        sweep::apply_health(&self.pool, changes).await
     }
 
     async fn record_outage_summary(

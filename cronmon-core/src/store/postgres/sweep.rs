@@ -1,9 +1,10 @@
 //! The sweep's per-cron steps on PostgreSQL as one statement each, the crons passed as arrays
 //! through `unnest`: reading the starts of the due crons, writing their judgements (cursors and
-//! `missed` rows), reading the crons to evaluate and their recent runs. A sweep of 1,000 due
-//! crons is then a few round trips instead of a few thousand (and one run of the roll-up
-//! trigger for its `missed` rows, not one per row), which is what keeps it under a second
-//! (`examples/sweep_bench.rs`). SQLite keeps the loops of `store/health.rs`: in-process, a
+//! `missed` rows), reading the crons to evaluate and their recent runs, writing what their
+//! evaluation decided (replaced `missed` rows, anomaly flags, incidents and their events). A
+//! sweep of 1,000 due crons is then a few round trips instead of several thousand (and one run
+//! of the roll-up trigger for its `missed` rows, not one per row), which is what keeps it well
+//! under a second (`examples/sweep_bench.rs`). SQLite keeps the loops of `store/health.rs`: in-process, a
 //! statement per cron costs no round trip.
 //!
 //! Each answers exactly what the loop answers, in the same order.
@@ -16,7 +17,7 @@ use uuid::Uuid;
 
 use super::batch::LOCK_SPACE;
 use crate::error::Result;
-use crate::health::{DirtyCron, Judgement, RunBrief};
+use crate::health::{DirtyCron, HealthChange, IncidentEventKind, Judgement, RunBrief};
 use crate::store::db::Db as _;
 use crate::store::health::{RUN_BRIEF_COLUMNS, dirty_cron_select, missed_row};
 use crate::store::rows;
@@ -96,6 +97,48 @@ ORDER BY n.i, r.started_at DESC"
     )
 });
 
+/// The multi-row forms of the statements of `apply_health` (`store/health.rs`).
+const DELETE_MISSED: &str = "\
+DELETE FROM cronmon.cron_executions e
+USING unnest($1::text[], $2::timestamptz[]) AS d(cron_name, slot)
+WHERE e.cron_name = d.cron_name AND e.reason = 'missed' AND e.scheduled_for = d.slot";
+
+const FLAG_ANOMALIES: &str = "\
+UPDATE cronmon.cron_executions e SET anomaly = u.anomaly
+FROM unnest($1::uuid[], $2::text[]) AS u(id, anomaly)
+WHERE e.id = u.id AND e.anomaly IS NULL";
+
+const ANOMALIES_CHECKED: &str = "\
+UPDATE cronmon.cron_schedules s SET anomaly_checked_at = u.at
+FROM unnest($1::text[], $2::timestamptz[]) AS u(cron_name, at)
+WHERE s.cron_name = u.cron_name";
+
+const RESOLVE_INCIDENTS: &str = "\
+UPDATE cronmon.incidents i SET resolved_at = u.at, resolving_execution_id = u.by
+FROM unnest($1::uuid[], $2::timestamptz[], $3::uuid[]) AS u(id, at, by)
+WHERE i.id = u.id AND i.resolved_at IS NULL
+RETURNING i.id";
+
+/// The unique index on open incidents turns a second open one into nothing.
+const OPEN_INCIDENTS: &str = "\
+INSERT INTO cronmon.incidents (id, cron_name, kind, opened_at, opening_execution_id,
+    opened_from, error_message, resolved_at, resolving_execution_id, after_outage)
+SELECT o.id, o.cron_name, o.kind, o.opened_at, o.opening, o.opened_from, o.error_message,
+       NULL, NULL, o.after_outage
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::uuid[],
+            $6::timestamptz[], $7::text[], $8::bool[])
+    AS o(id, cron_name, kind, opened_at, opening, opened_from, error_message, after_outage)
+ON CONFLICT DO NOTHING
+RETURNING id";
+
+/// The events in the order given, which is the order of their ids (the outbox's order).
+const INSERT_EVENTS: &str = "\
+INSERT INTO cronmon.incident_events (kind, incident_id, cron_name, at)
+SELECT e.kind, e.incident_id, e.cron_name, e.at
+FROM unnest($1::text[], $2::uuid[], $3::text[], $4::timestamptz[]) WITH ORDINALITY
+    AS e(kind, incident_id, cron_name, at, n)
+ORDER BY e.n";
+
 #[derive(sqlx::FromRow)]
 struct IndexedRun {
     i: i64,
@@ -157,19 +200,8 @@ pub(super) async fn record_judgements(
         .filter(|j| !j.missed.is_empty())
         .map(|j| j.cron_name.as_str())
         .collect();
-    if !missing.is_empty() {
-        sqlx::query(LOCK_CRONS)
-            .bind(&missing)
-            .bind(LOCK_SPACE)
-            .execute(&mut *tx)
-            .await
-            .db()?;
-    }
-    sqlx::query(LOCK_SCHEDULES)
-        .bind(&names)
-        .execute(&mut *tx)
-        .await
-        .db()?;
+    lock_crons(&mut tx, &missing).await?;
+    lock_schedules(&mut tx, &names).await?;
     let moved: Vec<String> = sqlx::query_scalar(ADVANCE_CURSORS)
         .bind(&names)
         .bind(
@@ -291,4 +323,173 @@ pub(super) async fn recent_runs(
         }
     }
     Ok(all)
+}
+
+/// Takes the advisory lock of each cron of `names` (see [`LOCK_CRONS`]).
+async fn lock_crons(conn: &mut sqlx::PgConnection, names: &[&str]) -> Result<()> {
+    if !names.is_empty() {
+        sqlx::query(LOCK_CRONS)
+            .bind(names)
+            .bind(LOCK_SPACE)
+            .execute(&mut *conn)
+            .await
+            .db()?;
+    }
+    Ok(())
+}
+
+/// Locks the schedule rows of `names` in name order (see [`LOCK_SCHEDULES`]).
+async fn lock_schedules(conn: &mut sqlx::PgConnection, names: &[&str]) -> Result<()> {
+    if !names.is_empty() {
+        sqlx::query(LOCK_SCHEDULES)
+            .bind(names)
+            .execute(&mut *conn)
+            .await
+            .db()?;
+    }
+    Ok(())
+}
+
+/// Writes every change in one transaction, a statement per kind of change; answers the ids of
+/// the incidents it opened, in the order of `changes`. Within a cron, a resolution comes
+/// before an opening (all resolutions are written before any opening), as in the loop.
+pub(super) async fn apply_health(pool: &Pool, changes: &[HealthChange]) -> Result<Vec<Uuid>> {
+    let mut tx = pool.begin().await.db()?;
+
+    let (crons, slots): (Vec<&str>, Vec<DateTime<Utc>>) = changes
+        .iter()
+        .flat_map(|c| {
+            c.replaced_missed
+                .iter()
+                .map(move |slot| (c.cron_name.as_str(), *slot))
+        })
+        .unzip();
+    if !crons.is_empty() {
+        // Deleting runs changes roll-ups: the writers' protocol.
+        let mut names = crons.clone();
+        names.dedup();
+        lock_crons(&mut tx, &names).await?;
+        sqlx::query(DELETE_MISSED)
+            .bind(&crons)
+            .bind(&slots)
+            .execute(&mut *tx)
+            .await
+            .db()?;
+    }
+
+    let (ids, anomalies): (Vec<Uuid>, Vec<&str>) = changes
+        .iter()
+        .flat_map(|c| c.anomalies.iter().map(|(id, a)| (*id, a.as_str())))
+        .unzip();
+    if !ids.is_empty() {
+        sqlx::query(FLAG_ANOMALIES)
+            .bind(&ids)
+            .bind(&anomalies)
+            .execute(&mut *tx)
+            .await
+            .db()?;
+    }
+
+    let (names, ats): (Vec<&str>, Vec<DateTime<Utc>>) = changes
+        .iter()
+        .filter_map(|c| c.anomaly_checked_at.map(|at| (c.cron_name.as_str(), at)))
+        .unzip();
+    if !names.is_empty() {
+        lock_schedules(&mut tx, &names).await?;
+        sqlx::query(ANOMALIES_CHECKED)
+            .bind(&names)
+            .bind(&ats)
+            .execute(&mut *tx)
+            .await
+            .db()?;
+    }
+
+    let resolves: Vec<(Uuid, DateTime<Utc>, Option<Uuid>)> =
+        changes.iter().filter_map(|c| c.resolve).collect();
+    let resolved: HashSet<Uuid> = if resolves.is_empty() {
+        HashSet::new()
+    } else {
+        let ids: Vec<Uuid> = sqlx::query_scalar(RESOLVE_INCIDENTS)
+            .bind(resolves.iter().map(|r| r.0).collect::<Vec<_>>())
+            .bind(resolves.iter().map(|r| r.1).collect::<Vec<_>>())
+            .bind(resolves.iter().map(|r| r.2).collect::<Vec<_>>())
+            .fetch_all(&mut *tx)
+            .await
+            .db()?;
+        ids.into_iter().collect()
+    };
+
+    let opens: Vec<&crate::health::Incident> =
+        changes.iter().filter_map(|c| c.open.as_ref()).collect();
+    let opened: HashSet<Uuid> = if opens.is_empty() {
+        HashSet::new()
+    } else {
+        let ids: Vec<Uuid> = sqlx::query_scalar(OPEN_INCIDENTS)
+            .bind(opens.iter().map(|i| i.id).collect::<Vec<_>>())
+            .bind(
+                opens
+                    .iter()
+                    .map(|i| i.cron_name.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(opens.iter().map(|i| i.kind.as_str()).collect::<Vec<_>>())
+            .bind(opens.iter().map(|i| i.opened_at).collect::<Vec<_>>())
+            .bind(
+                opens
+                    .iter()
+                    .map(|i| i.opening_execution_id)
+                    .collect::<Vec<_>>(),
+            )
+            .bind(opens.iter().map(|i| i.opened_from).collect::<Vec<_>>())
+            .bind(
+                opens
+                    .iter()
+                    .map(|i| i.error_message.as_deref())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(opens.iter().map(|i| i.after_outage).collect::<Vec<_>>())
+            .fetch_all(&mut *tx)
+            .await
+            .db()?;
+        ids.into_iter().collect()
+    };
+
+    // The events of what took effect, in the loop's order: per change, its resolution, then
+    // its opening.
+    let mut kinds: Vec<&str> = Vec::new();
+    let mut incidents: Vec<Uuid> = Vec::new();
+    let mut event_crons: Vec<&str> = Vec::new();
+    let mut times: Vec<DateTime<Utc>> = Vec::new();
+    let mut opened_in_order = Vec::new();
+    for c in changes {
+        if let Some((id, at, _)) = c.resolve
+            && resolved.contains(&id)
+        {
+            kinds.push(IncidentEventKind::Resolved.as_str());
+            incidents.push(id);
+            event_crons.push(c.cron_name.as_str());
+            times.push(at);
+        }
+        if let Some(i) = &c.open
+            && opened.contains(&i.id)
+        {
+            kinds.push(IncidentEventKind::Opened.as_str());
+            incidents.push(i.id);
+            event_crons.push(i.cron_name.as_str());
+            times.push(i.opened_at);
+            opened_in_order.push(i.id);
+        }
+    }
+    if !kinds.is_empty() {
+        sqlx::query(INSERT_EVENTS)
+            .bind(&kinds)
+            .bind(&incidents)
+            .bind(&event_crons)
+            .bind(&times)
+            .execute(&mut *tx)
+            .await
+            .db()?;
+    }
+    tx.commit().await.db()?;
+    Ok(opened_in_order)
 }
