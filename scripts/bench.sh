@@ -4,12 +4,14 @@
 #
 #   scripts/bench.sh            # builds the release examples, then measures
 #   scripts/bench.sh DIR        # measures the binaries in DIR (server, loadgen, recorder_bench,
-#                               # start_bench), e.g. a copy of another commit's target/release/examples
+#                               # start_bench, sweep_bench), e.g. a copy of another commit's
+#                               # target/release/examples
 #
 # Prints: PostgreSQL's single-row commits/s (pgbench, 64 clients), CronRun::start, the direct
 # recorder's events/s to PostgreSQL, and HTTP ingest on PostgreSQL at 64 connections (events/s,
 # p99, server RSS) and through the batch endpoint (100 events a request), each with its ratio
-# to PostgreSQL's commits/s.
+# to PostgreSQL's commits/s; and one sweep of schedule health with 1,000 of 10,000 crons due
+# (then an idle one), on SQLite and on PostgreSQL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,7 +19,7 @@ pg=${CRONMON_BENCH_PG:-postgres://postgres@127.0.0.1:5432}
 bin=${1:-}
 if [ -z "$bin" ]; then
   cargo build --release --features postgres --example server --example loadgen \
-    --example recorder_bench --example start_bench
+    --example recorder_bench --example start_bench --example sweep_bench
   bin=target/release/examples
 fi
 port=${CRONMON_BENCH_PORT:-18080}
@@ -46,6 +48,17 @@ fresh_db cronmon_bench_rec
 rec=$("$bin/recorder_bench" "$pg/cronmon_bench_rec" 200000 2>/dev/null | grep -m1 'events/s' || true)
 rec_eps=$(echo "$rec" | grep -o '[0-9.]* events/s' | head -1 | cut -d' ' -f1)
 echo "recorder    ${rec%% (*}  (× PostgreSQL commits/s: $(ratio "${rec_eps:-0}"))"
+
+# One sweep with 1,000 of 10,000 crons due, each missing its slot and opening an incident.
+sweep() {
+  local out due idle
+  out=$("$bin/sweep_bench" "$@" 2>/dev/null || true)
+  due=$(echo "$out" | sed -n 's/^due sweep: //p')
+  idle=$(echo "$out" | sed -n 's/^idle sweep: \([^ ]*\).*/\1/p')
+  echo "$due; idle sweep $idle"
+}
+echo "sweep       sqlite: $(sweep)"
+echo "sweep       postgresql: $(sweep --database-url "$pg/postgres")"
 
 fresh_db cronmon_bench_load
 CRON_SECRET=$secret "$bin/server" --database-url "$pg/cronmon_bench_load" \

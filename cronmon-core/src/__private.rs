@@ -18,6 +18,12 @@ pub struct Options {
     pub trigger: Option<&'static str>,
     pub timeout_ms: Option<i64>,
     pub grace_ms: Option<i64>,
+    pub heartbeat_timeout_ms: Option<i64>,
+    pub failure_threshold: Option<i32>,
+    pub recovery_threshold: Option<i32>,
+    pub anomaly_factor: Option<f64>,
+    pub min_duration_ms: Option<i64>,
+    pub anomaly_incidents: Option<bool>,
     pub schedule: Option<&'static str>,
     pub timezone: Option<&'static str>,
     pub flush_timeout_ms: Option<u64>,
@@ -48,18 +54,22 @@ pub fn start(name: &'static str, options: Options) -> MacroRun {
     if let Some(version) = options.version {
         builder = builder.version(version);
     }
-    if options.timeout_ms.is_some()
-        || options.grace_ms.is_some()
-        || options.schedule.is_some()
-        || options.timezone.is_some()
-    {
-        builder = builder.schedule(ScheduleUpdate {
-            cron_expression: options.schedule.map(str::to_owned),
-            timezone: options.timezone.map(str::to_owned),
-            timeout_ms: options.timeout_ms,
-            grace_ms: options.grace_ms,
-            ..ScheduleUpdate::default()
-        });
+    let settings = ScheduleUpdate {
+        cron_expression: options.schedule.map(str::to_owned),
+        timezone: options.timezone.map(str::to_owned),
+        timeout_ms: options.timeout_ms,
+        grace_ms: options.grace_ms,
+        heartbeat_timeout_ms: options.heartbeat_timeout_ms,
+        failure_threshold: options.failure_threshold,
+        recovery_threshold: options.recovery_threshold,
+        anomaly_factor: options.anomaly_factor,
+        min_duration_ms: options.min_duration_ms,
+        anomaly_incidents: options.anomaly_incidents,
+        ..ScheduleUpdate::default()
+    };
+    // Without settings, nothing to upsert: the cron's stored ones (set by the API, say) stay.
+    if settings != ScheduleUpdate::default() {
+        builder = builder.schedule(settings);
     }
     MacroRun {
         run: builder.start(),

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -477,10 +477,121 @@ impl RunBuilder {
     }
 
     /// Settings of the cron (crontab expression, time zone, limits), upserted before the
-    /// start.
+    /// start. A setting left `None` keeps what the cron has; one given here replaces what an
+    /// earlier call of this or of a single-setting method ([`timeout`](Self::timeout), …) gave.
+    ///
+    /// The settings are checked where they are stored, by the rules the HTTP API applies
+    /// ([`ScheduleUpdate::validate`]): one out of bounds is reported on stderr and none of
+    /// them is applied, but the run is recorded all the same.
+    ///
+    /// ```no_run
+    /// use cronmon_core::{CronRun, Monitor, ScheduleUpdate};
+    /// let monitor = Monitor::from_env();
+    /// let run = CronRun::builder(&monitor, "nightly-report")
+    ///     .schedule(ScheduleUpdate {
+    ///         display_name: Some("Nightly report".into()),
+    ///         cron_expression: Some("0 3 * * *".into()),
+    ///         ..ScheduleUpdate::default()
+    ///     })
+    ///     .start();
+    /// run.complete();
+    /// ```
     pub fn schedule(mut self, update: ScheduleUpdate) -> Self {
-        self.schedule = Some(update);
+        overlay(
+            self.schedule.get_or_insert_with(ScheduleUpdate::default),
+            update,
+        );
         self
+    }
+
+    fn setting(mut self, set: impl FnOnce(&mut ScheduleUpdate)) -> Self {
+        set(self.schedule.get_or_insert_with(ScheduleUpdate::default));
+        self
+    }
+
+    /// The cron's 5-field crontab expression (`"0 3 * * *"`, `"@daily"`), in
+    /// [`timezone`](Self::timezone) (default UTC); its slots are judged from then on.
+    ///
+    /// Like every setting below, it is upserted before the start and checked where it is
+    /// stored (see [`schedule`](Self::schedule)); the attribute's option of the same name
+    /// (`schedule = "…"` here) is checked at compile time instead.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use cronmon_core::{CronRun, Monitor};
+    ///
+    /// let monitor = Monitor::from_env();
+    /// let run = CronRun::builder(&monitor, "nightly-report")
+    ///     .cron_expression("30 2 * * *")
+    ///     .timezone("Europe/Paris")
+    ///     .grace(Duration::from_secs(10 * 60))      // start by 02:40, or the slot is missed
+    ///     .timeout(Duration::from_secs(3600))       // running longer is stuck
+    ///     .heartbeat_timeout(Duration::from_secs(300))
+    ///     .failure_threshold(2)                     // two failures in a row open an incident
+    ///     .recovery_threshold(1)
+    ///     .anomaly_factor(3.0)
+    ///     .min_duration(Duration::from_secs(5))     // done in under 5 s is suspicious
+    ///     .anomaly_incidents(true)
+    ///     .start();
+    /// run.complete();
+    /// ```
+    pub fn cron_expression(self, expression: impl Into<String>) -> Self {
+        let expression = expression.into();
+        self.setting(|u| u.cron_expression = Some(expression))
+    }
+
+    /// The IANA time zone of the [`cron_expression`](Self::cron_expression)
+    /// (`"Europe/Paris"`; default UTC).
+    pub fn timezone(self, timezone: impl Into<String>) -> Self {
+        let timezone = timezone.into();
+        self.setting(|u| u.timezone = Some(timezone))
+    }
+
+    /// Max runtime of a run (default 1 h, at most 30 days): a run still running after it is
+    /// stuck. In whole milliseconds, like every duration here.
+    pub fn timeout(self, timeout: Duration) -> Self {
+        self.setting(|u| u.timeout_ms = Some(millis(timeout)))
+    }
+
+    /// Start deadline after each due time (default 5 min, at most 30 days): a slot with no
+    /// start by then is missed.
+    pub fn grace(self, grace: Duration) -> Self {
+        self.setting(|u| u.grace_ms = Some(millis(grace)))
+    }
+
+    /// Longest silence of a running run (default none, at most 30 days): a run with no
+    /// [`heartbeat`](CronRun::heartbeat) or [`progress`](CronRun::progress) for longer is
+    /// stuck.
+    pub fn heartbeat_timeout(self, timeout: Duration) -> Self {
+        self.setting(|u| u.heartbeat_timeout_ms = Some(millis(timeout)))
+    }
+
+    /// Failures in a row (failed, missed, stuck or timed-out runs) that open an incident
+    /// (default 3; 1 to 100).
+    pub fn failure_threshold(self, failures: u32) -> Self {
+        self.setting(|u| u.failure_threshold = Some(count(failures)))
+    }
+
+    /// Successes in a row that resolve an open incident (default 1; 1 to 100).
+    pub fn recovery_threshold(self, successes: u32) -> Self {
+        self.setting(|u| u.recovery_threshold = Some(count(successes)))
+    }
+
+    /// A finished run slower than this many times the p95 of the cron's last 7 days is
+    /// flagged `slow` (default 3; 1 to 1000; judged once the cron has 20 runs in those days).
+    pub fn anomaly_factor(self, factor: f64) -> Self {
+        self.setting(|u| u.anomaly_factor = Some(factor))
+    }
+
+    /// A completed run shorter than this is flagged `fast` (default none; at most 366 days).
+    pub fn min_duration(self, floor: Duration) -> Self {
+        self.setting(|u| u.min_duration_ms = Some(millis(floor)))
+    }
+
+    /// Whether flagged runs (`slow`, `fast`) count as failures toward the
+    /// [`failure_threshold`](Self::failure_threshold) (default false).
+    pub fn anomaly_incidents(self, count_them: bool) -> Self {
+        self.setting(|u| u.anomaly_incidents = Some(count_them))
     }
 
     /// Makes this run the one [`current_run`] returns while it runs.
@@ -547,6 +658,53 @@ impl RunBuilder {
         }
         CronRun { shared }
     }
+}
+
+/// A duration in whole milliseconds; one too long for an `i64` becomes `i64::MAX`, which the
+/// store refuses as out of bounds (rather than wrapping into a small, valid one).
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// A count as stored; one too large becomes `i32::MAX`, refused by the store as out of bounds.
+fn count(n: u32) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// Lays the settings given in `top` over `base`.
+fn overlay(base: &mut ScheduleUpdate, top: ScheduleUpdate) {
+    // Destructured whole, so a new setting cannot be forgotten here.
+    let ScheduleUpdate {
+        display_name,
+        cron_expression,
+        timezone,
+        is_enabled,
+        timeout_ms,
+        grace_ms,
+        heartbeat_timeout_ms,
+        failure_threshold,
+        recovery_threshold,
+        anomaly_factor,
+        min_duration_ms,
+        anomaly_incidents,
+    } = top;
+    fn lay<T>(base: &mut Option<T>, top: Option<T>) {
+        if top.is_some() {
+            *base = top;
+        }
+    }
+    lay(&mut base.display_name, display_name);
+    lay(&mut base.cron_expression, cron_expression);
+    lay(&mut base.timezone, timezone);
+    lay(&mut base.is_enabled, is_enabled);
+    lay(&mut base.timeout_ms, timeout_ms);
+    lay(&mut base.grace_ms, grace_ms);
+    lay(&mut base.heartbeat_timeout_ms, heartbeat_timeout_ms);
+    lay(&mut base.failure_threshold, failure_threshold);
+    lay(&mut base.recovery_threshold, recovery_threshold);
+    lay(&mut base.anomaly_factor, anomaly_factor);
+    lay(&mut base.min_duration_ms, min_duration_ms);
+    lay(&mut base.anomaly_incidents, anomaly_incidents);
 }
 
 /// A clonable handle to a run in progress, to report output or progress from another thread
@@ -689,5 +847,49 @@ mod ids {
             let (secs, _) = ids[0].get_timestamp().unwrap().to_unix();
             assert_eq!(secs as i64, now.timestamp());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::{CronRun, Monitor, ScheduleUpdate};
+
+    #[test]
+    fn builder_settings_add_up() {
+        let m = Monitor::disabled();
+        let b = CronRun::builder(&m, "job")
+            .timeout(Duration::from_secs(600))
+            .failure_threshold(2)
+            .schedule(ScheduleUpdate {
+                cron_expression: Some("0 3 * * *".into()),
+                failure_threshold: Some(5),
+                ..ScheduleUpdate::default()
+            })
+            .grace(Duration::from_micros(90_999_999))
+            .min_duration(Duration::ZERO)
+            .anomaly_incidents(false);
+        assert_eq!(
+            b.schedule,
+            Some(ScheduleUpdate {
+                cron_expression: Some("0 3 * * *".into()),
+                timeout_ms: Some(600_000),
+                grace_ms: Some(90_999),
+                failure_threshold: Some(5),
+                min_duration_ms: Some(0),
+                anomaly_incidents: Some(false),
+                ..ScheduleUpdate::default()
+            })
+        );
+        // Out of every bound stays out of bounds (for the store to refuse), never wraps.
+        let b = CronRun::builder(&m, "job")
+            .timeout(Duration::MAX)
+            .recovery_threshold(u32::MAX);
+        let s = b.schedule.expect("settings");
+        assert_eq!(s.timeout_ms, Some(i64::MAX));
+        assert_eq!(s.recovery_threshold, Some(i32::MAX));
+        assert!(s.validate().is_err());
+        assert_eq!(CronRun::builder(&m, "job").schedule, None);
     }
 }

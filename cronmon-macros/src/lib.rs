@@ -27,16 +27,32 @@ use syn::{Ident, ItemFn, LitStr, Token};
 /// environment (`CRONMON_URL`, then `DATABASE_URL`); with none the job runs unmonitored with
 /// one warning. SIGTERM and Ctrl-C are recorded as `failed`/`interrupted`.
 ///
-/// Options, all string literals: `trigger = "manual"` (default `"scheduled"`),
-/// `schedule = "*/5 * * * *"`, `timezone = "Europe/Paris"`, `timeout = "30m"`,
-/// `grace = "5m"` (upserted as the cron's settings on start), `flush_timeout = "10s"`,
-/// `crate = "cronmon"` (the facade's path, if renamed). The values are checked here, at
-/// compile time, by the rules the store and the server apply (`cronmon-rules`): a cron
-/// expression that does not parse or never fires, an unknown time zone, a duration humantime
-/// cannot read or a timeout of 0 is a compile error on its literal.
+/// Options (each at most once):
+///
+/// - `trigger = "manual"` (default `"scheduled"`);
+/// - the cron's settings, upserted on start: `schedule = "*/5 * * * *"`,
+///   `timezone = "Europe/Paris"`, `timeout = "30m"` (max runtime), `grace = "5m"` (start
+///   deadline after the due time), `heartbeat_timeout = "5m"` (longest silence of a running
+///   run), `failure_threshold = 3` and `recovery_threshold = 2` (integers: failures in a row
+///   that open an incident, successes that resolve it), `anomaly_factor = 3.0` (a run slower
+///   than this many times the cron's p95 is flagged), `min_duration = "10s"` (a completed run
+///   shorter than this is flagged), `anomaly_incidents = true` (flagged runs count as
+///   failures);
+/// - `flush_timeout = "10s"`, `crate = "cronmon"` (the facade's path, if renamed).
+///
+/// Durations are string literals that humantime reads (`"30s"`, `"1h30m"`, `"500ms"`). The
+/// values are checked here, at compile time, by the rules the store and the server apply
+/// (`cronmon-rules`): a cron expression that does not parse or never fires, an unknown time
+/// zone, a duration humantime cannot read, a timeout of 0, a threshold outside 1 to 100 or an
+/// anomaly factor outside 1 to 1000 is a compile error on its literal.
 ///
 /// ```ignore
-/// #[cronmon::tracked_cron("nightly-report", schedule = "0 3 * * *", timeout = "30m")]
+/// #[cronmon::tracked_cron(
+///     "nightly-report",
+///     schedule = "0 3 * * *",
+///     timeout = "30m",
+///     failure_threshold = 2,
+/// )]
 /// #[tokio::main]
 /// async fn main() -> anyhow::Result<()> {
 ///     Ok(())
@@ -91,17 +107,45 @@ fn item_span(item: &syn::Item) -> Span {
 struct Args {
     name: Option<LitStr>,
     trigger: Option<LitStr>,
-    timeout_ms: Option<(Ident, i64)>,
-    grace_ms: Option<(Ident, i64)>,
+    timeout_ms: Option<i64>,
+    grace_ms: Option<i64>,
+    heartbeat_timeout_ms: Option<i64>,
+    failure_threshold: Option<i32>,
+    recovery_threshold: Option<i32>,
+    anomaly_factor: Option<f64>,
+    min_duration_ms: Option<i64>,
+    anomaly_incidents: Option<bool>,
     schedule: Option<LitStr>,
     timezone: Option<LitStr>,
-    flush_timeout_ms: Option<(Ident, i64)>,
+    flush_timeout_ms: Option<i64>,
     krate: Option<syn::Path>,
     seen: Vec<String>,
 }
 
-const OPTIONS: &str =
-    "`trigger`, `schedule`, `timezone`, `timeout`, `grace`, `flush_timeout`, `crate`";
+/// The options, in the order the errors list them.
+const OPTION_NAMES: [&str; 13] = [
+    "trigger",
+    "schedule",
+    "timezone",
+    "timeout",
+    "grace",
+    "heartbeat_timeout",
+    "failure_threshold",
+    "recovery_threshold",
+    "anomaly_factor",
+    "min_duration",
+    "anomaly_incidents",
+    "flush_timeout",
+    "crate",
+];
+
+fn options_list() -> String {
+    OPTION_NAMES
+        .iter()
+        .map(|o| format!("`{o}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 impl Parse for Args {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
@@ -132,23 +176,20 @@ impl Parse for Args {
                 return Err(input.error("the cron name is given once, first"));
             } else {
                 input.parse::<Ident>().map_err(|e| {
-                    syn::Error::new(e.span(), format!("expected an option: one of {OPTIONS}"))
+                    syn::Error::new(
+                        e.span(),
+                        format!("expected an option: one of {}", options_list()),
+                    )
                 })?
             };
             let key_text = key.to_string();
-            if !matches!(
-                key_text.as_str(),
-                "trigger"
-                    | "schedule"
-                    | "timezone"
-                    | "timeout"
-                    | "grace"
-                    | "flush_timeout"
-                    | "crate"
-            ) {
+            if !OPTION_NAMES.contains(&key_text.as_str()) {
                 return Err(syn::Error::new(
                     key.span(),
-                    format!("unknown option `{key_text}`; expected one of {OPTIONS}"),
+                    format!(
+                        "unknown option `{key_text}`; expected one of {}",
+                        options_list()
+                    ),
                 ));
             }
             if args.seen.contains(&key_text) {
@@ -159,74 +200,197 @@ impl Parse for Args {
             }
             args.seen.push(key_text.clone());
             input.parse::<Token![=]>()?;
-            let value: LitStr = input.parse().map_err(|e| {
-                syn::Error::new(
-                    e.span(),
-                    format!(
-                        "expected a string literal for `{key_text}`, as in `{key_text} = \"…\"`"
-                    ),
-                )
-            })?;
-            match key_text.as_str() {
-                "trigger" => {
-                    if !matches!(value.value().as_str(), "scheduled" | "manual") {
-                        return Err(syn::Error::new(
-                            value.span(),
-                            "`trigger` is \"scheduled\" or \"manual\"",
-                        ));
-                    }
-                    args.trigger = Some(value);
-                }
-                "schedule" => {
-                    check(&value, rules::cron_expression(&value.value()))?;
-                    args.schedule = Some(value);
-                }
-                "timezone" => {
-                    check(&value, rules::timezone(&value.value()))?;
-                    args.timezone = Some(value);
-                }
-                "timeout" => {
-                    let ms = duration_ms(&value, "timeoutMs")?;
-                    check(&value, rules::timeout_ms(ms))?;
-                    args.timeout_ms = Some((key, ms));
-                }
-                "grace" => {
-                    let ms = duration_ms(&value, "graceMs")?;
-                    check(&value, rules::grace_ms(ms))?;
-                    args.grace_ms = Some((key, ms));
-                }
-                "flush_timeout" => {
-                    let ms = duration_ms(&value, "flushTimeoutMs")?;
-                    check(&value, rules::positive_ms("flushTimeoutMs", ms))?;
-                    args.flush_timeout_ms = Some((key, ms));
-                }
-                "crate" => {
-                    let path = value.parse::<syn::Path>().map_err(|_| {
-                        syn::Error::new(value.span(), "`crate` is a path, such as \"cronmon\"")
-                    })?;
-                    args.krate = Some(path);
-                }
-                _ => unreachable!("checked above"),
-            }
+            args.set(&key_text, input)?;
         }
         Ok(args)
     }
 }
 
+impl Args {
+    /// Reads the value of option `key` (known, not seen before) and checks it.
+    fn set(&mut self, key: &str, input: ParseStream<'_>) -> syn::Result<()> {
+        match key {
+            "failure_threshold" | "recovery_threshold" => {
+                let (n, at) = integer(key, input)?;
+                let field = if key == "failure_threshold" {
+                    "failureThreshold"
+                } else {
+                    "recoveryThreshold"
+                };
+                let n = rules::threshold(field, n)
+                    .and_then(|()| {
+                        i32::try_from(n).map_err(|_| rules::RuleError::new(field, "too large"))
+                    })
+                    .map_err(|e| refusal(&at, e))?;
+                if key == "failure_threshold" {
+                    self.failure_threshold = Some(n);
+                } else {
+                    self.recovery_threshold = Some(n);
+                }
+            }
+            "anomaly_factor" => {
+                let (k, at) = number(key, input)?;
+                rules::anomaly_factor(k).map_err(|e| refusal(&at, e))?;
+                self.anomaly_factor = Some(k);
+            }
+            "anomaly_incidents" => {
+                let value: syn::LitBool = input.parse().map_err(|e| {
+                    syn::Error::new(
+                        e.span(),
+                        format!("expected `true` or `false` for `{key}`, as in `{key} = true`"),
+                    )
+                })?;
+                self.anomaly_incidents = Some(value.value);
+            }
+            _ => self.set_text(key, input)?,
+        }
+        Ok(())
+    }
+
+    /// The options written as string literals.
+    fn set_text(&mut self, key: &str, input: ParseStream<'_>) -> syn::Result<()> {
+        let value: LitStr = input.parse().map_err(|e| {
+            syn::Error::new(
+                e.span(),
+                format!("expected a string literal for `{key}`, as in `{key} = \"…\"`"),
+            )
+        })?;
+        match key {
+            "trigger" => {
+                if !matches!(value.value().as_str(), "scheduled" | "manual") {
+                    return Err(syn::Error::new(
+                        value.span(),
+                        "`trigger` is \"scheduled\" or \"manual\"",
+                    ));
+                }
+                self.trigger = Some(value);
+            }
+            "schedule" => {
+                check(&value, rules::cron_expression(&value.value()))?;
+                self.schedule = Some(value);
+            }
+            "timezone" => {
+                check(&value, rules::timezone(&value.value()))?;
+                self.timezone = Some(value);
+            }
+            "timeout" => {
+                let ms = duration_ms(&value, "timeoutMs")?;
+                check(&value, rules::timeout_ms(ms))?;
+                self.timeout_ms = Some(ms);
+            }
+            "grace" => {
+                let ms = duration_ms(&value, "graceMs")?;
+                check(&value, rules::grace_ms(ms))?;
+                self.grace_ms = Some(ms);
+            }
+            "heartbeat_timeout" => {
+                let ms = duration_ms(&value, "heartbeatTimeoutMs")?;
+                check(&value, rules::heartbeat_timeout_ms(ms))?;
+                self.heartbeat_timeout_ms = Some(ms);
+            }
+            "min_duration" => {
+                let ms = duration_ms(&value, "minDurationMs")?;
+                // The rule is the one for a run's duration, whose field is `durationMs`.
+                check(
+                    &value,
+                    rules::run_duration_ms(ms)
+                        .map_err(|e| rules::RuleError::new("minDurationMs", e.message)),
+                )?;
+                self.min_duration_ms = Some(ms);
+            }
+            "flush_timeout" => {
+                let ms = duration_ms(&value, "flushTimeoutMs")?;
+                check(&value, rules::positive_ms("flushTimeoutMs", ms))?;
+                self.flush_timeout_ms = Some(ms);
+            }
+            "crate" => {
+                let path = value.parse::<syn::Path>().map_err(|_| {
+                    syn::Error::new(value.span(), "`crate` is a path, such as \"cronmon\"")
+                })?;
+                self.krate = Some(path);
+            }
+            other => {
+                return Err(syn::Error::new(
+                    value.span(),
+                    format!("`{other}` does not take a string"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A number as the attribute writes it: a literal, with a `-` before it if negative (the
+/// rules then say why that is refused, rather than the parser saying it is not a literal).
+/// Answers the tokens, for errors spanning the sign and the literal.
+fn signed<L: Parse + quote::ToTokens>(
+    input: ParseStream<'_>,
+) -> syn::Result<(bool, L, TokenStream2)> {
+    let minus: Option<Token![-]> = input.parse()?;
+    let lit: L = input.parse()?;
+    let tokens = quote!(#minus #lit);
+    Ok((minus.is_some(), lit, tokens))
+}
+
+/// An integer option (`failure_threshold = 3`): its value and its tokens.
+fn integer(key: &str, input: ParseStream<'_>) -> syn::Result<(i64, TokenStream2)> {
+    let (negative, lit, tokens) = signed::<syn::LitInt>(input).map_err(|e| {
+        syn::Error::new(
+            e.span(),
+            format!("expected an integer literal for `{key}`, as in `{key} = 3`"),
+        )
+    })?;
+    if !lit.suffix().is_empty() {
+        return Err(syn::Error::new_spanned(
+            &lit,
+            format!("`{key}` is a plain integer, as in `{key} = 3`"),
+        ));
+    }
+    // A literal too large for an i64 is out of every bound: the rule says so.
+    let n = lit.base10_parse::<i64>().unwrap_or(i64::MAX);
+    Ok((if negative { -n } else { n }, tokens))
+}
+
+/// A number option (`anomaly_factor = 3.0`, or `3`): its value and its tokens.
+fn number(key: &str, input: ParseStream<'_>) -> syn::Result<(f64, TokenStream2)> {
+    let expected = format!("expected a number for `{key}`, as in `{key} = 3.0`");
+    let (negative, lit, tokens) =
+        signed::<syn::Lit>(input).map_err(|e| syn::Error::new(e.span(), &expected))?;
+    let (digits, suffix) = match &lit {
+        syn::Lit::Int(i) => (i.base10_digits(), i.suffix()),
+        syn::Lit::Float(f) => (f.base10_digits(), f.suffix()),
+        _ => return Err(syn::Error::new_spanned(&tokens, expected)),
+    };
+    if !suffix.is_empty() {
+        return Err(syn::Error::new_spanned(
+            &lit,
+            format!("`{key}` is a plain number, as in `{key} = 3.0`"),
+        ));
+    }
+    // Rust's parser reads any decimal literal (a huge one as infinity, which the rule refuses).
+    let k = digits.parse::<f64>().unwrap_or(f64::NAN);
+    Ok((if negative { -k } else { k }, tokens))
+}
+
 /// A rule's refusal as a compile error on the literal at fault, naming the option as the
 /// attribute writes it (the rules name fields as the HTTP API does: `timeoutMs`, …).
-fn refusal(value: &LitStr, e: rules::RuleError) -> syn::Error {
+fn refusal(value: &impl quote::ToTokens, e: rules::RuleError) -> syn::Error {
     let option = match e.field {
         // The message already says "a cron name …".
-        "cronName" => return syn::Error::new(value.span(), e.message),
+        "cronName" => return syn::Error::new_spanned(value, e.message),
         "cronExpression" => "`schedule`",
         "timezone" => "`timezone`",
         "timeoutMs" => "`timeout`",
         "graceMs" => "`grace`",
+        "heartbeatTimeoutMs" => "`heartbeat_timeout`",
+        "failureThreshold" => "`failure_threshold`",
+        "recoveryThreshold" => "`recovery_threshold`",
+        "anomalyFactor" => "`anomaly_factor`",
+        "minDurationMs" => "`min_duration`",
         "flushTimeoutMs" => "`flush_timeout`",
         other => other,
     };
-    syn::Error::new(value.span(), format!("{option}: {}", e.message))
+    syn::Error::new_spanned(value, format!("{option}: {}", e.message))
 }
 
 /// Applies a rule to the value of `value`, refusing at compile time.
@@ -295,22 +459,27 @@ fn expand(args: Args, input: ItemFn) -> syn::Result<TokenStream2> {
         Some(l) => quote!(::core::option::Option::Some(#l)),
         None => quote!(::core::option::Option::None),
     };
-    let some_ms = |v: &Option<(Ident, i64)>| match v {
-        Some((_, ms)) => quote!(::core::option::Option::Some(#ms)),
+    let some = |v: Option<TokenStream2>| match v {
+        Some(t) => quote!(::core::option::Option::Some(#t)),
         None => quote!(::core::option::Option::None),
     };
     let trigger = some_str(&args.trigger);
     let schedule = some_str(&args.schedule);
     let timezone = some_str(&args.timezone);
-    let timeout = some_ms(&args.timeout_ms);
-    let grace = some_ms(&args.grace_ms);
-    let flush = match &args.flush_timeout_ms {
-        Some((_, ms)) => {
-            let ms = *ms as u64;
-            quote!(::core::option::Option::Some(#ms))
-        }
-        None => quote!(::core::option::Option::None),
-    };
+    let timeout = some(args.timeout_ms.map(|v| quote!(#v)));
+    let grace = some(args.grace_ms.map(|v| quote!(#v)));
+    let heartbeat_timeout = some(args.heartbeat_timeout_ms.map(|v| quote!(#v)));
+    let failure_threshold = some(args.failure_threshold.map(|v| quote!(#v)));
+    let recovery_threshold = some(args.recovery_threshold.map(|v| quote!(#v)));
+    let anomaly_factor = some(args.anomaly_factor.map(|v| quote!(#v)));
+    let min_duration = some(args.min_duration_ms.map(|v| quote!(#v)));
+    let anomaly_incidents = some(args.anomaly_incidents.map(|v| quote!(#v)));
+    // Checked positive above.
+    let flush = some(
+        args.flush_timeout_ms
+            .map(|ms| ms.unsigned_abs())
+            .map(|v| quote!(#v)),
+    );
 
     let ItemFn {
         attrs,
@@ -341,6 +510,12 @@ fn expand(args: Args, input: ItemFn) -> syn::Result<TokenStream2> {
             trigger: #trigger,
             timeout_ms: #timeout,
             grace_ms: #grace,
+            heartbeat_timeout_ms: #heartbeat_timeout,
+            failure_threshold: #failure_threshold,
+            recovery_threshold: #recovery_threshold,
+            anomaly_factor: #anomaly_factor,
+            min_duration_ms: #min_duration,
+            anomaly_incidents: #anomaly_incidents,
             schedule: #schedule,
             timezone: #timezone,
             flush_timeout_ms: #flush,

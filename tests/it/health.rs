@@ -63,6 +63,7 @@ on_both!(
     three_days_down_is_one_incident_and_a_readable_history,
     a_stuck_run_opens_an_incident,
     states_follow_runs_slots_and_pauses,
+    each_cron_of_a_sweep_is_judged_on_its_own_runs,
 );
 
 fn name(s: &str) -> CronName {
@@ -959,4 +960,64 @@ async fn states_follow_runs_slots_and_pauses(db: &TestDb) {
     // A fresh schedule is not late before its first deadline.
     declare(store.as_ref(), "declared", hourly()).await;
     assert_eq!(state(store.as_ref(), "declared").await, CronState::New);
+}
+
+/// One sweep judges several crons at once (PostgreSQL reads and writes them all in one
+/// statement each): every cron is judged on its own starts, and evaluated on its own runs.
+async fn each_cron_of_a_sweep_is_judged_on_its_own_runs(db: &TestDb) {
+    let store = &db.store;
+    let slots: Vec<DateTime<Utc>> = (1..=5).map(|h| utc(2026, 11, 20, h, 0, 0)).collect();
+    // Cron `job-i` started its first i slots (a few seconds late), and none after.
+    for i in 0..=5 {
+        let cron = format!("job-{i}");
+        declare(
+            store.as_ref(),
+            &cron,
+            ScheduleUpdate {
+                failure_threshold: Some(1),
+                ..hourly()
+            },
+        )
+        .await;
+        rewind(db, &cron, utc(2026, 11, 20, 0, 30, 0)).await;
+        for slot in &slots[..i] {
+            run_at(
+                store.as_ref(),
+                &cron,
+                *slot + TimeDelta::seconds(4),
+                Status::Completed,
+            )
+            .await;
+        }
+    }
+    let report = sweeper(store)
+        .sweep(utc(2026, 11, 20, 5, 10, 0))
+        .await
+        .unwrap();
+    assert_eq!(report.judged, 6);
+    assert_eq!(report.missed, 5 + 4 + 3 + 2 + 1);
+    assert_eq!(report.opened, 5);
+    for i in 0..=5 {
+        let cron = format!("job-{i}");
+        let rows: Vec<DateTime<Utc>> = missed(store.as_ref(), &cron)
+            .await
+            .into_iter()
+            .map(|(slot, n)| {
+                assert_eq!(n, 1);
+                slot
+            })
+            .collect();
+        assert_eq!(rows, slots[i..], "{cron}");
+        let open = open_incidents(store.as_ref(), &cron).await;
+        if i == 5 {
+            assert!(open.is_empty(), "{cron}: {open:?}");
+            continue;
+        }
+        assert_eq!(open.len(), 1, "{cron}");
+        assert_eq!(open[0].kind, IncidentKind::Missed);
+        let opening = open[0].opening_execution_id.expect("an opening run");
+        let run = store.execution(opening).await.unwrap().expect("stored");
+        assert_eq!(run.cron_name, cron);
+        assert_eq!(run.reason, Some(Reason::Missed));
+    }
 }

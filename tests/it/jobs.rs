@@ -8,7 +8,9 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use cronmon::store::Store;
-use cronmon::{Execution, ExecutionFilter, PageRequest, Reason, Status};
+use cronmon::{
+    CronName, CronRun, Execution, ExecutionFilter, PageRequest, Reason, ScheduleUpdate, Status,
+};
 use serde_json::json;
 
 use crate::common;
@@ -154,7 +156,16 @@ async fn async_job_success_error_and_panic(s: &Setup) {
         .iter()
         .find(|c| c.cron_name == "test-job")
         .unwrap();
+    assert_eq!(sched.cron_expression.as_deref(), Some("*/10 * * * *"));
+    assert_eq!(sched.timezone, "America/New_York");
     assert_eq!(sched.timeout_ms, 600_000);
+    assert_eq!(sched.grace_ms, 90_000);
+    assert_eq!(sched.heartbeat_timeout_ms, Some(300_000));
+    assert_eq!(sched.failure_threshold, 2);
+    assert_eq!(sched.recovery_threshold, 3);
+    assert_eq!(sched.anomaly_factor, 2.5);
+    assert_eq!(sched.min_duration_ms, Some(1));
+    assert!(sched.anomaly_incidents);
 }
 
 async fn sync_job_and_early_return(s: &Setup) {
@@ -339,6 +350,64 @@ async fn without_a_monitor_the_job_runs_and_warns_once() {
     );
 }
 
+/// `CronRun::builder`'s settings, one method each, reach the store through every destination;
+/// a setting out of bounds is refused where it is stored (the API's rule, applied once) and
+/// the run is recorded all the same.
+async fn the_builder_declares_every_limit(kind: Kind) {
+    let r = common::Recording::new(kind).await;
+    let refused = CronRun::builder(&r.monitor, "built-refused")
+        .timeout(Duration::from_secs(60))
+        .failure_threshold(0)
+        .start();
+    refused.complete();
+    let run = CronRun::builder(&r.monitor, "built")
+        .cron_expression("30 2 * * *")
+        .timezone("Europe/Paris")
+        .timeout(Duration::from_secs(1800))
+        .grace(Duration::from_secs(120))
+        .heartbeat_timeout(Duration::from_secs(90))
+        .failure_threshold(4)
+        .recovery_threshold(2)
+        .anomaly_factor(4.5)
+        .min_duration(Duration::from_millis(1500))
+        .anomaly_incidents(true)
+        .schedule(ScheduleUpdate {
+            display_name: Some("Built by hand".into()),
+            ..ScheduleUpdate::default()
+        })
+        .start();
+    run.complete();
+    r.flush().await;
+
+    let name = |n: &str| CronName::new(n).unwrap();
+    let s = r.store().schedule(&name("built")).await.unwrap().unwrap();
+    assert_eq!(s.display_name.as_deref(), Some("Built by hand"));
+    assert_eq!(s.cron_expression.as_deref(), Some("30 2 * * *"));
+    assert_eq!(s.timezone, "Europe/Paris");
+    assert_eq!(s.timeout_ms, 1_800_000);
+    assert_eq!(s.grace_ms, 120_000);
+    assert_eq!(s.heartbeat_timeout_ms, Some(90_000));
+    assert_eq!((s.failure_threshold, s.recovery_threshold), (4, 2));
+    assert_eq!(s.anomaly_factor, 4.5);
+    assert_eq!(s.min_duration_ms, Some(1500));
+    assert!(s.anomaly_incidents);
+    assert_eq!(runs_of(&**r.store(), "built").await.len(), 1);
+
+    // Refused whole: its valid timeout was not applied either; its run is there.
+    let s = r
+        .store()
+        .schedule(&name("built-refused"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(s.failure_threshold, 3);
+    assert_eq!(s.timeout_ms, 3_600_000);
+    let runs = runs_of(&**r.store(), "built-refused").await;
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].status, Status::Completed);
+    r.finish().await;
+}
+
 on_all_destinations!(
     async_job_success_error_and_panic,
     sync_job_and_early_return,
@@ -348,4 +417,7 @@ on_all_destinations!(
     kill_9_is_closed_as_crashed_by_the_next_job,
 );
 
-on_each_kind!(unreachable_monitor_loses_nothing);
+on_each_kind!(
+    unreachable_monitor_loses_nothing,
+    the_builder_declares_every_limit
+);

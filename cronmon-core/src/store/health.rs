@@ -39,6 +39,53 @@ pub(super) struct HealthSql {
 const INCIDENT_COLUMNS: &str = "id, cron_name, kind, opened_at, opening_execution_id, opened_from, \
 error_message, resolved_at, resolving_execution_id, after_outage";
 
+/// The columns of a recent run, in the order of `rows::RunBriefRow`.
+pub(super) const RUN_BRIEF_COLUMNS: &str = "id, status, reason, started_at, completed_at, \
+duration_ms, anomaly, error_message, last_heartbeat_at";
+
+/// A cron to evaluate with its open incident (`rows::DirtyCronRow`), before the `WHERE` that
+/// picks the crons (on `s.cron_name`).
+pub(super) fn dirty_cron_select(schedules: &str, incidents: &str) -> String {
+    format!(
+        "SELECT s.cron_name, s.cron_expression, s.timezone, s.timeout_ms,
+       s.heartbeat_timeout_ms, s.failure_threshold, s.recovery_threshold, s.anomaly_factor,
+       s.min_duration_ms, s.anomaly_incidents, s.paused_at, s.paused_until, s.is_enabled,
+       s.anomaly_checked_at, i.id AS incident_id, i.opened_at AS incident_opened_at,
+       i.opened_from AS incident_opened_from
+FROM {schedules} s
+LEFT JOIN {incidents} i ON i.cron_name = s.cron_name AND i.resolved_at IS NULL"
+    )
+}
+
+/// The `missed` row of slot `m` of judgement `j`: its id (a UUIDv7 of the slot's time), the
+/// slots it counts and its error message.
+pub(super) fn missed_row(
+    j: &crate::health::Judgement,
+    m: &crate::health::MissedSlot,
+) -> (uuid::Uuid, i64, String) {
+    let rest = j.missed_rest_slot == Some(m.slot);
+    let count = if rest {
+        (j.missed_in_row - crate::rules::limits::MISSED_ROWS_MAX).max(1)
+    } else {
+        1
+    };
+    let message = if rest {
+        format!(
+            "missed {count} slots in a row from {} to {}: no start by their deadlines",
+            m.slot.to_rfc3339(),
+            m.deadline.to_rfc3339()
+        )
+    } else {
+        format!("missed: no start by {}", m.deadline.to_rfc3339())
+    };
+    let id = uuid::Uuid::new_v7(uuid::Timestamp::from_unix(
+        uuid::NoContext,
+        u64::try_from(m.slot.timestamp()).unwrap_or(0),
+        m.slot.timestamp_subsec_nanos(),
+    ));
+    (id, count, message)
+}
+
 impl HealthSql {
     pub(super) fn new<D: Dialect>() -> Self {
         let s = D::SCHEMA.map_or(String::new(), |schema| format!("{schema}."));
@@ -132,18 +179,11 @@ WHERE cron_name IN (SELECT cron_name FROM {schedules} WHERE health_dirty
 RETURNING cron_name"
             ),
             dirty_cron: format!(
-                "SELECT s.cron_name, s.cron_expression, s.timezone, s.timeout_ms,
-       s.heartbeat_timeout_ms, s.failure_threshold, s.recovery_threshold, s.anomaly_factor,
-       s.min_duration_ms, s.anomaly_incidents, s.paused_at, s.paused_until, s.is_enabled,
-       s.anomaly_checked_at, i.id AS incident_id, i.opened_at AS incident_opened_at,
-       i.opened_from AS incident_opened_from
-FROM {schedules} s
-LEFT JOIN {incidents} i ON i.cron_name = s.cron_name AND i.resolved_at IS NULL
-WHERE s.cron_name = $1"
+                "{} WHERE s.cron_name = $1",
+                dirty_cron_select(&schedules, &incidents)
             ),
             recent_runs: format!(
-                "SELECT id, status, reason, started_at, completed_at, duration_ms, anomaly,
-       error_message, last_heartbeat_at
+                "SELECT {RUN_BRIEF_COLUMNS}
 FROM {executions} WHERE cron_name = $1 ORDER BY started_at DESC LIMIT $2"
             ),
             durations: format!(
@@ -271,7 +311,8 @@ macro_rules! health_ops {
                     .push(page.limit)
                     .push(" OFFSET ")
                     .push(page.offset());
-                let rows: Vec<rows::IncidentRow> = qb.build_query_as().fetch_all(pool).await.db()?;
+                let rows: Vec<rows::IncidentRow> =
+                    qb.build_query_as().fetch_all(pool).await.db()?;
                 Ok($crate::store::page_of(rows::into_model(rows), page, total))
             }
 
@@ -289,12 +330,13 @@ macro_rules! health_ops {
                 after: i64,
                 limit: u32,
             ) -> Result<Vec<IncidentEvent>> {
-                let rows: Vec<rows::IncidentEventRow> = sqlx::query_as($sql.incident_events.as_str())
-                    .bind(after)
-                    .bind(i64::from(limit.clamp(1, 1000)))
-                    .fetch_all(pool)
-                    .await
-                    .db()?;
+                let rows: Vec<rows::IncidentEventRow> =
+                    sqlx::query_as($sql.incident_events.as_str())
+                        .bind(after)
+                        .bind(i64::from(limit.clamp(1, 1000)))
+                        .fetch_all(pool)
+                        .await
+                        .db()?;
                 Ok(rows::into_model(rows))
             }
 
@@ -417,6 +459,9 @@ macro_rules! health_ops {
                 Ok(rows::into_model(rows))
             }
 
+            // A statement per cron, for SQLite (in-process); PostgreSQL sends one for all
+            // (`postgres/sweep.rs`).
+            #[allow(dead_code, reason = "PostgreSQL's store has its own")]
             pub(crate) async fn starts_between(
                 pool: &Pool,
                 windows: &[(String, DateTime<Utc>, DateTime<Utc>)],
@@ -424,13 +469,14 @@ macro_rules! health_ops {
                 let mut conn = pool.acquire().await.db()?;
                 let mut all = Vec::with_capacity(windows.len());
                 for (name, from, to) in windows {
-                    let starts: Vec<DateTime<Utc>> = sqlx::query_scalar($sql.starts_between.as_str())
-                        .bind(name.as_str())
-                        .bind(*from)
-                        .bind(*to)
-                        .fetch_all(&mut *conn)
-                        .await
-                        .db()?;
+                    let starts: Vec<DateTime<Utc>> =
+                        sqlx::query_scalar($sql.starts_between.as_str())
+                            .bind(name.as_str())
+                            .bind(*from)
+                            .bind(*to)
+                            .fetch_all(&mut *conn)
+                            .await
+                            .db()?;
                     all.push(starts);
                 }
                 Ok(all)
@@ -460,26 +506,7 @@ macro_rules! health_ops {
                         continue;
                     }
                     for m in &j.missed {
-                        let rest = j.missed_rest_slot == Some(m.slot);
-                        let count = if rest {
-                            (j.missed_in_row - $crate::rules::limits::MISSED_ROWS_MAX).max(1)
-                        } else {
-                            1
-                        };
-                        let message = if rest {
-                            format!(
-                                "missed {count} slots in a row from {} to {}: no start by their deadlines",
-                                m.slot.to_rfc3339(),
-                                (m.deadline).to_rfc3339()
-                            )
-                        } else {
-                            format!("missed: no start by {}", m.deadline.to_rfc3339())
-                        };
-                        let id = Uuid::new_v7(uuid::Timestamp::from_unix(
-                            uuid::NoContext,
-                            u64::try_from(m.slot.timestamp()).unwrap_or(0),
-                            m.slot.timestamp_subsec_nanos(),
-                        ));
+                        let (id, count, message) = $crate::store::health::missed_row(j, m);
                         sqlx::query($sql.insert_missed.as_str())
                             .bind(id)
                             .bind(j.cron_name.as_str())
@@ -497,6 +524,9 @@ macro_rules! health_ops {
                 Ok(applied)
             }
 
+            // A statement per cron, for SQLite (in-process); PostgreSQL sends one for all
+            // (`postgres/sweep.rs`).
+            #[allow(dead_code, reason = "PostgreSQL's store has its own")]
             pub(crate) async fn dirty_crons(
                 pool: &Pool,
                 limit: u32,
@@ -523,6 +553,9 @@ macro_rules! health_ops {
                 Ok(crons)
             }
 
+            // A statement per cron, for SQLite (in-process); PostgreSQL sends one for all
+            // (`postgres/sweep.rs`).
+            #[allow(dead_code, reason = "PostgreSQL's store has its own")]
             pub(crate) async fn recent_runs(
                 pool: &Pool,
                 names: &[String],
@@ -559,6 +592,8 @@ macro_rules! health_ops {
                 Ok((i64::try_from(n).unwrap_or(i64::MAX), p95))
             }
 
+            // Statements per change, for SQLite; PostgreSQL's are per kind of change.
+            #[allow(dead_code, reason = "PostgreSQL's store has its own")]
             pub(crate) async fn apply_health(
                 pool: &Pool,
                 changes: &[HealthChange],
@@ -600,7 +635,15 @@ macro_rules! health_ops {
                             .await
                             .db()?;
                         if done.rows_affected() > 0 {
-                            insert_event(&mut tx, IncidentEventKind::Resolved, Some(id), Some(&c.cron_name), at, None).await?;
+                            insert_event(
+                                &mut tx,
+                                IncidentEventKind::Resolved,
+                                Some(id),
+                                Some(&c.cron_name),
+                                at,
+                                None,
+                            )
+                            .await?;
                         }
                     }
                     if let Some(i) = &c.open {
@@ -617,7 +660,15 @@ macro_rules! health_ops {
                             .await
                             .db()?;
                         if done.rows_affected() > 0 {
-                            insert_event(&mut tx, IncidentEventKind::Opened, Some(i.id), Some(&i.cron_name), i.opened_at, None).await?;
+                            insert_event(
+                                &mut tx,
+                                IncidentEventKind::Opened,
+                                Some(i.id),
+                                Some(&i.cron_name),
+                                i.opened_at,
+                                None,
+                            )
+                            .await?;
                             opened.push(i.id);
                         }
                     }
@@ -653,7 +704,15 @@ macro_rules! health_ops {
                 details: &serde_json::Value,
             ) -> Result<()> {
                 let mut tx = pool.begin().await.db()?;
-                insert_event(&mut tx, IncidentEventKind::OutageSummary, None, None, at, Some(details)).await?;
+                insert_event(
+                    &mut tx,
+                    IncidentEventKind::OutageSummary,
+                    None,
+                    None,
+                    at,
+                    Some(details),
+                )
+                .await?;
                 tx.commit().await.db()
             }
         }

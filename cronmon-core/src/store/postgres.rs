@@ -18,6 +18,7 @@ super::health::health_ops!(sqlx::Postgres, super::HEALTH_SQL);
 super::sql::shared_ops!(sqlx::Postgres, SQL);
 
 mod batch;
+mod sweep;
 
 /// The schema that holds every object of cronmon's. The migration, and the statements below
 /// that only PostgreSQL runs, spell it out; the shared statements take it from here.
@@ -381,7 +382,7 @@ impl Store for PgStore {
             chrono::DateTime<chrono::Utc>,
         )],
     ) -> Result<Vec<Vec<chrono::DateTime<chrono::Utc>>>> {
-        health_ops::starts_between(&self.pool, windows).await
+        sweep::starts_between(&self.pool, windows).await
     }
 
     async fn record_judgements(
@@ -389,7 +390,10 @@ impl Store for PgStore {
         judgements: &[crate::health::Judgement],
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<bool>> {
-        health_ops::record_judgements(&self.pool, judgements, now).await
+        match sweep::record_judgements(&self.pool, judgements).await? {
+            Some(applied) => Ok(applied),
+            None => health_ops::record_judgements(&self.pool, judgements, now).await,
+        }
     }
 
     async fn dirty_crons(
@@ -397,7 +401,7 @@ impl Store for PgStore {
         limit: u32,
         also: &[String],
     ) -> Result<Vec<crate::health::DirtyCron>> {
-        health_ops::dirty_crons(&self.pool, limit, also).await
+        sweep::dirty_crons(&self.pool, limit, also).await
     }
 
     async fn recent_runs(
@@ -405,7 +409,7 @@ impl Store for PgStore {
         names: &[String],
         limit: u32,
     ) -> Result<Vec<Vec<crate::health::RunBrief>>> {
-        health_ops::recent_runs(&self.pool, names, limit).await
+        sweep::recent_runs(&self.pool, names, limit).await
     }
 
     async fn duration_p95(
@@ -419,9 +423,9 @@ impl Store for PgStore {
     async fn apply_health(
         &self,
         changes: &[crate::health::HealthChange],
-        now: chrono::DateTime<chrono::Utc>,
+        _now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<uuid::Uuid>> {
-        health_ops::apply_health(&self.pool, changes, now).await
+        sweep::apply_health(&self.pool, changes).await
     }
 
     async fn record_outage_summary(

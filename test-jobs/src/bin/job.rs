@@ -3,7 +3,21 @@
 
 use std::time::Duration;
 
-#[cronmon::tracked_cron("test-job", timeout = "10m", flush_timeout = "4s")]
+// Every setting the attribute declares, so the tests can read each back from the store.
+#[cronmon::tracked_cron(
+    "test-job",
+    schedule = "*/10 * * * *",
+    timezone = "America/New_York",
+    timeout = "10m",
+    grace = "90s",
+    heartbeat_timeout = "5m",
+    failure_threshold = 2,
+    recovery_threshold = 3,
+    anomaly_factor = 2.5,
+    min_duration = "1ms",
+    anomaly_incidents = true,
+    flush_timeout = "4s"
+)]
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mode = std::env::args().nth(1).unwrap_or_default();

@@ -70,6 +70,28 @@ fn impl_in_result() -> Result<impl std::fmt::Display, std::fmt::Error> {
 )]
 fn options() {}
 
+// The limits at their bounds, numbers as integer or float literals, a trailing comma.
+#[tracked_cron(
+    "limits",
+    heartbeat_timeout = "30d",
+    failure_threshold = 1,
+    recovery_threshold = 100,
+    anomaly_factor = 1000,
+    min_duration = "0ms",
+    anomaly_incidents = false,
+)]
+fn limits() {}
+
+#[tracked_cron(
+    "limits-async",
+    failure_threshold = 100,
+    recovery_threshold = 1,
+    anomaly_factor = 1.0,
+    min_duration = "366d",
+    anomaly_incidents = true
+)]
+async fn limits_async() {}
+
 #[tracked_cron("async", crate = "cronmon")]
 async fn later(x: u8) -> Result<u8, std::fmt::Error> {
     Ok(x)
@@ -102,5 +124,7 @@ fn main() -> ExitCode {
     assert_send(pimpl_async());
     assert_eq!(impl_in_result().unwrap().to_string(), "5");
     options();
+    limits();
+    assert_send(limits_async());
     ExitCode::SUCCESS
 }

@@ -90,7 +90,7 @@ struct Finishes {
 
 /// The first key of cronmon's advisory locks (`pg_advisory_xact_lock(int4, int4)`), so they
 /// never collide with the host application's one-key locks: "cron" in ASCII.
-const LOCK_SPACE: i32 = 0x6372_6f6e;
+pub(super) const LOCK_SPACE: i32 = 0x6372_6f6e;
 
 /// Takes the advisory lock of every cron whose rows or roll-ups `events` may touch, in sorted
 /// key order, for the rest of the transaction: the crons named by starts (and by finishes that
