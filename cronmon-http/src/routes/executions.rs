@@ -152,6 +152,18 @@ pub(crate) struct Pagination {
     pub total_pages: i64,
 }
 
+impl Pagination {
+    /// The figures of `page`, without its rows.
+    pub(crate) fn of<T>(page: &cronmon_core::Page<T>) -> Self {
+        Self {
+            page: page.page,
+            limit: page.limit,
+            total: page.total,
+            total_pages: page.total_pages,
+        }
+    }
+}
+
 /// Answer of `GET /cron-executions/list`.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ListResponse {
@@ -423,12 +435,7 @@ pub(crate) async fn list(
     let found = api.store().list_executions(&filter, request).await?;
     Ok(Json(ListResponse {
         success: true,
-        pagination: Pagination {
-            page: found.page,
-            limit: found.limit,
-            total: found.total,
-            total_pages: found.total_pages,
-        },
+        pagination: Pagination::of(&found),
         executions: found.items,
     }))
 }

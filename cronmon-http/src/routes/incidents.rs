@@ -66,12 +66,7 @@ pub(crate) async fn list(
     let found = api.store().incidents(&filter, request).await?;
     Ok(Json(IncidentsResponse {
         success: true,
-        pagination: Pagination {
-            page: found.page,
-            limit: found.limit,
-            total: found.total,
-            total_pages: found.total_pages,
-        },
+        pagination: Pagination::of(&found),
         incidents: found.items,
     }))
 }
