@@ -64,6 +64,7 @@ on_both!(
     a_stuck_run_opens_an_incident,
     states_follow_runs_slots_and_pauses,
     each_cron_of_a_sweep_is_judged_on_its_own_runs,
+    a_new_threshold_is_applied_to_the_runs_there_are,
 );
 
 fn name(s: &str) -> CronName {
@@ -1020,4 +1021,47 @@ async fn each_cron_of_a_sweep_is_judged_on_its_own_runs(db: &TestDb) {
         assert_eq!(run.cron_name, cron);
         assert_eq!(run.reason, Some(Reason::Missed));
     }
+}
+
+async fn a_new_threshold_is_applied_to_the_runs_there_are(db: &TestDb) {
+    let store = &db.store;
+    declare(store.as_ref(), "tuned", ScheduleUpdate::default()).await;
+    let now = now_s();
+    for minutes in [20, 10] {
+        run_at(
+            store.as_ref(),
+            "tuned",
+            now - TimeDelta::minutes(minutes),
+            Status::Failed,
+        )
+        .await;
+    }
+    let mut sweeper = sweeper(store);
+    sweeper.sweep(now).await.unwrap();
+    assert!(
+        open_incidents(store.as_ref(), "tuned").await.is_empty(),
+        "2 failures of 3"
+    );
+    // Lowered with no new run: the next round opens the incident.
+    declare(
+        store.as_ref(),
+        "tuned",
+        ScheduleUpdate {
+            failure_threshold: Some(2),
+            ..ScheduleUpdate::default()
+        },
+    )
+    .await;
+    sweeper.sweep(now).await.unwrap();
+    assert_eq!(open_incidents(store.as_ref(), "tuned").await.len(), 1);
+    // A cron marked by hand (what the sweep does when it could not write an evaluation) is
+    // taken by the next round.
+    store.mark_dirty(&["tuned".to_owned()]).await.unwrap();
+    let taken = store.dirty_crons(10, &[]).await.unwrap();
+    assert_eq!(taken.len(), 1);
+    assert_eq!(taken[0].cron_name, "tuned");
+    assert!(
+        store.dirty_crons(10, &[]).await.unwrap().is_empty(),
+        "taken once"
+    );
 }

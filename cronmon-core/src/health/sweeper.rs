@@ -162,10 +162,21 @@ impl Sweeper {
                 break;
             }
             let full = dirty.len() >= self.config.batch as usize;
-            opened.extend(
-                self.evaluate(&dirty, &windows, now, tolerance, catching_up, &mut report)
-                    .await?,
-            );
+            match self
+                .evaluate(&dirty, &windows, now, tolerance, catching_up, &mut report)
+                .await
+            {
+                Ok(ids) => opened.extend(ids),
+                Err(e) => {
+                    // Their marks were taken: put them back, so the next round evaluates
+                    // these crons instead of waiting for their next run.
+                    let names: Vec<String> = dirty.iter().map(|d| d.cron_name.clone()).collect();
+                    if let Err(again) = self.store.mark_dirty(&names).await {
+                        tracing::warn!(error = %again, crons = names.len(), "could not mark crons for the next sweep");
+                    }
+                    return Err(e);
+                }
+            }
             if !full {
                 break;
             }

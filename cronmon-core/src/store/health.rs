@@ -24,6 +24,7 @@ pub(super) struct HealthSql {
     pub(super) advance_cursor: String,
     pub(super) insert_missed: String,
     pub(super) claim_dirty: String,
+    pub(super) mark_dirty: String,
     pub(super) dirty_cron: String,
     pub(super) recent_runs: String,
     pub(super) durations: String,
@@ -171,6 +172,9 @@ VALUES ($1, $2, 'failed', 'missed', 'scheduled', $3, $4, $5, $3, $6)
 ON CONFLICT (cron_name, scheduled_for) WHERE reason = 'missed'
 DO UPDATE SET completed_at = excluded.completed_at, error_message = excluded.error_message,
     slots_missed = excluded.slots_missed"
+            ),
+            mark_dirty: format!(
+                "UPDATE {schedules} SET health_dirty = TRUE WHERE cron_name = $1 AND NOT health_dirty"
             ),
             claim_dirty: format!(
                 "UPDATE {schedules} SET health_dirty = FALSE
@@ -522,6 +526,19 @@ macro_rules! health_ops {
                 }
                 tx.commit().await.db()?;
                 Ok(applied)
+            }
+
+            // Only after a failed evaluation: a statement per cron on both databases.
+            pub(crate) async fn mark_dirty(pool: &Pool, names: &[String]) -> Result<()> {
+                let mut conn = pool.acquire().await.db()?;
+                for name in names {
+                    sqlx::query($sql.mark_dirty.as_str())
+                        .bind(name.as_str())
+                        .execute(&mut *conn)
+                        .await
+                        .db()?;
+                }
+                Ok(())
             }
 
             // A statement per cron, for SQLite (in-process); PostgreSQL sends one for all

@@ -217,6 +217,10 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// also the crons named in `also`, with their settings.
     async fn dirty_crons(&self, limit: u32, also: &[String]) -> Result<Vec<DirtyCron>>;
 
+    /// Marks crons for the next sweep to evaluate again (as a write of one of their runs
+    /// does): for crons taken by [`Store::dirty_crons`] whose evaluation could not be written.
+    async fn mark_dirty(&self, names: &[String]) -> Result<()>;
+
     /// For each cron of `names`: its newest runs by start, at most `limit`.
     async fn recent_runs(&self, names: &[String], limit: u32) -> Result<Vec<Vec<RunBrief>>>;
 

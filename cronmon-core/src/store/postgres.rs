@@ -396,6 +396,10 @@ impl Store for PgStore {
         }
     }
 
+    async fn mark_dirty(&self, names: &[String]) -> Result<()> {
+        health_ops::mark_dirty(&self.pool, names).await
+    }
+
     async fn dirty_crons(
         &self,
         limit: u32,

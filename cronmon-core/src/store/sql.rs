@@ -153,6 +153,9 @@ WHERE id = $1 AND status = 'running'"
     anomaly_factor = coalesce($12, anomaly_factor),
     min_duration_ms = coalesce($13, min_duration_ms),
     anomaly_incidents = coalesce($14, anomaly_incidents),
+    -- New thresholds or anomaly settings may open or resolve an incident with the runs as
+    -- they are: the sweep looks at the cron again.
+    health_dirty = TRUE,
     judged_through = CASE WHEN $15 THEN $11 ELSE judged_through END,
     next_deadline_at = CASE WHEN coalesce($3, cron_expression) IS NULL THEN NULL
                             WHEN $15 THEN $11

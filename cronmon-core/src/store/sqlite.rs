@@ -356,6 +356,10 @@ impl Store for SqliteStore {
         health_ops::record_judgements(&self.pool, judgements, now).await
     }
 
+    async fn mark_dirty(&self, names: &[String]) -> Result<()> {
+        health_ops::mark_dirty(&self.pool, names).await
+    }
+
     async fn dirty_crons(
         &self,
         limit: u32,
