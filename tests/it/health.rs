@@ -528,7 +528,7 @@ async fn one_open_incident_per_cron(db: &TestDb) {
             ..HealthChange::default()
         })
         .collect();
-    let opened = store.apply_health(&changes, now).await.unwrap();
+    let opened = store.apply_health(&changes).await.unwrap();
     assert_eq!(opened.len(), 1);
     assert_eq!(open_incidents(store.as_ref(), "twice").await.len(), 1);
     assert_eq!(store.incident_events(0, 10).await.unwrap().len(), 1);

@@ -244,7 +244,7 @@ impl Sweeper {
         // In name order, the order in which writers lock schedule rows, so a sweep and a
         // batch of runs never wait on each other in a cycle.
         judgements.sort_by(|a, b| a.cron_name.cmp(&b.cron_name));
-        let written = self.store.record_judgements(&judgements, until).await?;
+        let written = self.store.record_judgements(&judgements).await?;
         for (j, applied) in judgements.iter().zip(written) {
             if applied {
                 report.judged += 1;
@@ -318,7 +318,7 @@ impl Sweeper {
         if changes.is_empty() {
             return Ok(Vec::new());
         }
-        self.store.apply_health(&changes, now).await
+        self.store.apply_health(&changes).await
     }
 
     fn schedule(&mut self, expression: &str, timezone: &str) -> Option<CronSchedule> {

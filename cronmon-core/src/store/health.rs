@@ -489,9 +489,7 @@ macro_rules! health_ops {
             pub(crate) async fn record_judgements(
                 pool: &Pool,
                 judgements: &[Judgement],
-                now: DateTime<Utc>,
             ) -> Result<Vec<bool>> {
-                let _ = now;
                 let mut tx = pool.begin().await.db()?;
                 let mut applied = Vec::with_capacity(judgements.len());
                 for j in judgements {
@@ -614,7 +612,6 @@ macro_rules! health_ops {
             pub(crate) async fn apply_health(
                 pool: &Pool,
                 changes: &[HealthChange],
-                now: DateTime<Utc>,
             ) -> Result<Vec<Uuid>> {
                 let mut tx = pool.begin().await.db()?;
                 let mut opened = Vec::new();
@@ -690,7 +687,6 @@ macro_rules! health_ops {
                         }
                     }
                 }
-                let _ = now;
                 tx.commit().await.db()?;
                 Ok(opened)
             }

@@ -207,11 +207,7 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// number of sweepers) and each cron's new cursor. A judgement whose cron's cursor is no
     /// longer `judged_through_was` (another sweeper judged it) writes nothing and answers
     /// false.
-    async fn record_judgements(
-        &self,
-        judgements: &[Judgement],
-        now: DateTime<Utc>,
-    ) -> Result<Vec<bool>>;
+    async fn record_judgements(&self, judgements: &[Judgement]) -> Result<Vec<bool>>;
 
     /// Takes the crons whose runs changed since they were last taken (at most `limit`), and
     /// also the crons named in `also`, with their settings.
@@ -231,8 +227,7 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// `missed` rows, flags anomalies, opens or resolves incidents with an [`IncidentEvent`]
     /// for each. An incident that would be a second open one for its cron is not written.
     /// Answers the ids of the incidents opened.
-    async fn apply_health(&self, changes: &[HealthChange], now: DateTime<Utc>)
-    -> Result<Vec<Uuid>>;
+    async fn apply_health(&self, changes: &[HealthChange]) -> Result<Vec<Uuid>>;
 
     /// Records the summary of what the first judgement after an outage opened.
     async fn record_outage_summary(

@@ -388,11 +388,10 @@ impl Store for PgStore {
     async fn record_judgements(
         &self,
         judgements: &[crate::health::Judgement],
-        now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<bool>> {
         match sweep::record_judgements(&self.pool, judgements).await? {
             Some(applied) => Ok(applied),
-            None => health_ops::record_judgements(&self.pool, judgements, now).await,
+            None => health_ops::record_judgements(&self.pool, judgements).await,
         }
     }
 
@@ -427,7 +426,6 @@ impl Store for PgStore {
     async fn apply_health(
         &self,
         changes: &[crate::health::HealthChange],
-        _now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<uuid::Uuid>> {
         sweep::apply_health(&self.pool, changes).await
     }

@@ -351,9 +351,8 @@ impl Store for SqliteStore {
     async fn record_judgements(
         &self,
         judgements: &[crate::health::Judgement],
-        now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<bool>> {
-        health_ops::record_judgements(&self.pool, judgements, now).await
+        health_ops::record_judgements(&self.pool, judgements).await
     }
 
     async fn mark_dirty(&self, names: &[String]) -> Result<()> {
@@ -387,9 +386,8 @@ impl Store for SqliteStore {
     async fn apply_health(
         &self,
         changes: &[crate::health::HealthChange],
-        now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<uuid::Uuid>> {
-        health_ops::apply_health(&self.pool, changes, now).await
+        health_ops::apply_health(&self.pool, changes).await
     }
 
     async fn record_outage_summary(
