@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::state::is_paused;
-use super::{DueCron, Judgement, MaintenanceWindow, MissedSlot};
+use super::{DueCron, Judgement, MissedSlot, OpenWindows};
 use crate::rules::CronSchedule;
 use crate::rules::limits::MISSED_ROWS_MAX;
 
@@ -17,12 +17,14 @@ pub(crate) fn judge_slots(
     due: &DueCron,
     schedule: &CronSchedule,
     starts: &[DateTime<Utc>],
-    windows: &[&MaintenanceWindow],
+    windows: &OpenWindows,
     until: DateTime<Utc>,
     tolerance: TimeDelta,
     max_slots: usize,
 ) -> Judgement {
-    let grace = TimeDelta::milliseconds(due.grace_ms);
+    // Checked: a grace written by hand past what a time can hold judges nothing, and never
+    // stops the sweep.
+    let grace = TimeDelta::try_milliseconds(due.grace_ms).unwrap_or(TimeDelta::MAX);
     let served: HashSet<DateTime<Utc>> = starts
         .iter()
         .filter_map(|t| schedule.slot_for_start(*t, tolerance))
@@ -36,7 +38,9 @@ pub(crate) fn judge_slots(
         missed_in_row: due.missed_in_row,
         missed_rest_slot: due.missed_rest_slot,
     };
-    let last_due = until - grace;
+    let last_due = until
+        .checked_sub_signed(grace)
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
     for slot in schedule
         .slots_between(due.judged_through, last_due)
         .take(max_slots)
@@ -49,11 +53,12 @@ pub(crate) fn judge_slots(
         }
         let excused = !due.is_enabled
             || is_paused(due.paused_at, due.paused_until, slot)
-            || windows.iter().any(|w| w.covers(slot));
+            || windows.covers(Some(&due.cron_name), slot);
         if excused {
             continue;
         }
-        let deadline = slot + grace;
+        // The slot is at most `until - grace`: this holds.
+        let deadline = slot.checked_add_signed(grace).unwrap_or(until);
         if judgement.missed_in_row < MISSED_ROWS_MAX {
             judgement.missed.push(MissedSlot {
                 slot,
@@ -78,13 +83,14 @@ pub(crate) fn judge_slots(
     }
     judgement.next_deadline_at = schedule
         .first_after(judgement.judged_through)
-        .map(|next| next + grace);
+        .and_then(|next| next.checked_add_signed(grace));
     judgement
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::health::MaintenanceWindow;
     use chrono::TimeZone;
 
     fn due(expr: &str, grace_ms: i64, through: DateTime<Utc>) -> (DueCron, CronSchedule) {
@@ -119,7 +125,7 @@ mod tests {
             &d,
             &sched,
             &starts,
-            &[],
+            &OpenWindows::default(),
             t(3, 5, 0),
             TimeDelta::seconds(60),
             100,
@@ -135,13 +141,32 @@ mod tests {
     }
 
     #[test]
+    fn a_grace_no_time_can_hold_judges_nothing_and_never_panics() {
+        // What a row written by hand could hold; the API refuses more than 30 days.
+        for grace_ms in [i64::MAX, 10_i64.pow(15)] {
+            let (d, sched) = due("* * * * *", grace_ms, t(0, 0, 0));
+            let j = judge_slots(
+                &d,
+                &sched,
+                &[],
+                &OpenWindows::default(),
+                t(5, 0, 0),
+                TimeDelta::seconds(60),
+                100,
+            );
+            assert!(j.missed.is_empty());
+            assert_eq!(j.judged_through, t(0, 0, 0));
+        }
+    }
+
+    #[test]
     fn a_slot_waits_for_its_deadline() {
         let (d, sched) = due("0 * * * *", 300_000, t(0, 30, 0));
         let j = judge_slots(
             &d,
             &sched,
             &[],
-            &[],
+            &OpenWindows::default(),
             t(1, 4, 59),
             TimeDelta::seconds(60),
             100,
@@ -159,7 +184,7 @@ mod tests {
             &d,
             &sched,
             &[],
-            &[],
+            &OpenWindows::default(),
             t(0, 10, 0),
             TimeDelta::seconds(1),
             100,
@@ -177,7 +202,7 @@ mod tests {
             &d,
             &sched,
             &[],
-            &[],
+            &OpenWindows::default(),
             t(0, 12, 0),
             TimeDelta::seconds(1),
             100,
@@ -203,7 +228,7 @@ mod tests {
             &d,
             &sched,
             &[],
-            &[&window],
+            &OpenWindows::parse(&[window]),
             t(5, 0, 0),
             TimeDelta::seconds(1),
             100,

@@ -20,7 +20,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -249,14 +249,40 @@ impl MaintenanceWindow {
 
     /// Whether `t` falls in one of this window's occurrences.
     pub fn covers(&self, t: DateTime<Utc>) -> bool {
-        let Ok(schedule) = crate::rules::CronSchedule::new(&self.cron_expression, &self.timezone)
-        else {
-            return false;
-        };
-        let length = chrono::TimeDelta::milliseconds(self.duration_ms);
-        schedule
-            .latest_at_or_before(t)
-            .is_some_and(|start| t < start + length)
+        OpenWindows::parse(std::slice::from_ref(self)).covers(None, t)
+    }
+}
+
+/// Maintenance windows parsed once, for a sweep that asks about many slots.
+#[derive(Debug, Default)]
+pub(crate) struct OpenWindows(Vec<(Option<String>, crate::rules::CronSchedule, TimeDelta)>);
+
+impl OpenWindows {
+    /// The windows whose expression parses (a stored one that no longer does covers nothing).
+    pub(crate) fn parse(windows: &[MaintenanceWindow]) -> Self {
+        Self(
+            windows
+                .iter()
+                .filter_map(|w| {
+                    let schedule =
+                        crate::rules::CronSchedule::new(&w.cron_expression, &w.timezone).ok()?;
+                    let length = TimeDelta::try_milliseconds(w.duration_ms)?;
+                    Some((w.cron_name.clone(), schedule, length))
+                })
+                .collect(),
+        )
+    }
+
+    /// Whether `t` falls in a window that applies to `cron` (its own or one for every cron);
+    /// with no cron, in any window.
+    pub(crate) fn covers(&self, cron: Option<&str>, t: DateTime<Utc>) -> bool {
+        self.0.iter().any(|(only, schedule, length)| {
+            cron.is_none_or(|cron| only.as_deref().is_none_or(|n| n == cron))
+                && schedule
+                    .latest_at_or_before(t)
+                    .and_then(|start| start.checked_add_signed(*length))
+                    .is_some_and(|end| t < end)
+        })
     }
 }
 

@@ -4,9 +4,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::state::is_paused;
-use super::{
-    Anomaly, DirtyCron, HealthChange, Incident, IncidentKind, MaintenanceWindow, RunBrief,
-};
+use super::{Anomaly, DirtyCron, HealthChange, Incident, IncidentKind, OpenWindows, RunBrief};
 use crate::model::{Reason, Status};
 use crate::rules::CronSchedule;
 
@@ -30,7 +28,7 @@ pub(crate) fn evaluate(
     runs: &[RunBrief],
     schedule: Option<&CronSchedule>,
     p95: Option<(i64, Option<i64>)>,
-    windows: &[&MaintenanceWindow],
+    windows: &OpenWindows,
     now: DateTime<Utc>,
     tolerance: TimeDelta,
 ) -> HealthChange {
@@ -131,7 +129,7 @@ pub(crate) fn evaluate(
 
     let quiet = !cron.is_enabled
         || is_paused(cron.paused_at, cron.paused_until, now)
-        || windows.iter().any(|w| w.covers(now));
+        || windows.covers(Some(&cron.cron_name), now);
     match &cron.open_incident {
         None => {
             let threshold = usize::try_from(cron.failure_threshold.max(1)).unwrap_or(1);
@@ -247,12 +245,28 @@ mod tests {
         let two = [fail(1), fail(2), run(3, Status::Completed, None)];
         let c = cron(3, 1);
         assert!(
-            evaluate(&c, &two, None, None, &[], now, TimeDelta::seconds(60))
-                .open
-                .is_none()
+            evaluate(
+                &c,
+                &two,
+                None,
+                None,
+                &OpenWindows::default(),
+                now,
+                TimeDelta::seconds(60)
+            )
+            .open
+            .is_none()
         );
         let three = [fail(1), fail(2), fail(3), run(4, Status::Completed, None)];
-        let change = evaluate(&c, &three, None, None, &[], now, TimeDelta::seconds(60));
+        let change = evaluate(
+            &c,
+            &three,
+            None,
+            None,
+            &OpenWindows::default(),
+            now,
+            TimeDelta::seconds(60),
+        );
         let opened = change.open.expect("opens");
         assert_eq!(opened.opening_execution_id, Some(three[0].id));
         assert_eq!(opened.opened_from, three[2].started_at);
@@ -272,12 +286,28 @@ mod tests {
         let ok = |h| run(h, Status::Completed, None);
         let one = [ok(1), failed.clone()];
         assert!(
-            evaluate(&c, &one, None, None, &[], now, TimeDelta::seconds(60))
-                .resolve
-                .is_none()
+            evaluate(
+                &c,
+                &one,
+                None,
+                None,
+                &OpenWindows::default(),
+                now,
+                TimeDelta::seconds(60)
+            )
+            .resolve
+            .is_none()
         );
         let two = [ok(1), ok(2), failed];
-        let change = evaluate(&c, &two, None, None, &[], now, TimeDelta::seconds(60));
+        let change = evaluate(
+            &c,
+            &two,
+            None,
+            None,
+            &OpenWindows::default(),
+            now,
+            TimeDelta::seconds(60),
+        );
         assert_eq!(change.resolve.map(|r| r.2), Some(Some(two[0].id)));
     }
 
@@ -288,9 +318,17 @@ mod tests {
         c.paused_at = Some(now - TimeDelta::hours(1));
         let runs = [run(1, Status::Failed, Some(Reason::Error))];
         assert!(
-            evaluate(&c, &runs, None, None, &[], now, TimeDelta::seconds(60))
-                .open
-                .is_none()
+            evaluate(
+                &c,
+                &runs,
+                None,
+                None,
+                &OpenWindows::default(),
+                now,
+                TimeDelta::seconds(60)
+            )
+            .open
+            .is_none()
         );
     }
 
@@ -306,7 +344,7 @@ mod tests {
             &runs,
             None,
             Some((25, Some(1000))),
-            &[],
+            &OpenWindows::default(),
             now,
             TimeDelta::seconds(60),
         );
@@ -318,7 +356,7 @@ mod tests {
                 &runs,
                 None,
                 Some((19, Some(1000))),
-                &[],
+                &OpenWindows::default(),
                 now,
                 TimeDelta::seconds(60)
             )
@@ -331,7 +369,7 @@ mod tests {
             &runs,
             None,
             Some((25, Some(1000))),
-            &[],
+            &OpenWindows::default(),
             now,
             TimeDelta::seconds(60),
         );
@@ -355,7 +393,7 @@ mod tests {
             &runs,
             Some(&schedule),
             None,
-            &[],
+            &OpenWindows::default(),
             now,
             TimeDelta::seconds(60),
         );

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::{DirtyCron, DueCron, MaintenanceWindow, evaluate, judge_slots};
+use super::{DirtyCron, DueCron, OpenWindows, evaluate, judge_slots};
 use crate::error::Result;
 use crate::rules::CronSchedule;
 use crate::store::Store;
@@ -17,7 +17,7 @@ pub struct SweepConfig {
     /// How often sweeps run; a heartbeat silent for three times this (at least 30 s) is a gap.
     pub every: Duration,
     /// After a gap, how long slots due in it wait before they are judged, so runs spooled
-    /// while cronmon was down arrive first.
+    /// while cronmon was down arrive first (at most a day).
     pub settle: Duration,
     /// How early a start may be for the slot it serves.
     pub tolerance: Duration,
@@ -82,6 +82,12 @@ pub struct Sweeper {
 /// Most rounds of `batch` crons one sweep reads, so a sweep ends even if writers keep up.
 const ROUNDS_MAX: usize = 20;
 
+/// Longest settling delay (the server's `--settle` has the same bound).
+const SETTLE_MAX: Duration = Duration::from_secs(86_400);
+
+/// Most parsed schedules kept between rounds.
+const SCHEDULES_CACHED_MAX: usize = 50_000;
+
 /// Most slots of one cron judged in one round.
 const SLOTS_PER_ROUND: usize = 5000;
 
@@ -107,10 +113,19 @@ impl Sweeper {
     /// One round at `now` (pass `Utc::now()`; tests pass their own clock).
     pub async fn sweep(&mut self, now: DateTime<Utc>) -> Result<SweepReport> {
         let mut report = SweepReport::default();
-        let gap_after = (self.config.every * 3).max(Duration::from_secs(30));
+        let gap_after = self
+            .config
+            .every
+            .saturating_mul(3)
+            .max(Duration::from_secs(30));
         let (status, previous) = self
             .store
-            .sweeper_beat(&self.instance, now, gap_after, self.config.settle)
+            .sweeper_beat(
+                &self.instance,
+                now,
+                gap_after,
+                self.config.settle.min(SETTLE_MAX),
+            )
             .await?;
         let holding = status.settle_until.filter(|s| now < *s);
         let until = match (holding, status.gap_from) {
@@ -123,7 +138,7 @@ impl Sweeper {
             .settle_until
             .is_some_and(|s| s <= now && previous.is_none_or(|p| p < s));
 
-        let windows = self.store.maintenance_windows().await?;
+        let windows = OpenWindows::parse(&self.store.maintenance_windows().await?);
         let tolerance = to_delta(self.config.tolerance);
 
         // Crons that missed a slot count it toward their threshold: evaluated below.
@@ -197,7 +212,7 @@ impl Sweeper {
     async fn judge(
         &mut self,
         due: &[DueCron],
-        windows: &[MaintenanceWindow],
+        windows: &OpenWindows,
         until: DateTime<Utc>,
         tolerance: TimeDelta,
         report: &mut SweepReport,
@@ -208,21 +223,24 @@ impl Sweeper {
             .map(|d| {
                 (
                     d.cron_name.clone(),
-                    d.judged_through - tolerance,
-                    until + tolerance,
+                    d.judged_through
+                        .checked_sub_signed(tolerance)
+                        .unwrap_or(DateTime::<Utc>::MIN_UTC),
+                    until
+                        .checked_add_signed(tolerance)
+                        .unwrap_or(DateTime::<Utc>::MAX_UTC),
                 )
             })
             .collect();
         let starts = self.store.starts_between(&reach).await?;
         let mut judgements = Vec::with_capacity(due.len());
         for (d, starts) in due.iter().zip(starts) {
-            let applicable = applying(windows, &d.cron_name);
             let judgement = match self.schedule(&d.cron_expression, &d.timezone) {
                 Some(schedule) => judge_slots(
                     d,
                     &schedule,
                     &starts,
-                    &applicable,
+                    windows,
                     until,
                     tolerance,
                     SLOTS_PER_ROUND,
@@ -260,7 +278,7 @@ impl Sweeper {
     async fn evaluate(
         &mut self,
         dirty: &[DirtyCron],
-        windows: &[MaintenanceWindow],
+        windows: &OpenWindows,
         now: DateTime<Utc>,
         tolerance: TimeDelta,
         after_outage: bool,
@@ -294,16 +312,7 @@ impl Sweeper {
                 .cron_expression
                 .as_deref()
                 .and_then(|e| self.schedule(e, &cron.timezone));
-            let applicable = applying(windows, &cron.cron_name);
-            let mut change = evaluate(
-                cron,
-                &runs,
-                schedule.as_ref(),
-                p95,
-                &applicable,
-                now,
-                tolerance,
-            );
+            let mut change = evaluate(cron, &runs, schedule.as_ref(), p95, windows, now, tolerance);
             report.evaluated += 1;
             if let Some(incident) = &mut change.open {
                 incident.after_outage = after_outage;
@@ -322,19 +331,15 @@ impl Sweeper {
     }
 
     fn schedule(&mut self, expression: &str, timezone: &str) -> Option<CronSchedule> {
+        // Expressions come from users: the cache starts over rather than grow without end.
+        if self.schedules.len() >= SCHEDULES_CACHED_MAX {
+            self.schedules.clear();
+        }
         self.schedules
             .entry((expression.to_owned(), timezone.to_owned()))
             .or_insert_with(|| CronSchedule::new(expression, timezone).ok())
             .clone()
     }
-}
-
-/// The windows that apply to `cron`: its own and the global ones.
-fn applying<'a>(windows: &'a [MaintenanceWindow], cron: &str) -> Vec<&'a MaintenanceWindow> {
-    windows
-        .iter()
-        .filter(|w| w.cron_name.as_deref().is_none_or(|n| n == cron))
-        .collect()
 }
 
 fn to_delta(d: Duration) -> TimeDelta {

@@ -434,7 +434,7 @@ macro_rules! health_ops {
                         _ => Some(previous),
                     };
                     status.gap_until = Some(now);
-                    status.settle_until = Some(now + to_delta(settle));
+                    status.settle_until = now.checked_add_signed(to_delta(settle)).or(Some(now));
                 }
                 sqlx::query($sql.sweeper_write.as_str())
                     .bind(status.last_beat_at)
