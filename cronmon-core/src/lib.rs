@@ -7,6 +7,7 @@
 pub mod error;
 pub mod health;
 pub mod model;
+pub mod notify;
 pub mod store;
 
 mod monitor;

@@ -1,0 +1,1 @@
+//! The delivery loop (being written).

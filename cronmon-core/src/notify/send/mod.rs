@@ -1,0 +1,1 @@
+//! Sending one message to one channel (being written).
