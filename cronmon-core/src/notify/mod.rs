@@ -31,7 +31,8 @@ mod notifier;
 #[cfg(feature = "notify")]
 mod send;
 
-pub use channel::{Channel, ChannelSettings, ChannelSource, SmtpTls};
+pub use channel::{Channel, ChannelSettings, ChannelSource, SmtpTls, channel_name};
+pub(crate) use channel::{glob_to_like, glob_to_sqlite};
 pub use message::{Message, MessageIncident, MessageRun, WEBHOOK_SCHEMA};
 
 text_enum!(
@@ -269,6 +270,11 @@ impl ChannelHealth {
     pub fn is_failing(&self) -> bool {
         self.consecutive_failures >= Self::FAILING_AFTER
     }
+}
+
+/// Settings that could not be written as JSON (never expected: they came from JSON).
+pub(crate) fn invalid_settings(e: serde_json::Error) -> Error {
+    invalid("settings", e.to_string())
 }
 
 /// Refuses a field with a message.

@@ -23,9 +23,11 @@ use crate::model::{
     CronName, CronStats, Event, Execution, ExecutionFilter, Finish, Heartbeat, Outcome, Page,
     PageRequest, RunningRun, Schedule, ScheduleUpdate, Start, Status, StuckRun, TimelineDay,
 };
+use crate::notify::{Attempt, Channel, Claimed, Notification, NotificationFilter};
 
 mod db;
 mod health;
+pub(crate) mod notify;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod rows;
@@ -235,6 +237,56 @@ pub trait Store: Send + Sync + fmt::Debug {
         at: DateTime<Utc>,
         details: &serde_json::Value,
     ) -> Result<()>;
+
+    // ---- notifications (see `crate::notify`)
+
+    /// Every channel, by name (settings with their secrets: the API shows
+    /// [`Channel::view`]).
+    async fn channels(&self) -> Result<Vec<Channel>>;
+
+    /// One channel.
+    async fn channel(&self, name: &str) -> Result<Option<Channel>>;
+
+    /// Creates or replaces a channel defined by the API, after [`Channel::validate`]. Answers
+    /// whether it was created.
+    async fn put_channel(&self, channel: &Channel, now: DateTime<Utc>) -> Result<bool>;
+
+    /// Deletes a channel and its notifications. Answers whether it existed.
+    async fn delete_channel(&self, name: &str) -> Result<bool>;
+
+    /// Makes the channels of the server's config file these (each validated first; the
+    /// config's channels no longer listed are deleted; one of the API with the same name is
+    /// replaced), in one transaction.
+    async fn replace_config_channels(&self, channels: &[Channel], now: DateTime<Utc>)
+    -> Result<()>;
+
+    /// Writes what only time makes due: reminders of incidents still open (channels with a
+    /// repeat) and notifications of runs found stuck. Each once, whatever the number of
+    /// notifiers. Answers how many were written.
+    async fn enqueue_due_notifications(&self, now: DateTime<Utc>) -> Result<u64>;
+
+    /// Claims up to `limit` notifications due at `now` (pending, or sending under a lease that
+    /// ended), for `lease`. Rows another transaction is claiming are skipped.
+    async fn claim_notifications(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<Claimed>>;
+
+    /// Records the outcome of an attempt, and the channel's health with it, if the claim
+    /// still holds (answers whether it did).
+    async fn record_attempt(&self, claimed: &Claimed, attempt: &Attempt) -> Result<bool>;
+
+    /// Notifications, newest first.
+    async fn notifications(
+        &self,
+        filter: &NotificationFilter,
+        page: PageRequest,
+    ) -> Result<Page<Notification>>;
+
+    /// One notification.
+    async fn notification(&self, id: Uuid) -> Result<Option<Notification>>;
 }
 
 /// Opens the store that `url` names (`postgres://…` or `sqlite://…`), creating and migrating

@@ -15,6 +15,7 @@ use super::{Backend, MIGRATIONS_TABLE, Store};
 use crate::model::{CronName, CronStats, Event, StuckRun, TimelineDay};
 
 super::health::health_ops!(sqlx::Postgres, super::HEALTH_SQL);
+super::notify::notify_ops!(sqlx::Postgres, super::NOTIFY_SQL, super::Postgres);
 super::sql::shared_ops!(sqlx::Postgres, SQL);
 
 mod batch;
@@ -46,9 +47,29 @@ impl Dialect for Postgres {
     fn stuck_runs() -> String {
         "cronmon.detect_stuck_crons()".to_owned()
     }
+
+    const NEW_UUID: &'static str = "gen_random_uuid()";
+
+    fn epoch_ms(t: &str) -> String {
+        format!("cronmon.epoch_ms({t})")
+    }
+
+    fn uuid_text(id: &str) -> String {
+        format!("{id}::text")
+    }
+
+    fn matches(name: &str, pattern: &str) -> String {
+        format!("{name} LIKE {pattern} ESCAPE '\\'")
+    }
+
+    fn pattern_of(glob: &str) -> String {
+        crate::notify::glob_to_like(glob)
+    }
 }
 
 static SQL: LazyLock<Sql> = LazyLock::new(Sql::new::<Postgres>);
+static NOTIFY_SQL: LazyLock<super::notify::NotifySql> =
+    LazyLock::new(super::notify::NotifySql::new::<Postgres>);
 static HEALTH_SQL: LazyLock<super::health::HealthSql> =
     LazyLock::new(super::health::HealthSql::new::<Postgres>);
 
@@ -436,5 +457,65 @@ impl Store for PgStore {
         details: &serde_json::Value,
     ) -> Result<()> {
         health_ops::record_outage_summary(&self.pool, at, details).await
+    }
+    async fn channels(&self) -> Result<Vec<crate::notify::Channel>> {
+        notify_ops::channels(&self.pool).await
+    }
+
+    async fn channel(&self, name: &str) -> Result<Option<crate::notify::Channel>> {
+        notify_ops::channel(&self.pool, name).await
+    }
+
+    async fn put_channel(
+        &self,
+        channel: &crate::notify::Channel,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool> {
+        notify_ops::put_channel(&self.pool, channel, now).await
+    }
+
+    async fn delete_channel(&self, name: &str) -> Result<bool> {
+        notify_ops::delete_channel(&self.pool, name).await
+    }
+
+    async fn replace_config_channels(
+        &self,
+        channels: &[crate::notify::Channel],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<()> {
+        notify_ops::replace_config_channels(&self.pool, channels, now).await
+    }
+
+    async fn enqueue_due_notifications(&self, now: chrono::DateTime<chrono::Utc>) -> Result<u64> {
+        notify_ops::enqueue_due(&self.pool, now).await
+    }
+
+    async fn claim_notifications(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        lease: std::time::Duration,
+        limit: u32,
+    ) -> Result<Vec<crate::notify::Claimed>> {
+        notify_ops::claim_notifications(&self.pool, now, lease, limit).await
+    }
+
+    async fn record_attempt(
+        &self,
+        claimed: &crate::notify::Claimed,
+        attempt: &crate::notify::Attempt,
+    ) -> Result<bool> {
+        notify_ops::record_attempt(&self.pool, claimed, attempt).await
+    }
+
+    async fn notifications(
+        &self,
+        filter: &crate::notify::NotificationFilter,
+        page: PageRequest,
+    ) -> Result<crate::model::Page<crate::notify::Notification>> {
+        notify_ops::notifications(&self.pool, filter, page).await
+    }
+
+    async fn notification(&self, id: uuid::Uuid) -> Result<Option<crate::notify::Notification>> {
+        notify_ops::notification(&self.pool, id).await
     }
 }

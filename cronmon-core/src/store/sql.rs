@@ -26,6 +26,21 @@ pub(super) trait Dialect {
 
     /// What makes a `SELECT` skip rows another transaction holds.
     const SKIP_LOCKED: &'static str;
+
+    /// An expression that makes a new random UUID (a notification's id).
+    const NEW_UUID: &'static str;
+
+    /// Milliseconds since the Unix epoch of the timestamp `t`, as an integer.
+    fn epoch_ms(t: &str) -> String;
+
+    /// A UUID column as the text notification keys use (the triggers write the same).
+    fn uuid_text(id: &str) -> String;
+
+    /// Whether `name` matches the stored pattern `pattern` (see `pattern_of`).
+    fn matches(name: &str, pattern: &str) -> String;
+
+    /// A channel's cron glob (`*`, `?`) as the pattern `matches` reads.
+    fn pattern_of(glob: &str) -> String;
 }
 
 /// The shared statements, built for one [`Dialect`].

@@ -15,6 +15,7 @@ use super::{Backend, MIGRATIONS_TABLE, Store};
 use crate::model::{CronName, CronStats, Event, StuckRun, TimelineDay};
 
 super::health::health_ops!(sqlx::Sqlite, super::HEALTH_SQL);
+super::notify::notify_ops!(sqlx::Sqlite, super::NOTIFY_SQL, super::Sqlite);
 super::sql::shared_ops!(sqlx::Sqlite, SQL);
 
 /// SQLite's fragments of the shared SQL. Timestamps are RFC 3339 text, which `julianday`
@@ -52,9 +53,28 @@ impl Dialect for Sqlite {
     OR (heartbeat_timeout_ms IS NOT NULL AND silent > heartbeat_timeout_ms))"
             .to_owned()
     }
+    const NEW_UUID: &'static str = "randomblob(16)";
+
+    fn epoch_ms(t: &str) -> String {
+        format!("CAST((julianday({t}) - 2440587.5) * 86400000 AS INTEGER)")
+    }
+
+    fn uuid_text(id: &str) -> String {
+        format!("lower(hex({id}))")
+    }
+
+    fn matches(name: &str, pattern: &str) -> String {
+        format!("{name} GLOB {pattern}")
+    }
+
+    fn pattern_of(glob: &str) -> String {
+        crate::notify::glob_to_sqlite(glob)
+    }
 }
 
 static SQL: LazyLock<Sql> = LazyLock::new(Sql::new::<Sqlite>);
+static NOTIFY_SQL: LazyLock<super::notify::NotifySql> =
+    LazyLock::new(super::notify::NotifySql::new::<Sqlite>);
 static HEALTH_SQL: LazyLock<super::health::HealthSql> =
     LazyLock::new(super::health::HealthSql::new::<Sqlite>);
 
@@ -396,5 +416,65 @@ impl Store for SqliteStore {
         details: &serde_json::Value,
     ) -> Result<()> {
         health_ops::record_outage_summary(&self.pool, at, details).await
+    }
+    async fn channels(&self) -> Result<Vec<crate::notify::Channel>> {
+        notify_ops::channels(&self.pool).await
+    }
+
+    async fn channel(&self, name: &str) -> Result<Option<crate::notify::Channel>> {
+        notify_ops::channel(&self.pool, name).await
+    }
+
+    async fn put_channel(
+        &self,
+        channel: &crate::notify::Channel,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool> {
+        notify_ops::put_channel(&self.pool, channel, now).await
+    }
+
+    async fn delete_channel(&self, name: &str) -> Result<bool> {
+        notify_ops::delete_channel(&self.pool, name).await
+    }
+
+    async fn replace_config_channels(
+        &self,
+        channels: &[crate::notify::Channel],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<()> {
+        notify_ops::replace_config_channels(&self.pool, channels, now).await
+    }
+
+    async fn enqueue_due_notifications(&self, now: chrono::DateTime<chrono::Utc>) -> Result<u64> {
+        notify_ops::enqueue_due(&self.pool, now).await
+    }
+
+    async fn claim_notifications(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        lease: std::time::Duration,
+        limit: u32,
+    ) -> Result<Vec<crate::notify::Claimed>> {
+        notify_ops::claim_notifications(&self.pool, now, lease, limit).await
+    }
+
+    async fn record_attempt(
+        &self,
+        claimed: &crate::notify::Claimed,
+        attempt: &crate::notify::Attempt,
+    ) -> Result<bool> {
+        notify_ops::record_attempt(&self.pool, claimed, attempt).await
+    }
+
+    async fn notifications(
+        &self,
+        filter: &crate::notify::NotificationFilter,
+        page: PageRequest,
+    ) -> Result<crate::model::Page<crate::notify::Notification>> {
+        notify_ops::notifications(&self.pool, filter, page).await
+    }
+
+    async fn notification(&self, id: uuid::Uuid) -> Result<Option<crate::notify::Notification>> {
+        notify_ops::notification(&self.pool, id).await
     }
 }
