@@ -21,7 +21,9 @@
 //! `PUT /cron-schedules/{name}`, `POST /cron-schedules/{name}/pause`,
 //! `POST /cron-schedules/{name}/resume`, `GET /incidents`, `GET /incidents/{id}`,
 //! `GET /incident-events`, `GET /maintenance-windows`, `PUT /maintenance-windows/{id}`,
-//! `DELETE /maintenance-windows/{id}`, `GET /openapi.json`, `GET /cron-executions/export.csv`
+//! `DELETE /maintenance-windows/{id}`, `GET /channels`, `GET`/`PUT`/`DELETE /channels/{name}`,
+//! `POST /channels/{name}/test`, `GET /notifications`, `GET /notifications/{id}`,
+//! `GET /openapi.json`, `GET /cron-executions/export.csv`
 //! (CSV of the history), `GET /metrics` (Prometheus) and `GET /health`; the dashboard at
 //! `GET /dashboard`. Their OpenAPI document is [`openapi::document`].
 //!
@@ -65,11 +67,18 @@ pub mod demo;
 mod error;
 mod extract;
 mod ingest;
+#[doc(hidden)]
+pub mod notify_shim;
 pub mod openapi;
 mod params;
 mod routes;
 pub mod server;
 mod validate;
+
+/// The core's notifier and sender (the server sends notifications).
+pub(crate) mod notify {
+    pub use crate::notify_shim::{Notifier, NotifierConfig, Sender};
+}
 
 pub use error::ApiError;
 pub use routes::meta::SweeperHealth;
@@ -100,6 +109,12 @@ pub struct Config {
     /// [`SweepConfig`](cronmon_core::health::SweepConfig)'s): `/health` and `/metrics` call it
     /// stalled when its shared heartbeat is older than three times this (and at least 30 s).
     pub sweep_every: Duration,
+    /// How long `POST /channels/{name}/test` waits for a receiver (default 10 s, the
+    /// notifier's [`timeout`](cronmon_core::notify::NotifierConfig::timeout)).
+    pub notify_timeout: Duration,
+    /// Where the dashboard is served (`https://cron.example.com/`), for the links of the
+    /// messages sent by `POST /channels/{name}/test`.
+    pub public_url: Option<url::Url>,
 }
 
 impl Config {
@@ -112,6 +127,8 @@ impl Config {
             max_batch: 512,
             queue: 16 * 1024,
             sweep_every: cronmon_core::health::SweepConfig::default().every,
+            notify_timeout: notify::NotifierConfig::default().timeout,
+            public_url: None,
         }
     }
 }
@@ -126,6 +143,8 @@ impl fmt::Debug for Config {
             .field("max_batch", &self.max_batch)
             .field("queue", &self.queue)
             .field("sweep_every", &self.sweep_every)
+            .field("notify_timeout", &self.notify_timeout)
+            .field("public_url", &self.public_url.as_ref().map(url::Url::as_str))
             .finish()
     }
 }
@@ -145,6 +164,8 @@ struct Inner {
     secret_digest: Option<[u8; 32]>,
     ingest: ingest::Ingest,
     health: routes::meta::HealthCache,
+    /// What `POST /channels/{name}/test` sends with; none if it could not be made (logged).
+    sender: Option<notify::Sender>,
 }
 
 impl Api {
@@ -156,6 +177,9 @@ impl Api {
             Backend::Sqlite => 1,
         });
         let ingest = ingest::Ingest::spawn(store.clone(), writers, config.max_batch, config.queue);
+        let sender = notify::Sender::new(config.notify_timeout)
+            .map_err(|e| tracing::warn!(error = %e, "cannot send test notifications"))
+            .ok();
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -163,6 +187,7 @@ impl Api {
                 config,
                 ingest,
                 health: Default::default(),
+                sender,
             }),
         }
     }
@@ -179,6 +204,10 @@ impl Api {
 
     pub(crate) fn health(&self) -> &routes::meta::HealthCache {
         &self.inner.health
+    }
+
+    pub(crate) fn sender(&self) -> Option<&notify::Sender> {
+        self.inner.sender.as_ref()
     }
 
     pub(crate) fn ingest(&self) -> &ingest::Ingest {

@@ -13,15 +13,18 @@
 use std::sync::OnceLock;
 
 mod bounds;
+mod channels;
 
 use bounds::Bounds;
+use channels::Channels;
 
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::routes::{
-    events, executions, export, incidents, maintenance, meta, metrics, schedules, stats,
+    channels as channel_routes, events, executions, export, incidents, maintenance, meta, metrics,
+    notifications, schedules, stats,
 };
 
 /// Declares the two ways to send the secret.
@@ -58,10 +61,13 @@ impl Modify for Security {
         executions::list, executions::execution, schedules::schedules, schedules::put_schedule,
         schedules::pause, schedules::resume, incidents::list, incidents::incident,
         incidents::events, maintenance::list, maintenance::put, maintenance::delete,
-        stats::batches, meta::health, meta::openapi, export::export_csv, metrics::metrics
+        stats::batches, meta::health, meta::openapi, export::export_csv, metrics::metrics,
+        channel_routes::list, channel_routes::channel, channel_routes::put,
+        channel_routes::delete, channel_routes::test, notifications::list,
+        notifications::notification
     ),
     components(schemas(ErrorBody, ErrorDetail)),
-    modifiers(&Security, &Bounds)
+    modifiers(&Security, &Bounds, &Channels)
 )]
 struct ApiDoc;
 

@@ -321,6 +321,20 @@ fn query_and_path(doc: &mut OpenApi) {
             replace_param(list, bound, time_or_date());
         }
     }
+    if let Some(list) = op(doc, "/notifications", true) {
+        paging(list);
+        param(list, "status", |p| {
+            let mut texts: Vec<&str> = cronmon_core::notify::NotificationStatus::ALL
+                .iter()
+                .map(|s| s.as_str())
+                .collect();
+            texts.extend(["all", ""]);
+            one_of_texts(p, texts.into_iter())
+        });
+        for name in ["channel", "cronName"] {
+            param(list, name, |p| p.pattern = Some(NO_NUL.to_owned()));
+        }
+    }
     if let Some(events) = op(doc, "/incident-events", true) {
         param(events, "after", |p| {
             p.minimum = Some(0.into());

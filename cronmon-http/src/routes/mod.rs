@@ -1,6 +1,7 @@
 //! The endpoints, one module per resource: runs ([`executions`]), their CSV export
 //! ([`export`]), figures ([`stats`]), schedules and their pauses ([`schedules`]), incidents
-//! and their events ([`incidents`]), maintenance windows ([`maintenance`]), Prometheus
+//! and their events ([`incidents`]), maintenance windows ([`maintenance`]), notification
+//! channels ([`channels`]) and the notifications sent to them ([`notifications`]), Prometheus
 //! metrics ([`metrics`]) and the API itself ([`meta`]: health, OpenAPI document, 404 and 405).
 //!
 //! [`protected`] and [`open`] list every route once: [`crate::router`] is built from them,
@@ -13,6 +14,7 @@ use axum::routing::{MethodRouter, delete, get, post, put};
 
 use crate::Api;
 
+pub(crate) mod channels;
 pub(crate) mod events;
 pub(crate) mod executions;
 pub(crate) mod export;
@@ -20,6 +22,7 @@ pub(crate) mod incidents;
 pub(crate) mod maintenance;
 pub(crate) mod meta;
 pub(crate) mod metrics;
+pub(crate) mod notifications;
 pub(crate) mod schedules;
 pub(crate) mod stats;
 
@@ -88,6 +91,13 @@ pub(crate) fn protected() -> Vec<Route> {
         Route::get("/maintenance-windows", maintenance::list),
         Route::put("/maintenance-windows/{id}", maintenance::put),
         Route::delete("/maintenance-windows/{id}", maintenance::delete),
+        Route::get("/channels", channels::list),
+        Route::get("/channels/{name}", channels::channel),
+        Route::put("/channels/{name}", channels::put),
+        Route::delete("/channels/{name}", channels::delete),
+        Route::post("/channels/{name}/test", channels::test),
+        Route::get("/notifications", notifications::list),
+        Route::get("/notifications/{id}", notifications::notification),
         Route::get("/openapi.json", meta::openapi),
         Route::get("/metrics", metrics::metrics),
     ]
