@@ -33,6 +33,8 @@ mod send;
 
 pub use channel::{Channel, ChannelSettings, ChannelSource, SmtpTls};
 pub use message::{Message, MessageIncident, MessageRun, WEBHOOK_SCHEMA};
+#[cfg(feature = "notify")]
+pub use send::{SendError, Sender, Sent, sign};
 
 text_enum!(
     /// The kinds of channel.
