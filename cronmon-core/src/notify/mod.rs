@@ -34,6 +34,8 @@ mod send;
 pub use channel::{Channel, ChannelSettings, ChannelSource, SmtpTls, channel_name};
 pub(crate) use channel::{glob_to_like, glob_to_sqlite};
 pub use message::{Message, MessageIncident, MessageRun, WEBHOOK_SCHEMA};
+#[cfg(feature = "notify")]
+pub use send::{SendError, Sender, Sent, sign};
 
 text_enum!(
     /// The kinds of channel.
