@@ -9,12 +9,17 @@
 //! cargo run --release --example server -- schedule nightly-report --cron "0 3 * * *" \
 //!     --timezone Europe/Paris --grace 10m --timeout 2h --failure-threshold 2
 //! ```
-//! Without `CRON_SECRET`, a random secret is made and printed once.
+//! Without `CRON_SECRET`, a random secret is made and printed once. Notification channels and
+//! the notifier's settings come from a TOML file (`--config cronmon.toml`, see the README's
+//! "Notifications"); the flags below win over it.
 
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use cronmon_core::notify::Channel;
 use cronmon_core::{CronName, ScheduleUpdate};
+use cronmon_http::config_file::ConfigFile;
+use cronmon_http::notify_shim::NotifierConfig;
 use cronmon_http::server::{ServerConfig, serve, shutdown_signal};
 
 /// cronmon: monitor cron jobs and batch jobs.
@@ -54,6 +59,24 @@ struct Args {
     #[arg(long, env = "CRONMON_HEADER_TIMEOUT_SECS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     header_timeout_secs: u64,
+    /// TOML config file: public URL, notifier settings, notification channels.
+    #[arg(long, env = "CRONMON_CONFIG")]
+    config: Option<std::path::PathBuf>,
+    /// Where the dashboard is served (`https://cron.example.com/`): messages link into it.
+    #[arg(long, env = "CRONMON_PUBLIC_URL", value_parser = public_url)]
+    public_url: Option<url::Url>,
+    /// How often the notifier looks for notifications due ("1s").
+    #[arg(long, value_parser = notify_duration)]
+    notify_poll: Option<Duration>,
+    /// How long one attempt to send a notification may take ("10s").
+    #[arg(long, value_parser = notify_duration)]
+    notify_timeout: Option<Duration>,
+    /// The first retry's delay, doubled at each failure up to the file's `retry_max` ("30s").
+    #[arg(long, value_parser = notify_duration)]
+    notify_retry_base: Option<Duration>,
+    /// Attempts before a notification is given up (1 to 100).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100))]
+    notify_max_attempts: Option<u32>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -194,9 +217,70 @@ fn settle(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_millis(ms.unsigned_abs()))
 }
 
+/// `--public-url`: an http(s) URL.
+fn public_url(text: &str) -> Result<url::Url, String> {
+    let u = url::Url::parse(text).map_err(|e| e.to_string())?;
+    if !matches!(u.scheme(), "http" | "https") {
+        return Err("must be an http:// or https:// URL".into());
+    }
+    Ok(u)
+}
+
+/// The notifier's durations: 10 ms to 1 day.
+fn notify_duration(text: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(text.trim()).map_err(|e| e.to_string())?;
+    if d < Duration::from_millis(10) || d > Duration::from_secs(86_400) {
+        return Err("must be from 10ms to 1 day".into());
+    }
+    Ok(d)
+}
+
+/// The notifier's settings and the channels: the config file's, then the flags over them.
+fn notify_settings(args: &Args) -> Result<(NotifierConfig, Vec<Channel>), String> {
+    let file = match &args.config {
+        Some(path) => ConfigFile::load(path).map_err(|e| e.to_string())?,
+        None => ConfigFile::default(),
+    };
+    let mut notifier = NotifierConfig {
+        public_url: args.public_url.clone().or(file.public_url),
+        ..NotifierConfig::default()
+    };
+    if let Some(t) = args.notify_timeout.or(file.timeout) {
+        notifier.timeout = t;
+    }
+    if let Some(b) = args.notify_retry_base.or(file.retry_base) {
+        notifier.retry_base = b;
+    }
+    if let Some(m) = file.retry_max {
+        notifier.retry_max = m;
+    }
+    // A base given on the command line above the file's maximum raises it.
+    notifier.retry_max = notifier.retry_max.max(notifier.retry_base);
+    if let Some(a) = args.notify_max_attempts.or(file.max_attempts) {
+        notifier.max_attempts = a;
+    }
+    if let Some(p) = args.notify_poll {
+        notifier.poll = p;
+    }
+    Ok((notifier, file.channels))
+}
+
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
+    // Before anything listens (and only to serve: `schedule` needs no channel), a bad config
+    // file stops the server here.
+    let (notifier, channels) = if args.command.is_none() {
+        match notify_settings(&args) {
+            Ok(settings) => settings,
+            Err(e) => {
+                eprintln!("cronmon: {e}");
+                std::process::exit(2);
+            }
+        }
+    } else {
+        (NotifierConfig::default(), Vec::new())
+    };
     let database_url = args
         .database_url
         .or_else(|| std::env::var("DATABASE_URL").ok())
@@ -227,6 +311,8 @@ async fn main() {
         demo: args.demo,
         writers: args.writers.map(usize::from),
         header_read_timeout: Duration::from_secs(args.header_timeout_secs),
+        channels,
+        notifier,
         ..ServerConfig::default()
     };
     if let Err(e) = serve(config, shutdown_signal()).await {

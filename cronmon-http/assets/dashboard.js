@@ -383,6 +383,7 @@
       batches: api("/cron-executions/batches"),
       incidentsOpen: api("/incidents", { state: "open", limit: INCIDENTS_OPEN_MAX }),
       incidentsResolved: api("/incidents", { state: "resolved", limit: INCIDENTS_RESOLVED_MAX }),
+      channels: api("/channels"),
     };
     const names = Object.keys(jobs);
     const results = await Promise.allSettled(Object.values(jobs));
@@ -440,6 +441,7 @@
   function render(now, listSeq) {
     renderKpis(now);
     renderAlerts(now);
+    renderChannels(now);
     renderIncidents(now);
     renderTimeline();
     renderHealth(now);
@@ -521,6 +523,27 @@
           el("button", { type: "button", className: "linkish", onclick: () => openDetail(r.execution_id) }, "View run"))));
     }
     box.hidden = box.childElementCount === 0;
+  }
+
+  // ---------------------------------------------------------------- failing channels
+  // Channels whose last three attempts or more failed: notifications are not getting out.
+  // Every text comes from the API and goes in as text, never as HTML.
+  function renderChannels(now) {
+    const box = clear($("channels-banner"));
+    const failing = (state.data.channels?.channels || []).filter((c) => c.failing);
+    for (const c of failing) {
+      const h = c.health || {};
+      box.append(el("div", { className: "alert warning", dataset: { alert: "channel", channel: c.name } },
+        el("span", { className: "icon", "aria-hidden": "true" }, "!"),
+        el("div", null,
+          el("span", { className: "title" }, "Notifications failing: ", c.name),
+          ` (${c.kind})`,
+          h.failingSince ? ` since ${fmtDateTime(h.failingSince)} (${fmtRelative(h.failingSince, now)})` : "",
+          `, ${h.consecutiveFailures ?? 0} failed attempts in a row`,
+          h.lastError ? `. Last error: ${excerpt(h.lastError, 300)}` : "",
+          ".")));
+    }
+    box.hidden = failing.length === 0;
   }
 
   // ---------------------------------------------------------------- incidents

@@ -62,6 +62,8 @@ use axum::middleware;
 use cronmon_core::{Backend, Store};
 
 mod auth;
+mod channel_json;
+pub mod config_file;
 mod dashboard;
 pub mod demo;
 mod error;
@@ -77,7 +79,8 @@ mod validate;
 
 /// The core's notifier and sender (the server sends notifications).
 pub(crate) mod notify {
-    pub use crate::notify_shim::{Notifier, NotifierConfig, Sender};
+    pub use crate::notify_shim::{Notifier, NotifierConfig};
+    pub use cronmon_core::notify::Sender;
 }
 
 pub use error::ApiError;
@@ -144,7 +147,10 @@ impl fmt::Debug for Config {
             .field("queue", &self.queue)
             .field("sweep_every", &self.sweep_every)
             .field("notify_timeout", &self.notify_timeout)
-            .field("public_url", &self.public_url.as_ref().map(url::Url::as_str))
+            .field(
+                "public_url",
+                &self.public_url.as_ref().map(url::Url::as_str),
+            )
             .finish()
     }
 }

@@ -1,6 +1,7 @@
 //! The standalone server: the API mounted at `/api/admin`, `/` leading to
 //! the dashboard, the background sweeps (schedule health, stuck runs and orphans, retention),
-//! and a graceful shutdown. `examples/server.rs` is a thin command line over [`Server`]; tests
+//! the notifier (the channels of its config file written to the database at start), and a
+//! graceful shutdown. `examples/server.rs` is a thin command line over [`Server`]; tests
 //! start it in-process. [`run_sweeper`] is the schedule-health loop alone, for an app that
 //! nests the router itself.
 
@@ -16,10 +17,12 @@ use axum::routing::get;
 use chrono::{DateTime, Utc};
 use cronmon_core::Store;
 use cronmon_core::health::{SweepConfig, Sweeper};
+use cronmon_core::notify::Channel;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
+use crate::notify::{Notifier, NotifierConfig};
 use crate::{Api, Config};
 
 /// Where the server mounts the API (the path existing clients and the bash client call).
@@ -67,6 +70,13 @@ pub struct ServerConfig {
     /// connection open by trickling bytes. It also closes keep-alive connections idle this
     /// long. Default 30 s.
     pub header_read_timeout: Duration,
+    /// The channels of the config file ([`crate::config_file`]): at start they replace the
+    /// config-defined channels in the database (those no longer listed are deleted), and the
+    /// API refuses to change them. Default: none.
+    pub channels: Vec<Channel>,
+    /// The notifier: how often it looks for due notifications, its timeout and retries, the
+    /// public URL its messages link to.
+    pub notifier: NotifierConfig,
 }
 
 impl Default for ServerConfig {
@@ -83,6 +93,8 @@ impl Default for ServerConfig {
             demo: false,
             writers: None,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            channels: Vec::new(),
+            notifier: NotifierConfig::default(),
         }
     }
 }
@@ -104,6 +116,11 @@ impl std::fmt::Debug for ServerConfig {
             .field("demo", &self.demo)
             .field("writers", &self.writers)
             .field("header_read_timeout", &self.header_read_timeout)
+            .field(
+                "channels",
+                &self.channels.iter().map(|c| &c.name).collect::<Vec<_>>(),
+            )
+            .field("notifier", &self.notifier)
             .finish()
     }
 }
@@ -114,6 +131,7 @@ pub struct Server {
     listener: TcpListener,
     store: Arc<dyn Store>,
     api: Api,
+    notifier: Notifier,
     config: ServerConfig,
     generated_secret: Option<String>,
 }
@@ -128,10 +146,21 @@ pub fn random_secret() -> String {
 }
 
 impl Server {
-    /// Opens (and migrates) the database, fills it with demo data if asked, and binds the
-    /// address.
+    /// Opens (and migrates) the database, writes the config file's channels to it, fills it
+    /// with demo data if asked, and binds the address.
     pub async fn bind(config: ServerConfig) -> Result<Self, BoxError> {
         let store = cronmon_core::store::connect(&config.database_url).await?;
+        let notifier = Notifier::new(store.clone(), config.notifier.clone())?;
+        store
+            .replace_config_channels(&config.channels, Utc::now())
+            .await
+            .map_err(|e| format!("the config file's channels: {e}"))?;
+        if !config.channels.is_empty() {
+            tracing::info!(
+                channels = config.channels.len(),
+                "notification channels of the config file written"
+            );
+        }
         let (secret, generated_secret) = match config.secret.clone().filter(|s| !s.is_empty()) {
             Some(s) => (s, None),
             None => {
@@ -152,11 +181,14 @@ impl Server {
         let mut api_config = Config::new(secret);
         api_config.writers = config.writers;
         api_config.sweep_every = config.sweep_every;
+        api_config.notify_timeout = config.notifier.timeout;
+        api_config.public_url = config.notifier.public_url.clone();
         let api = Api::new(store.clone(), api_config);
         Ok(Self {
             listener,
             store,
             api,
+            notifier,
             config,
             generated_secret,
         })
@@ -213,7 +245,7 @@ impl Server {
     }
 
     /// Serves until `shutdown` completes, then lets in-flight requests finish, stops the
-    /// sweeps and closes the database.
+    /// sweeps and the notifier and closes the database.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -225,6 +257,10 @@ impl Server {
             "cronmon listening: API at http://{addr}{MOUNT}, dashboard at http://{addr}{MOUNT}/dashboard"
         );
         let sweeps = tokio::spawn(sweeps(self.store.clone(), self.config.clone()));
+        let (stop_notifier, notifier_stopped) = tokio::sync::oneshot::channel::<()>();
+        let notifier = tokio::spawn(self.notifier.run(async move {
+            let _ = notifier_stopped.await;
+        }));
         let app = Self::app(self.api);
         let served = serve_http1(
             self.listener,
@@ -235,6 +271,20 @@ impl Server {
         .await;
         sweeps.abort();
         let _ = sweeps.await;
+        // The notifier finishes the attempts in flight (each bounded by its timeout), so
+        // their outcome is recorded rather than left to the lease.
+        let _ = stop_notifier.send(());
+        let bound = self
+            .config
+            .notifier
+            .timeout
+            .saturating_add(Duration::from_secs(5));
+        let mut notifier = notifier;
+        if tokio::time::timeout(bound, &mut notifier).await.is_err() {
+            tracing::warn!("shutdown: the notifier did not stop in time; stopping it");
+            notifier.abort();
+            let _ = notifier.await;
+        }
         self.store.close().await;
         tracing::info!("cronmon stopped");
         served.map_err(Into::into)

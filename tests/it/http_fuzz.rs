@@ -61,6 +61,10 @@ fn path() -> impl Strategy<Value = String> {
         Just("/cron-schedules".to_owned()),
         Just("/openapi.json".to_owned()),
         Just("/health".to_owned()),
+        Just("/channels".to_owned()),
+        Just("/notifications".to_owned()),
+        segment().prop_map(|s| format!("/channels/{s}")),
+        segment().prop_map(|s| format!("/notifications/{s}")),
         segment().prop_map(|s| format!("/cron-executions/{s}")),
         segment().prop_map(|s| format!("/cron-executions/{s}/heartbeat")),
         segment().prop_map(|s| format!("/cron-schedules/{s}")),
@@ -122,6 +126,9 @@ fn json_leaf() -> impl Strategy<Value = Value> {
         Just(json!("Europe/Paris")),
         Just(json!("*/5 * * * *")),
         Just(json!("a\u{0}b")),
+        Just(json!("webhook")),
+        Just(json!("email")),
+        Just(json!("https://hooks.example.com/x")),
     ]
 }
 
@@ -165,6 +172,15 @@ const FIELDS: &[&str] = &[
     "heartbeatTimeoutMs",
     "failureThreshold",
     "recoveryThreshold",
+    "kind",
+    "url",
+    "secret",
+    "on",
+    "crons",
+    "repeatEveryMs",
+    "mutedUntil",
+    "from",
+    "to",
 ];
 
 fn body() -> impl Strategy<Value = Vec<u8>> {

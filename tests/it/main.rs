@@ -17,6 +17,7 @@ mod http_events;
 mod http_export;
 mod http_fuzz;
 mod http_health;
+mod http_notify;
 mod http_server;
 mod jobs;
 mod macro_ui;

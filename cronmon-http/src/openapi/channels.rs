@@ -43,7 +43,9 @@ impl Modify for Channels {
             for op in ops.into_iter().flatten() {
                 for p in op.parameters.iter_mut().flatten() {
                     if let RefOr::T(p) = p
-                        && p.name == "name" && p.parameter_in == ParameterIn::Path {
+                        && p.name == "name"
+                        && p.parameter_in == ParameterIn::Path
+                    {
                         p.schema = serde_json::from_value(json!({
                             "type": "string",
                             "minLength": 1,

@@ -1,6 +1,7 @@
 //! `GET /metrics`: the store's figures as Prometheus gauges (text exposition format 0.0.4),
 //! computed at each scrape. No registry and no process-global state: the text is written
-//! from `stats(24)`, `schedules()`, `stuck_runs()` and `sweeper_status()` and thrown away.
+//! from `stats(24)`, `schedules()`, `stuck_runs()`, `sweeper_status()`, `channels()` and the
+//! count of notifications waiting, and thrown away.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -10,7 +11,8 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use cronmon_core::health::{CronState, SweeperStatus};
-use cronmon_core::{CronStats, Schedule};
+use cronmon_core::notify::{Channel, NotificationFilter, NotificationStatus};
+use cronmon_core::{CronStats, PageRequest, Schedule};
 
 use crate::Api;
 use crate::error::{ApiError, ErrorBody};
@@ -30,7 +32,9 @@ pub(crate) const CONTENT_TYPE_PROMETHEUS: &str = "text/plain; version=0.0.4; cha
             `cronmon_cron_state{cron,state}` (1 for the current state, 0 for the others), \
             `cronmon_cron_state_since_seconds`; and `cronmon_stuck_runs`, \
             `cronmon_incidents_open`, `cronmon_sweeper_last_beat_timestamp_seconds`, \
-            `cronmon_sweeper_up`", content_type = "text/plain; version=0.0.4; charset=utf-8", body = String),
+            `cronmon_sweeper_up`; per channel `cronmon_channel_failing{channel}` (1 after three \
+            failed attempts in a row), and `cronmon_notifications_pending` (pending or being \
+            sent)", content_type = "text/plain; version=0.0.4; charset=utf-8", body = String),
         (status = 401, description = "Missing or wrong secret", body = ErrorBody),
         (status = 503, description = "Database unavailable", body = ErrorBody),
     ),
@@ -38,11 +42,24 @@ pub(crate) const CONTENT_TYPE_PROMETHEUS: &str = "text/plain; version=0.0.4; cha
 )]
 pub(crate) async fn metrics(State(api): State<Api>) -> Result<Response, ApiError> {
     let store = api.store();
-    let (stats, schedules, stuck, sweeper) = tokio::try_join!(
+    let waiting = |status| {
+        let filter = NotificationFilter {
+            status: Some(status),
+            ..NotificationFilter::default()
+        };
+        async move {
+            let page = PageRequest::new(1, 1)?;
+            Ok::<_, cronmon_core::Error>(store.notifications(&filter, page).await?.total)
+        }
+    };
+    let (stats, schedules, stuck, sweeper, channels, pending, sending) = tokio::try_join!(
         store.stats(24),
         store.schedules(),
         store.stuck_runs(),
-        store.sweeper_status()
+        store.sweeper_status(),
+        store.channels(),
+        waiting(NotificationStatus::Pending),
+        waiting(NotificationStatus::Sending),
     )?;
     let mut body = render(&stats, &schedules, stuck.len());
     body.push_str(&render_sweeper(
@@ -50,6 +67,7 @@ pub(crate) async fn metrics(State(api): State<Api>) -> Result<Response, ApiError
         api.config().sweep_every,
         Utc::now(),
     ));
+    render_notify(&mut body, &channels, pending.saturating_add(sending));
     Ok(([(CONTENT_TYPE, CONTENT_TYPE_PROMETHEUS)], body).into_response())
 }
 
@@ -207,6 +225,32 @@ pub fn render_sweeper(
     let up = SweeperHealth::of(last, sweep_every, now) == SweeperHealth::Ok;
     sample(&mut out, "cronmon_sweeper_up", &[], f64::from(u8::from(up)));
     out
+}
+
+/// The channels' health and the notifications waiting.
+fn render_notify(out: &mut String, channels: &[Channel], waiting: i64) {
+    family(
+        out,
+        "cronmon_channel_failing",
+        "1 when the channel's last three attempts or more failed, else 0.",
+    );
+    for c in channels {
+        sample(
+            out,
+            "cronmon_channel_failing",
+            &[("channel", &c.name)],
+            f64::from(u8::from(c.health.is_failing())),
+        );
+    }
+    family(
+        out,
+        "cronmon_notifications_pending",
+        "Notifications waiting to be delivered (pending or being sent).",
+    );
+    // A count far below 2^53: exact as a float.
+    #[expect(clippy::cast_precision_loss)]
+    let waiting = waiting as f64;
+    sample(out, "cronmon_notifications_pending", &[], waiting);
 }
 
 fn unix_seconds(t: DateTime<Utc>) -> f64 {
