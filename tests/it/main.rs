@@ -20,6 +20,7 @@ mod http_health;
 mod http_server;
 mod jobs;
 mod macro_ui;
+mod notify;
 mod recorder;
 mod spool;
 mod sql_surface;
