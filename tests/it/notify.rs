@@ -460,6 +460,23 @@ async fn a_muted_channel_is_not_sent(db: &TestDb) {
     assert!(receiver.received().is_empty());
     let row = &all_notifications(store.as_ref()).await[0];
     assert_eq!(row.status, NotificationStatus::Muted);
+
+    // Retention takes the notifications that are done with, and leaves a pending one.
+    run(store.as_ref(), "backup", Status::Completed, "").await;
+    sweeper(store).sweep(Utc::now()).await.expect("sweep");
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let mut loud = webhook("loud", &receiver).on(&[NotifyOn::FailedRun]);
+    loud.muted_until = None;
+    store.put_channel(&loud, Utc::now()).await.expect("channel");
+    run(store.as_ref(), "backup", Status::Failed, "boom").await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    store
+        .cleanup(Duration::from_secs(1), 100)
+        .await
+        .expect("cleanup");
+    let left = all_notifications(store.as_ref()).await;
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert!(left.iter().all(|n| n.status == NotificationStatus::Pending));
 }
 
 async fn reminders_repeat_while_the_incident_is_open(db: &TestDb) {
