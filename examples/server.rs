@@ -16,10 +16,9 @@
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use cronmon_core::notify::Channel;
+use cronmon_core::notify::{Channel, NotifierConfig};
 use cronmon_core::{CronName, ScheduleUpdate};
 use cronmon_http::config_file::ConfigFile;
-use cronmon_http::notify_shim::NotifierConfig;
 use cronmon_http::server::{ServerConfig, serve, shutdown_signal};
 
 /// cronmon: monitor cron jobs and batch jobs.
@@ -262,6 +261,8 @@ fn notify_settings(args: &Args) -> Result<(NotifierConfig, Vec<Channel>), String
     if let Some(p) = args.notify_poll {
         notifier.poll = p;
     }
+    // A claim outlives an attempt twice over, whatever the timeout.
+    notifier.lease = notifier.lease.max(notifier.timeout.saturating_mul(2));
     Ok((notifier, file.channels))
 }
 

@@ -38,4 +38,16 @@ if ! "$st_venv/bin/st" --version >/dev/null 2>&1; then
 fi
 export CRONMON_SCHEMATHESIS="$st_venv/bin/st"
 
+# aiosmtpd (PyPI, pinned): the real SMTP server the email channel is tested against
+# (tests/it/notify.rs), in a venv of its own next to schemathesis'.
+AIOSMTPD_VERSION=1.4.6
+smtp_venv="${XDG_CACHE_HOME:-$HOME/.cache}/cronmon/aiosmtpd-$AIOSMTPD_VERSION"
+if ! "$smtp_venv/bin/python" -c "import aiosmtpd" >/dev/null 2>&1; then
+  echo "== installing aiosmtpd $AIOSMTPD_VERSION into $smtp_venv"
+  rm -rf "$smtp_venv"
+  python3 -m venv "$smtp_venv"
+  "$smtp_venv/bin/pip" install -q --disable-pip-version-check "aiosmtpd==$AIOSMTPD_VERSION"
+fi
+export CRONMON_AIOSMTPD_PYTHON="$smtp_venv/bin/python"
+
 cargo test --workspace --all-features "$@"

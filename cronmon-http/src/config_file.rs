@@ -32,12 +32,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use cronmon_core::notify::{Channel, ChannelSource};
+use cronmon_core::notify::{Channel, ChannelSource, NotifierConfig};
 use serde::Deserialize;
 use serde_json::{Map, Value};
-
-/// Most attempts a notification can be given.
-pub const MAX_ATTEMPTS_MAX: u32 = 100;
 
 /// A config file that cannot be used, and why (the path is in the message).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,7 +160,7 @@ impl ConfigFile {
         let timeout = duration(
             "timeout",
             n.timeout,
-            Duration::from_millis(100),
+            Duration::from_millis(10),
             Duration::from_secs(300),
         )?;
         let retry_base = duration("retry_base", n.retry_base, SECOND, DAY)?;
@@ -176,10 +173,11 @@ impl ConfigFile {
             ));
         }
         if let Some(m) = n.max_attempts
-            && !(1..=MAX_ATTEMPTS_MAX).contains(&m)
+            && !(1..=NotifierConfig::MAX_ATTEMPTS_MAX).contains(&m)
         {
             return Err(ConfigError(format!(
-                "notifications.max_attempts: must be from 1 to {MAX_ATTEMPTS_MAX}"
+                "notifications.max_attempts: must be from 1 to {}",
+                NotifierConfig::MAX_ATTEMPTS_MAX
             )));
         }
         let mut channels = Vec::with_capacity(raw.channel.len());

@@ -69,8 +69,6 @@ pub mod demo;
 mod error;
 mod extract;
 mod ingest;
-#[doc(hidden)]
-pub mod notify_shim;
 pub mod openapi;
 mod params;
 mod routes;
@@ -79,8 +77,7 @@ mod validate;
 
 /// The core's notifier and sender (the server sends notifications).
 pub(crate) mod notify {
-    pub use crate::notify_shim::{Notifier, NotifierConfig};
-    pub use cronmon_core::notify::Sender;
+    pub use cronmon_core::notify::{Notifier, NotifierConfig, Sender};
 }
 
 pub use error::ApiError;

@@ -110,7 +110,7 @@ fn hourly() -> ScheduleUpdate {
 }
 
 /// Moves the judging cursor of `cron` to `t`, as if its schedule had been declared then.
-async fn rewind(db: &TestDb, cron: &str, t: DateTime<Utc>) {
+pub(crate) async fn rewind(db: &TestDb, cron: &str, t: DateTime<Utc>) {
     if db.url.starts_with("sqlite") {
         let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
         sqlx::query(

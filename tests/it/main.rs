@@ -21,6 +21,7 @@ mod http_notify;
 mod http_server;
 mod jobs;
 mod macro_ui;
+mod notify;
 mod recorder;
 mod spool;
 mod sql_surface;

@@ -348,7 +348,7 @@ fn mailbox(field: &'static str, raw: &str) -> Result<()> {
 /// assert!(!channel.wants("backup"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct Channel {
     /// Its name: letters, digits, `-`, `_`, `.` (1 to 64).
     #[serde(default)]
@@ -650,6 +650,10 @@ mod tests {
         let bad: std::result::Result<Channel, _> =
             serde_json::from_str(r#"{"kind":"pager","url":"https://x"}"#);
         assert!(bad.is_err());
+        let typo: std::result::Result<Channel, _> = serde_json::from_str(
+            r#"{"kind":"slack","url":"https://hooks.slack.com/x","crnos":["a"]}"#,
+        );
+        assert!(typo.is_err(), "an unknown field is refused, not ignored");
     }
 
     #[test]

@@ -35,6 +35,8 @@ pub use channel::{Channel, ChannelSettings, ChannelSource, SmtpTls, channel_name
 pub(crate) use channel::{glob_to_like, glob_to_sqlite};
 pub use message::{Message, MessageIncident, MessageRun, WEBHOOK_SCHEMA};
 #[cfg(feature = "notify")]
+pub use notifier::{Notifier, NotifierConfig, NotifierReport};
+#[cfg(feature = "notify")]
 pub use send::{SendError, Sender, Sent, sign};
 
 text_enum!(
@@ -272,11 +274,6 @@ impl ChannelHealth {
     pub fn is_failing(&self) -> bool {
         self.consecutive_failures >= Self::FAILING_AFTER
     }
-}
-
-/// Settings that could not be written as JSON (never expected: they came from JSON).
-pub(crate) fn invalid_settings(e: serde_json::Error) -> Error {
-    invalid("settings", e.to_string())
 }
 
 /// Refuses a field with a message.

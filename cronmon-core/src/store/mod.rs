@@ -132,7 +132,8 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn close_run(&self, finish: &Finish) -> Result<bool>;
 
     /// Deletes finished runs older than `retention`, `batch` rows per transaction, so
-    /// ingestion never waits long. Returns how many went.
+    /// ingestion never waits long, and notifications as old that are done with (delivered,
+    /// given up or muted). Returns how many runs went.
     async fn cleanup(&self, retention: Duration, batch: u32) -> Result<u64>;
 
     /// Closes the pool.

@@ -289,16 +289,12 @@ macro_rules! notify_ops {
                 source: ChannelSource,
                 now: DateTime<Utc>,
             ) -> Result<bool> {
-                let settings = serde_json::to_string(&channel.settings)
-                    .map_err(|e| $crate::notify::invalid_settings(e))?;
-                let crons = serde_json::to_string(&channel.crons)
-                    .map_err(|e| $crate::notify::invalid_settings(e))?;
                 let created: bool = sqlx::query_scalar($sql.channel_upsert.as_str())
                     .bind(&channel.name)
                     .bind(kind_of(channel).as_str())
-                    .bind(settings)
+                    .bind(sqlx::types::Json(&channel.settings))
                     .bind(NotifyOn::mask(&channel.on))
-                    .bind(crons)
+                    .bind(sqlx::types::Json(&channel.crons))
                     .bind(channel.crons.is_empty())
                     .bind(channel.repeat_every_ms)
                     .bind(channel.muted_until)

@@ -66,6 +66,8 @@ pub(super) struct Sql {
     pub(super) schedule: String,
     pub(super) cleanup_batch: String,
     pub(super) cleanup_rollups: [String; 2],
+    /// Notifications older than retention that are done with (delivered, given up, muted).
+    pub(super) cleanup_notifications: String,
     pub(super) timeline: String,
     pub(super) close_run: String,
     pub(super) running_on_host: String,
@@ -190,6 +192,12 @@ FROM {schedules} WHERE cron_name = $1"
     SELECT id FROM {executions}
     WHERE started_at < $1 AND status <> 'running'
     ORDER BY started_at
+    LIMIT $2)"
+            ),
+            cleanup_notifications: format!(
+                "DELETE FROM {s}notifications WHERE id IN (
+    SELECT id FROM {s}notifications
+    WHERE created_at < $1 AND status NOT IN ('pending', 'sending')
     LIMIT $2)"
             ),
             // Roll-up rows that retention emptied.
@@ -731,6 +739,18 @@ macro_rules! shared_ops {
             }
             for statement in &$sql.cleanup_rollups {
                 sqlx::query(statement.as_str()).execute(pool).await.db()?;
+            }
+            loop {
+                let n = sqlx::query($sql.cleanup_notifications.as_str())
+                    .bind(before)
+                    .bind(i64::from(batch.max(1)))
+                    .execute(pool)
+                    .await
+                    .db()?
+                    .rows_affected();
+                if n < u64::from(batch.max(1)) {
+                    break;
+                }
             }
             Ok(deleted)
         }

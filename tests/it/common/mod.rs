@@ -6,6 +6,7 @@ use std::sync::Arc;
 use cronmon::store::Store;
 
 pub mod http;
+pub mod receiver;
 pub mod server;
 
 /// The build folder of this test binary: `target/<profile>/deps/it-<hash>` → `target/<profile>`.
