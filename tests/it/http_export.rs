@@ -253,8 +253,12 @@ async fn metrics_of_an_empty_store(store: Arc<dyn Store>) {
     let (s, _, text) = get_text(&app, "/metrics").await;
     assert_eq!(s, StatusCode::OK);
     let samples = parse_exposition(&text);
-    assert_eq!(samples.len(), 3, "{text}");
+    assert_eq!(samples.len(), 4, "{text}");
     assert_eq!(value(&samples, "cronmon_stuck_runs", &[]), Some(0.0));
+    assert_eq!(
+        value(&samples, "cronmon_notifications_pending", &[]),
+        Some(0.0)
+    );
     assert_eq!(value(&samples, "cronmon_incidents_open", &[]), Some(0.0));
     assert_eq!(value(&samples, "cronmon_sweeper_up", &[]), Some(0.0));
 }

@@ -205,4 +205,37 @@ mod tests {
             assert_eq!(s["additionalProperties"], false);
         }
     }
+
+    #[test]
+    fn the_document_points_the_put_body_at_it() {
+        let doc: Value = serde_json::from_str(&crate::openapi::document_json()).unwrap();
+        let put = &doc["paths"]["/channels/{name}"]["put"];
+        assert_eq!(
+            put["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/ChannelRequest"
+        );
+        assert!(doc["components"]["schemas"]["ChannelRequest"]["oneOf"].is_array());
+        for path in ["/channels/{name}", "/channels/{name}/test"] {
+            for (method, op) in doc["paths"][path].as_object().unwrap() {
+                let name = op["parameters"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|p| p["name"] == "name")
+                    .unwrap();
+                assert_eq!(
+                    name["schema"]["pattern"], CHANNEL_NAME_PATTERN,
+                    "{method} {path}"
+                );
+            }
+        }
+        let status = doc["paths"]["/notifications"]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "status")
+            .unwrap()
+            .clone();
+        assert!(status.to_string().contains("given_up"), "{status}");
+    }
 }
