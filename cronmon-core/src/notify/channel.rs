@@ -198,12 +198,12 @@ impl ChannelSettings {
         }
     }
 
-    /// Checks the settings: URLs parse with an `http(s)` scheme and a host, chat services use
-    /// `https`, a webhook has its secret, addresses parse.
+    /// Checks the settings: URLs parse with an `http(s)` scheme and a host, a webhook has its
+    /// secret, addresses parse.
     pub fn validate(&self) -> Result<()> {
         match self {
             ChannelSettings::Webhook { url, secret } => {
-                http_url("url", url, false)?;
+                http_url("url", url)?;
                 match secret {
                     None => Err(invalid(
                         "secret",
@@ -217,9 +217,10 @@ impl ChannelSettings {
             }
             ChannelSettings::Slack { url }
             | ChannelSettings::Discord { url }
-            | ChannelSettings::Teams { url } => http_url("url", url, true).map(drop),
+            // `http://` too: Mattermost and Rocket.Chat take Slack's format on internal hosts.
+            | ChannelSettings::Teams { url } => http_url("url", url).map(drop),
             ChannelSettings::Ntfy { url, token } => {
-                let u = http_url("url", url, false)?;
+                let u = http_url("url", url)?;
                 if u.path().trim_matches('/').is_empty() {
                     return Err(invalid(
                         "url",
@@ -277,24 +278,15 @@ fn short_text(field: &'static str, value: Option<&str>) -> Result<()> {
     }
 }
 
-fn http_url(field: &'static str, raw: &str, https_only: bool) -> Result<url::Url> {
+/// An `http://` or `https://` URL with a host. The URL itself is never quoted back: a chat
+/// webhook's URL is its secret.
+fn http_url(field: &'static str, raw: &str) -> Result<url::Url> {
     if raw.len() > 2048 {
         return Err(invalid(field, "is at most 2048 bytes long"));
     }
-    let u =
-        url::Url::parse(raw).map_err(|e| invalid(field, format!("`{raw}` is not a URL: {e}")))?;
-    let scheme_ok = match u.scheme() {
-        "https" => true,
-        "http" => !https_only,
-        _ => false,
-    };
-    if !scheme_ok {
-        let expected = if https_only {
-            "https://"
-        } else {
-            "http:// or https://"
-        };
-        return Err(invalid(field, format!("is an {expected} URL")));
+    let u = url::Url::parse(raw).map_err(|e| invalid(field, format!("is not a URL: {e}")))?;
+    if !matches!(u.scheme(), "http" | "https") {
+        return Err(invalid(field, "is an http:// or https:// URL"));
     }
     if u.host_str().is_none_or(str::is_empty) {
         return Err(invalid(field, "names a host"));
@@ -592,7 +584,12 @@ mod tests {
     #[test]
     fn urls_are_checked() {
         let slack = |url: &str| ChannelSettings::Slack { url: url.into() };
-        assert!(slack("http://hooks.slack.com/x").validate().is_err());
+        assert!(slack("ftp://hooks.slack.com/x").validate().is_err());
+        assert!(
+            slack("http://mattermost.internal/hooks/x")
+                .validate()
+                .is_ok()
+        );
         assert!(slack("not a url").validate().is_err());
         assert!(
             slack("https://hooks.slack.com/services/T/B/X")
