@@ -205,14 +205,16 @@ async fn refusals_name_the_field(store: Arc<dyn Store>) {
         )
         .await,
     );
-    unprocessable("url")(
-        put(
-            &app,
-            "/channels/a",
-            json!({"kind": "slack", "url": "http://hooks.slack.com/services/x"}),
-        )
-        .await,
-    );
+    // A chat webhook's URL is its secret: refused without being quoted back.
+    let (s, b) = put(
+        &app,
+        "/channels/a",
+        json!({"kind": "slack", "url": "ftp://hooks.slack.com/services/SECRETPATH"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(b["error"]["field"], "url", "{b}");
+    assert_no_secret(&b.to_string());
     unprocessable("to")(
         put(
             &app,

@@ -147,7 +147,7 @@ fn request_schema() -> Value {
         kind_schema(
             kind,
             json!({ "url": url(&format!(
-                "The {what} URL (`https://`); a secret itself, shown only by its origin."
+                "The {what} URL; a secret itself, shown only by its origin."
             )) }),
             &["url"],
         )
