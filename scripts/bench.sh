@@ -11,15 +11,16 @@
 # recorder's events/s to PostgreSQL, and HTTP ingest on PostgreSQL at 64 connections (events/s,
 # p99, server RSS) and through the batch endpoint (100 events a request), each with its ratio
 # to PostgreSQL's commits/s; and one sweep of schedule health with 1,000 of 10,000 crons due
-# (then an idle one), on SQLite and on PostgreSQL.
+# (then an idle one), on SQLite and on PostgreSQL; and the notification outbox (written with
+# failed runs, then delivered) on both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pg=${CRONMON_BENCH_PG:-postgres://postgres@127.0.0.1:5432}
 bin=${1:-}
 if [ -z "$bin" ]; then
-  cargo build --release --features postgres --example server --example loadgen \
-    --example recorder_bench --example start_bench --example sweep_bench
+  cargo build --release --features postgres,notify --example server --example loadgen \
+    --example recorder_bench --example start_bench --example sweep_bench --example notify_bench
   bin=target/release/examples
 fi
 port=${CRONMON_BENCH_PORT:-18080}
@@ -59,6 +60,16 @@ sweep() {
 }
 echo "sweep       sqlite: $(sweep)"
 echo "sweep       postgresql: $(sweep --database-url "$pg/postgres")"
+
+# The outbox: failed runs written with and without a channel wanting each, then delivered to
+# a loopback webhook receiver by one notifier.
+notify() {
+  "$bin/notify_bench" "$@" 2>/dev/null | sed 's/^/            /' || true
+}
+echo "notify      sqlite:"
+notify
+echo "notify      postgresql:"
+notify --database-url "$pg/postgres"
 
 fresh_db cronmon_bench_load
 CRON_SECRET=$secret "$bin/server" --database-url "$pg/cronmon_bench_load" \
