@@ -60,6 +60,7 @@ on_both!(
     two_notifiers_deliver_each_notification_once,
     stuck_and_missed_runs_are_notified_once,
     config_channels_replace_each_other,
+    each_kind_of_receiver_gets_its_shape,
 );
 
 fn name(s: &str) -> CronName {
@@ -237,6 +238,11 @@ async fn an_incident_reaches_a_signed_webhook_once(db: &TestDb) {
     assert_eq!(body["run"]["errorMessage"], "disk <full> @everyone");
     let id = body["id"].as_str().expect("id").to_owned();
     assert_eq!(hit.header("idempotency-key").as_deref(), Some(id.as_str()));
+    readme_verifies(
+        &timestamp,
+        &hit.header("x-cronmon-signature").unwrap_or_default(),
+        &hit.body,
+    );
 
     // Recovery: the resolution goes out, once; nothing is sent twice.
     run(store.as_ref(), "backup", Status::Completed, "").await;
@@ -260,6 +266,46 @@ async fn an_incident_reaches_a_signed_webhook_once(db: &TestDb) {
     let ch = store.channel("ops").await.expect("read").expect("channel");
     assert_eq!(ch.health.consecutive_failures, 0);
     assert!(ch.health.last_delivered_at.is_some());
+}
+
+/// Runs the README's shell that verifies a delivery (real bash, real openssl) on what the
+/// receiver got: it must print `valid`, and must not for a changed body.
+fn readme_verifies(timestamp: &str, signature: &str, body: &[u8]) {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
+    let after = readme
+        .split_once("<!-- verify-signature")
+        .expect("the README's verification block")
+        .1;
+    let block = after
+        .split_once("```sh\n")
+        .and_then(|(_, rest)| rest.split_once("```"))
+        .expect("a sh block")
+        .0;
+    let dir = std::env::temp_dir().join(format!("cronmon-verify-{}", Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let run = |body: &[u8]| {
+        std::fs::write(dir.join("body.json"), body).expect("body");
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(block)
+            .current_dir(&dir)
+            .env("TIMESTAMP", timestamp)
+            .env("SIGNATURE", signature)
+            .env("CRONMON_WEBHOOK_SECRET", SECRET)
+            .output()
+            .expect("bash");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    assert_eq!(
+        run(body),
+        "valid",
+        "the README's check accepts a real delivery"
+    );
+    let mut tampered = body.to_vec();
+    tampered.push(b' ');
+    assert_eq!(run(&tampered), "", "and refuses a changed body");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 async fn filters_choose_the_channels(db: &TestDb) {
@@ -355,6 +401,21 @@ async fn a_hanging_receiver_delays_nobody_else(db: &TestDb) {
         .put_channel(&webhook("fine", &fine), Utc::now())
         .await
         .expect("channel");
+    // And one whose host refuses connections.
+    let closed = format!("http://127.0.0.1:{}/hook", crate::common::free_port());
+    store
+        .put_channel(
+            &Channel::new(
+                "unreachable",
+                ChannelSettings::Webhook {
+                    url: closed,
+                    secret: Some(SECRET.into()),
+                },
+            ),
+            Utc::now(),
+        )
+        .await
+        .expect("channel");
     fragile(store.as_ref(), "backup").await;
     run(store.as_ref(), "backup", Status::Failed, "boom").await;
     sweeper(store).sweep(Utc::now()).await.expect("sweep");
@@ -363,15 +424,22 @@ async fn a_hanging_receiver_delays_nobody_else(db: &TestDb) {
     let started = std::time::Instant::now();
     let report = n.round(Utc::now()).await.expect("round");
     let took = started.elapsed();
-    assert_eq!(report.claimed, 2);
+    assert_eq!(report.claimed, 3);
     assert_eq!(report.delivered, 1);
-    assert_eq!(report.retrying, 1);
+    assert_eq!(report.retrying, 2);
     // Bounded by the 500 ms timeout, not by the receiver.
     assert!(took < Duration::from_secs(5), "round took {took:?}");
     assert_eq!(fine.received().len(), 1);
     let rows = all_notifications(store.as_ref()).await;
     let stuck = rows.iter().find(|r| r.channel == "hanging").expect("row");
     assert_eq!(stuck.status, NotificationStatus::Pending);
+    let refused = rows
+        .iter()
+        .find(|r| r.channel == "unreachable")
+        .expect("row");
+    assert_eq!(refused.status, NotificationStatus::Pending);
+    assert!(refused.last_error.is_some(), "{refused:?}");
+    assert_eq!(refused.last_status, None, "nobody answered");
     let error = stuck.last_error.clone().unwrap_or_default();
     assert!(
         error.contains("timed out") || error.contains("no answer within"),
@@ -897,4 +965,101 @@ async fn an_incident_is_emailed_over_smtp() {
     assert_eq!(row.last_status, Some(250));
     smtp.stop().await;
     db.finish().await;
+}
+
+async fn each_kind_of_receiver_gets_its_shape(db: &TestDb) {
+    let store = &db.store;
+    let receiver = Receiver::start().await;
+    let channels = [
+        Channel::new(
+            "slack",
+            ChannelSettings::Slack {
+                url: receiver.url("/slack/T0/B0/x"),
+            },
+        ),
+        Channel::new(
+            "discord",
+            ChannelSettings::Discord {
+                url: receiver.url("/discord/api/webhooks/1/x"),
+            },
+        ),
+        Channel::new(
+            "teams",
+            ChannelSettings::Teams {
+                url: receiver.url("/teams/workflows/x"),
+            },
+        ),
+        Channel::new(
+            "ntfy",
+            ChannelSettings::Ntfy {
+                url: receiver.url("/ntfy/cron-alerts"),
+                token: Some("tk_secret".into()),
+            },
+        ),
+    ];
+    for c in &channels {
+        store.put_channel(c, Utc::now()).await.expect("channel");
+    }
+    fragile(store.as_ref(), "backup").await;
+    run(
+        store.as_ref(),
+        "backup",
+        Status::Failed,
+        "@everyone <b>disk</b> full",
+    )
+    .await;
+    sweeper(store).sweep(Utc::now()).await.expect("sweep");
+    drain(&notifier(store, fast()), store.as_ref()).await;
+
+    let got = receiver.received();
+    assert_eq!(got.len(), 4, "{got:?}");
+    let at = |prefix: &str| {
+        got.iter()
+            .find(|r| r.path.starts_with(prefix))
+            .unwrap_or_else(|| panic!("nothing at {prefix}: {got:?}"))
+    };
+    let slack = at("/slack/").json();
+    assert!(
+        slack["text"].as_str().unwrap_or("").contains("backup"),
+        "{slack}"
+    );
+    assert!(
+        slack["blocks"].as_array().is_some_and(|b| !b.is_empty()),
+        "{slack}"
+    );
+    assert!(
+        !slack.to_string().contains("<b>"),
+        "Slack's <, > escaped: {slack}"
+    );
+
+    let discord = at("/discord/").json();
+    let embed = &discord["embeds"][0];
+    assert!(
+        embed["title"].as_str().unwrap_or("").contains("backup"),
+        "{discord}"
+    );
+    assert_eq!(
+        discord["allowed_mentions"]["parse"],
+        serde_json::json!([]),
+        "no pings"
+    );
+
+    let teams = at("/teams/").json();
+    let card = &teams["attachments"][0];
+    assert_eq!(
+        card["contentType"],
+        "application/vnd.microsoft.card.adaptive"
+    );
+    assert_eq!(card["content"]["type"], "AdaptiveCard");
+    assert!(card["content"].to_string().contains("backup"));
+
+    let ntfy = at("/ntfy");
+    assert_eq!(
+        ntfy.header("authorization").as_deref(),
+        Some("Bearer tk_secret")
+    );
+    let body = ntfy.json();
+    assert_eq!(body["topic"], "cron-alerts");
+    assert_eq!(body["priority"], 4, "an opening is high priority");
+    assert!(body["title"].as_str().unwrap_or("").contains("backup"));
 }

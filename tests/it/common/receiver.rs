@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
 /// How the receiver answers one request.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Answer {
     /// This status, at once.
     Status(u16),
@@ -30,6 +30,8 @@ pub struct Received {
     pub path: String,
     pub headers: HeaderMap,
     pub body: Vec<u8>,
+    /// How it was answered.
+    pub answer: Answer,
 }
 
 impl Received {
@@ -85,6 +87,11 @@ impl Receiver {
         format!("http://{}{path}", self.addr)
     }
 
+    /// From now on, answer this (after any scripted answers left).
+    pub fn answer_from_now(&self, answer: Answer) {
+        self.inner.lock().expect("receiver lock").then = Some(answer);
+    }
+
     pub fn received(&self) -> Vec<Received> {
         self.inner.lock().expect("receiver lock").received.clone()
     }
@@ -99,14 +106,16 @@ async fn receive(
 ) -> Response {
     let answer = {
         let mut inner = inner.lock().expect("receiver lock");
+        let next = inner.script.pop_front();
+        let answer = next.or(inner.then).unwrap_or(Answer::Status(200));
         inner.received.push(Received {
             method,
             path: uri.to_string(),
             headers,
             body: body.to_vec(),
+            answer,
         });
-        let next = inner.script.pop_front();
-        next.or(inner.then).unwrap_or(Answer::Status(200))
+        answer
     };
     match answer {
         Answer::Status(code) => StatusCode::from_u16(code)
