@@ -76,6 +76,11 @@ struct Args {
     /// Attempts before a notification is given up (1 to 100).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100))]
     notify_max_attempts: Option<u32>,
+    /// How long a claimed notification stays with the server that claimed it: if that server
+    /// dies mid-send, another one (or itself, restarted) sends it again after this, with the
+    /// same idempotency key (default 60 s, at least twice the timeout).
+    #[arg(long, value_parser = notify_duration)]
+    notify_lease: Option<Duration>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -261,8 +266,14 @@ fn notify_settings(args: &Args) -> Result<(NotifierConfig, Vec<Channel>), String
     if let Some(p) = args.notify_poll {
         notifier.poll = p;
     }
-    // A claim outlives an attempt twice over, whatever the timeout.
-    notifier.lease = notifier.lease.max(notifier.timeout.saturating_mul(2));
+    match args.notify_lease {
+        Some(lease) => notifier.lease = lease,
+        // A claim outlives an attempt twice over, whatever the timeout.
+        None => notifier.lease = notifier.lease.max(notifier.timeout.saturating_mul(2)),
+    }
+    notifier
+        .validate()
+        .map_err(|e| format!("notifier settings: {e}"))?;
     Ok((notifier, file.channels))
 }
 

@@ -1063,3 +1063,201 @@ async fn each_kind_of_receiver_gets_its_shape(db: &TestDb) {
     assert_eq!(body["priority"], 4, "an opening is high priority");
     assert!(body["title"].as_str().unwrap_or("").contains("backup"));
 }
+
+/// The `server` example as a process on `port` with the config file `config` and `args`,
+/// once `/health` answers.
+async fn server_process(
+    url: &str,
+    port: u16,
+    config: &std::path::Path,
+    args: &[&str],
+) -> tokio::process::Child {
+    let child = tokio::process::Command::new(crate::common::server_binary())
+        .env("CRONMON_URL", url)
+        .env("CRONMON_BIND", format!("127.0.0.1:{port}"))
+        .env("CRON_SECRET", crate::common::SECRET)
+        .env("HOOK_SECRET", SECRET)
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the server");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let up = crate::common::http::client()
+            .get(format!("http://127.0.0.1:{port}/api/admin/health"))
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success());
+        if up {
+            return child;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the server never came up"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A config file with one webhook channel to `receiver` for every failed run, its secret
+/// from the environment.
+fn config_file(receiver: &Receiver) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("cronmon-notify-{}.toml", Uuid::now_v7()));
+    std::fs::write(
+        &path,
+        format!(
+            "[[channel]]\nname = \"ops\"\nkind = \"webhook\"\nurl = \"{}\"\nsecret = \"${{HOOK_SECRET}}\"\non = [\"failed_run\"]\n",
+            receiver.url("/hook")
+        ),
+    )
+    .expect("config file");
+    path
+}
+
+/// Waits until the receiver has `n` requests answered `answer` (or `within` passed).
+async fn answered(
+    receiver: &Receiver,
+    answer: Answer,
+    n: usize,
+    within: Duration,
+) -> Vec<crate::common::receiver::Received> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let got: Vec<_> = receiver
+            .received()
+            .into_iter()
+            .filter(|r| r.answer == answer)
+            .collect();
+        if got.len() >= n || tokio::time::Instant::now() >= deadline {
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn per_key(got: &[crate::common::receiver::Received]) -> HashMap<String, usize> {
+    let mut keys = HashMap::new();
+    for r in got {
+        *keys
+            .entry(r.header("idempotency-key").unwrap_or_default())
+            .or_default() += 1;
+    }
+    keys
+}
+
+/// Two server processes on one PostgreSQL database, each with the same config file and its
+/// notifier running: every notification arrives, each once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_deliver_each_notification_once() {
+    let db = TestDb::postgres().await;
+    let receiver = Receiver::start().await;
+    let config = config_file(&receiver);
+    let fast = ["--notify-poll", "20ms"];
+    let (pa, pb) = (crate::common::free_port(), crate::common::free_port());
+    let mut a = server_process(&db.url, pa, &config, &fast).await;
+    let mut b = server_process(&db.url, pb, &config, &fast).await;
+    for i in 0..60 {
+        run(
+            db.store.as_ref(),
+            &format!("job-{}", i % 7),
+            Status::Failed,
+            "boom",
+        )
+        .await;
+    }
+    let got = answered(&receiver, Answer::Status(200), 60, Duration::from_secs(60)).await;
+    // A little longer: a second delivery would show now.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got_after = receiver.received();
+    assert_eq!(got.len(), 60, "every notification arrived");
+    let keys = per_key(&got_after);
+    assert_eq!(keys.len(), 60);
+    assert!(keys.values().all(|n| *n == 1), "each once: {keys:?}");
+    for r in &got_after {
+        let timestamp = r.header("x-cronmon-timestamp").unwrap_or_default();
+        assert_eq!(
+            r.header("x-cronmon-signature").unwrap_or_default(),
+            verify(SECRET, &timestamp, &r.body),
+            "signed with the secret from the environment"
+        );
+    }
+    for child in [&mut a, &mut b] {
+        child.start_kill().expect("kill");
+        child.wait().await.expect("wait");
+    }
+    let _ = std::fs::remove_file(&config);
+    db.finish().await;
+}
+
+/// A server killed with SIGKILL while its sends hang: after a restart, once the dead claims'
+/// lease ends, every notification is delivered, each accepted once, under the key it was
+/// first sent with.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_mid_delivery_delivers_the_rest_after_restart() {
+    for db in [TestDb::sqlite().await, TestDb::postgres().await] {
+        let receiver = Receiver::scripted(&[], Answer::Hang).await;
+        let config = config_file(&receiver);
+        let args = [
+            "--notify-poll",
+            "20ms",
+            "--notify-timeout",
+            "2s",
+            "--notify-lease",
+            "4s",
+        ];
+        let port = crate::common::free_port();
+        let mut server = server_process(&db.url, port, &config, &args).await;
+        for i in 0..10 {
+            run(
+                db.store.as_ref(),
+                &format!("job-{i}"),
+                Status::Failed,
+                "boom",
+            )
+            .await;
+        }
+        let hung = answered(&receiver, Answer::Hang, 10, Duration::from_secs(30)).await;
+        assert_eq!(hung.len(), 10, "all ten in flight");
+        server.start_kill().expect("SIGKILL");
+        server.wait().await.expect("wait");
+        receiver.answer_from_now(Answer::Status(200));
+
+        let mut server = server_process(&db.url, port, &config, &args).await;
+        let delivered = answered(&receiver, Answer::Status(200), 10, Duration::from_secs(60)).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let delivered_keys = per_key(
+            &receiver
+                .received()
+                .into_iter()
+                .filter(|r| r.answer == Answer::Status(200))
+                .collect::<Vec<_>>(),
+        );
+        assert_eq!(delivered.len(), 10, "{}: the rest delivered", db.url);
+        assert!(
+            delivered_keys.values().all(|n| *n == 1),
+            "{delivered_keys:?}"
+        );
+        let first_keys = per_key(&hung);
+        assert_eq!(
+            first_keys.keys().collect::<std::collections::BTreeSet<_>>(),
+            delivered_keys
+                .keys()
+                .collect::<std::collections::BTreeSet<_>>(),
+            "resent under the keys they were first sent with"
+        );
+        let rows = all_notifications(db.store.as_ref()).await;
+        assert!(
+            rows.iter()
+                .all(|n| n.status == NotificationStatus::Delivered && n.attempts == 2)
+        );
+        server.start_kill().expect("kill");
+        server.wait().await.expect("wait");
+        let _ = std::fs::remove_file(&config);
+        db.finish().await;
+    }
+}
