@@ -479,9 +479,12 @@ impl Channel {
     }
 }
 
-/// Checks a channel name: 1 to 64 of `A-Z a-z 0-9 - _ .`, so it reads well in a URL.
+/// Checks a channel name: 1 to 64 of `A-Z a-z 0-9 - _ .`, so it reads well in a URL (and not
+/// `.` or `..`, which a URL path cannot hold as a segment).
 pub fn channel_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()
+        && name != "."
+        && name != ".."
         && name.len() <= CHANNEL_NAME_MAX_CHARS
         && name
             .bytes()
@@ -492,7 +495,7 @@ pub fn channel_name(name: &str) -> Result<()> {
         Err(Error::InvalidField {
             field: "name",
             message: format!(
-                "a channel name is 1 to {CHANNEL_NAME_MAX_CHARS} of letters, digits, `-`, `_`, `.`"
+                "a channel name is 1 to {CHANNEL_NAME_MAX_CHARS} of letters, digits, `-`, `_`, `.` (not `.` or `..`)"
             ),
         })
     }
@@ -571,6 +574,14 @@ mod tests {
         assert!(glob_matches("50%_off", "50%_off"));
         assert_eq!(glob_to_like("50%_off*"), "50\\%\\_off%");
         assert_eq!(glob_to_sqlite("a[b]*"), "a[[]b]*");
+    }
+
+    #[test]
+    fn names() {
+        assert!(channel_name("ops-slack_2.eu").is_ok());
+        for bad in ["", ".", "..", "a/b", "a b", "é", &"x".repeat(65)] {
+            assert!(channel_name(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

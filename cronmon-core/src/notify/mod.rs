@@ -31,7 +31,10 @@ mod notifier;
 #[cfg(feature = "notify")]
 mod send;
 
-pub use channel::{Channel, ChannelSettings, ChannelSource, SmtpTls, channel_name};
+pub use channel::{
+    CHANNEL_CRONS_MAX, CHANNEL_NAME_MAX_CHARS, Channel, ChannelSettings, ChannelSource,
+    EMAIL_RECIPIENTS_MAX, MUTE_MAX_MS, REPEAT_MAX_MS, REPEAT_MIN_MS, SmtpTls, channel_name,
+};
 pub(crate) use channel::{glob_to_like, glob_to_sqlite};
 pub use message::{Message, MessageIncident, MessageRun, WEBHOOK_SCHEMA};
 #[cfg(feature = "notify")]

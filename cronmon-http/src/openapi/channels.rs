@@ -8,7 +8,10 @@
 //! kept when left out, `username` with `password`, `mutedUntil` within a year) are in the
 //! descriptions and answered with a 422 naming the field.
 
-use cronmon_core::notify::{ChannelKind, NotifyOn, SmtpTls};
+use cronmon_core::notify::{
+    CHANNEL_CRONS_MAX, CHANNEL_NAME_MAX_CHARS, ChannelKind, NotifyOn, REPEAT_MAX_MS, REPEAT_MIN_MS,
+    SmtpTls,
+};
 use serde_json::{Map, Value, json};
 use utoipa::Modify;
 use utoipa::openapi::path::ParameterIn;
@@ -49,7 +52,7 @@ impl Modify for Channels {
                         p.schema = serde_json::from_value(json!({
                             "type": "string",
                             "minLength": 1,
-                            "maxLength": 64,
+                            "maxLength": CHANNEL_NAME_MAX_CHARS,
                             "pattern": CHANNEL_NAME_PATTERN,
                         }))
                         .ok();
@@ -107,8 +110,9 @@ fn kind_schema(kind: ChannelKind, fields: Value, own_required: &[&str]) -> Value
         json!({
             "type": "array",
             "items": {"type": "string"},
-            "description": "Cron name patterns (`*` any characters, `?` one), at most 100; \
-                            none or empty: every cron."
+            "maxItems": CHANNEL_CRONS_MAX,
+            "description": "Cron name patterns (`*` any characters, `?` one); none or empty: \
+                            every cron."
         }),
     );
     properties.insert(
@@ -116,8 +120,10 @@ fn kind_schema(kind: ChannelKind, fields: Value, own_required: &[&str]) -> Value
         json!({
             "type": ["integer", "null"],
             "format": "int64",
+            "minimum": REPEAT_MIN_MS,
+            "maximum": REPEAT_MAX_MS,
             "description": "Repeat the notification of an incident still open this often, ms \
-                            (300000, 5 min, to 2592000000, 30 days)."
+                            (5 min to 30 days)."
         }),
     );
     properties.insert(
