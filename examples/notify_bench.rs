@@ -10,6 +10,9 @@
 //! A PostgreSQL URL names an admin database: a scratch database `cronmon_notify_bench` is made
 //! next to it, and dropped at the end.
 
+#[path = "support/scratch.rs"]
+mod scratch;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -21,6 +24,7 @@ use cronmon::notify::{
     NotifyOn,
 };
 use cronmon::{CronName, Event, Finish, PageRequest, Start, Status, Store};
+use scratch::Scratch;
 
 /// Times the outbox: written with failed runs, delivered by a notifier.
 #[derive(Debug, Parser)]
@@ -40,7 +44,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
-    let scratch = Scratch::new(args.database_url.as_deref()).await?;
+    let scratch = Scratch::new(args.database_url.as_deref(), "cronmon_notify_bench").await?;
     let result = run(&args, &scratch.url).await;
     scratch.drop_it().await?;
     result
@@ -141,77 +145,4 @@ async fn record_failures(
         }
     }
     Ok(started.elapsed())
-}
-
-struct Scratch {
-    url: String,
-    cleanup: Cleanup,
-}
-
-enum Cleanup {
-    Dir(std::path::PathBuf),
-    Postgres { admin: String, name: String },
-}
-
-const PG_NAME: &str = "cronmon_notify_bench";
-
-impl Scratch {
-    async fn new(url: Option<&str>) -> Result<Self, Box<dyn std::error::Error>> {
-        match url {
-            None => {
-                let dir = std::env::temp_dir()
-                    .join(format!("cronmon-notify-bench-{}", std::process::id()));
-                std::fs::create_dir_all(&dir)?;
-                Ok(Self {
-                    url: format!("sqlite://{}", dir.join("cronmon.db").display()),
-                    cleanup: Cleanup::Dir(dir),
-                })
-            }
-            Some(admin) if admin.starts_with("postgres") => {
-                let (base, _) = admin
-                    .rsplit_once('/')
-                    .ok_or("the PostgreSQL URL needs a database (the admin one)")?;
-                pg_execute(
-                    admin,
-                    &format!("DROP DATABASE IF EXISTS {PG_NAME} WITH (FORCE)"),
-                )
-                .await?;
-                pg_execute(admin, &format!("CREATE DATABASE {PG_NAME}")).await?;
-                Ok(Self {
-                    url: format!("{base}/{PG_NAME}"),
-                    cleanup: Cleanup::Postgres {
-                        admin: admin.to_owned(),
-                        name: PG_NAME.to_owned(),
-                    },
-                })
-            }
-            Some(other) => Err(format!(
-                "--database-url is a postgres:// admin URL (the default is a SQLite file), not {}",
-                cronmon::store::redact(other)
-            )
-            .into()),
-        }
-    }
-
-    async fn drop_it(self) -> Result<(), Box<dyn std::error::Error>> {
-        match self.cleanup {
-            Cleanup::Dir(dir) => std::fs::remove_dir_all(dir)?,
-            Cleanup::Postgres { admin, name } => {
-                pg_execute(
-                    &admin,
-                    &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-                )
-                .await?
-            }
-        }
-        Ok(())
-    }
-}
-
-async fn pg_execute(url: &str, sql: &str) -> Result<(), Box<dyn std::error::Error>> {
-    use sqlx::{Connection, Executor};
-    let mut c = sqlx::PgConnection::connect(url).await?;
-    c.execute(sqlx::AssertSqlSafe(sql.to_owned())).await?;
-    c.close().await?;
-    Ok(())
 }

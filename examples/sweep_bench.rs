@@ -15,11 +15,15 @@
 //! (`Sweeper::sweep(now)`), up to two minutes ahead of the real one: the bench waits only, at
 //! most 15 s, for the due crons to be upserted within one minute.
 
+#[path = "support/scratch.rs"]
+mod scratch;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use clap::Parser;
+use scratch::Scratch;
 use cronmon::health::{SweepConfig, SweepReport, Sweeper};
 use cronmon::{CronName, ScheduleUpdate, Store};
 
@@ -56,7 +60,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if args.due > args.crons {
         return Err("--due cannot exceed --crons".into());
     }
-    let scratch = Scratch::new(args.database_url.as_deref()).await?;
+    let scratch = Scratch::new(args.database_url.as_deref(), "cronmon_sweep_bench").await?;
     let result = run(&args, &scratch.url).await;
     scratch.drop_it().await?;
     result
@@ -203,77 +207,3 @@ async fn upsert_all(
     Ok(())
 }
 
-/// The database the bench fills: a SQLite file in a temp dir, or a PostgreSQL database made
-/// next to the admin database of the URL.
-struct Scratch {
-    url: String,
-    cleanup: Cleanup,
-}
-
-enum Cleanup {
-    Dir(std::path::PathBuf),
-    Postgres { admin: String, name: String },
-}
-
-const PG_NAME: &str = "cronmon_sweep_bench";
-
-impl Scratch {
-    async fn new(url: Option<&str>) -> Result<Self, Box<dyn std::error::Error>> {
-        match url {
-            None => {
-                let dir = std::env::temp_dir()
-                    .join(format!("cronmon-sweep-bench-{}", std::process::id()));
-                std::fs::create_dir_all(&dir)?;
-                Ok(Self {
-                    url: format!("sqlite://{}", dir.join("cronmon.db").display()),
-                    cleanup: Cleanup::Dir(dir),
-                })
-            }
-            Some(admin) if admin.starts_with("postgres") => {
-                let (base, _) = admin
-                    .rsplit_once('/')
-                    .ok_or("the PostgreSQL URL needs a database (the admin one)")?;
-                pg_execute(
-                    admin,
-                    &format!("DROP DATABASE IF EXISTS {PG_NAME} WITH (FORCE)"),
-                )
-                .await?;
-                pg_execute(admin, &format!("CREATE DATABASE {PG_NAME}")).await?;
-                Ok(Self {
-                    url: format!("{base}/{PG_NAME}"),
-                    cleanup: Cleanup::Postgres {
-                        admin: admin.to_owned(),
-                        name: PG_NAME.to_owned(),
-                    },
-                })
-            }
-            Some(other) => Err(format!(
-                "--database-url is a postgres:// admin URL (the default is a SQLite file), not {}",
-                cronmon::store::redact(other)
-            )
-            .into()),
-        }
-    }
-
-    async fn drop_it(self) -> Result<(), Box<dyn std::error::Error>> {
-        match self.cleanup {
-            Cleanup::Dir(dir) => std::fs::remove_dir_all(dir)?,
-            Cleanup::Postgres { admin, name } => {
-                pg_execute(
-                    &admin,
-                    &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-                )
-                .await?
-            }
-        }
-        Ok(())
-    }
-}
-
-async fn pg_execute(url: &str, sql: &str) -> Result<(), Box<dyn std::error::Error>> {
-    use sqlx::{Connection, Executor};
-    let mut c = sqlx::PgConnection::connect(url).await?;
-    c.execute(sqlx::AssertSqlSafe(sql.to_owned())).await?;
-    c.close().await?;
-    Ok(())
-}
