@@ -23,9 +23,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use clap::Parser;
-use scratch::Scratch;
 use cronmon::health::{SweepConfig, SweepReport, Sweeper};
 use cronmon::{CronName, ScheduleUpdate, Store};
+use scratch::Scratch;
 
 /// Times `Sweeper::sweep` over many schedules with some due at once.
 #[derive(Debug, Parser)]
@@ -206,4 +206,3 @@ async fn upsert_all(
     }
     Ok(())
 }
-

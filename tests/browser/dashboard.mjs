@@ -17,6 +17,7 @@
 //   - "nightly-report" (thresholds 1): a failure 30 min ago, a success 10 min ago: one resolved
 //     incident; "flaky-sync"'s 3 failures opened a "failed" incident (its error: the payload)
 //   - "quick-check" (5 s floor): one 1.1 s run flagged "fast"
+//   - a webhook channel "ops-pager" on a closed port, told of each failed run: failing
 // The optional outage base is a second cronmon (same server, another mount point) holding one
 // cron every minute judged 65 min ahead: 60 missed rows, then one that counts the rest.
 // With CRONMON_SCREENSHOTS=<dir>, screenshots of both are saved there.
@@ -172,6 +173,19 @@ try {
     eq(chart.sets[0], timeline.map((d) => d.completed), "completed per day");
     eq(chart.sets[1], timeline.map((d) => d.failed), "failed per day");
     eq(chart.sets[2], timeline.map((d) => d.running), "running per day");
+  });
+
+  await check("failing channels: a banner names each, with its health from the API", async () => {
+    const { channels } = await api("/channels");
+    const pager = channels.find((c) => c.name === "ops-pager");
+    assert(pager?.failing, "the fixture's channel is failing");
+    const banner = page.locator('#channels-banner [data-channel="ops-pager"]');
+    assert(await banner.isVisible(), "a banner for it");
+    const text = await banner.textContent();
+    assert(text.includes("Notifications failing: ops-pager"), `names it: ${text}`);
+    assert(text.includes(`${pager.health.consecutiveFailures} failed attempts in a row`), `counts: ${text}`);
+    eq(await page.locator("#channels-banner [data-channel]").count(),
+      channels.filter((c) => c.failing).length, "one banner per failing channel");
   });
 
   await check("alerts: stuck runs only; failures in a row are the server's incidents, not banners", async () => {

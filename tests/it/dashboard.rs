@@ -138,6 +138,17 @@ async fn dashboard_in_headless_chromium() {
             .unwrap(),
         base: base.clone(),
     };
+    // A channel nobody listens on (a closed port), told of every failed run: the failures
+    // below make it fail three times in a row, and the dashboard shows it.
+    let closed = crate::common::free_port();
+    client
+        .send(
+            reqwest::Method::PUT,
+            "/channels/ops-pager",
+            json!({"kind": "webhook", "url": format!("http://127.0.0.1:{closed}/hook"),
+                   "secret": "a-secret-for-the-dashboard", "on": ["failed_run"]}),
+        )
+        .await;
     for i in 0..55_i64 {
         let output = json!({
             "rows": i,
@@ -319,6 +330,20 @@ async fn dashboard_in_headless_chromium() {
         .await
         .expect("outage sweep");
     assert_eq!((report.missed, report.opened), (61, 1), "{report:?}");
+
+    // The notifier tries the failed runs' notifications on the closed port.
+    let notifier = cronmon::notify::Notifier::new(
+        store.clone(),
+        cronmon::notify::NotifierConfig {
+            timeout: Duration::from_secs(2),
+            lease: Duration::from_secs(10),
+            ..cronmon::notify::NotifierConfig::default()
+        },
+    )
+    .expect("notifier");
+    notifier.round(Utc::now()).await.expect("notifier round");
+    let pager = store.channel("ops-pager").await.unwrap().expect("channel");
+    assert!(pager.health.is_failing(), "{:?}", pager.health);
 
     // The page itself answers without the secret, and with its base taken from the mount point.
     let page = client
