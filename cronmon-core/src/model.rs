@@ -82,6 +82,14 @@ macro_rules! text_enum {
             }
         }
 
+        // Rows decode their text columns through this (`#[sqlx(try_from = "String")]`).
+        impl TryFrom<String> for $name {
+            type Error = Error;
+            fn try_from(s: String) -> Result<Self> {
+                s.parse()
+            }
+        }
+
         impl FromStr for $name {
             type Err = Error;
             fn from_str(s: &str) -> Result<Self> {
@@ -491,20 +499,6 @@ pub struct Execution {
     pub anomaly: Option<crate::health::Anomaly>,
     /// For a `missed` row that stands for several slots in a row: how many.
     pub slots_missed: Option<i64>,
-}
-
-impl TryFrom<String> for Status {
-    type Error = Error;
-    fn try_from(s: String) -> Result<Self> {
-        s.parse()
-    }
-}
-
-impl TryFrom<String> for TriggerType {
-    type Error = Error;
-    fn try_from(s: String) -> Result<Self> {
-        s.parse()
-    }
 }
 
 /// Which runs to list.

@@ -97,20 +97,6 @@ text_enum!(
     }
 );
 
-impl TryFrom<String> for IncidentKind {
-    type Error = Error;
-    fn try_from(s: String) -> Result<Self> {
-        s.parse()
-    }
-}
-
-impl TryFrom<String> for IncidentEventKind {
-    type Error = Error;
-    fn try_from(s: String) -> Result<Self> {
-        s.parse()
-    }
-}
-
 /// The open incident of a cron, as its schedule shows it.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -153,27 +153,6 @@ text_enum!(
     }
 );
 
-impl TryFrom<String> for NotificationKind {
-    type Error = Error;
-    fn try_from(s: String) -> Result<Self> {
-        s.parse()
-    }
-}
-
-impl TryFrom<String> for NotificationStatus {
-    type Error = Error;
-    fn try_from(s: String) -> Result<Self> {
-        s.parse()
-    }
-}
-
-impl TryFrom<String> for ChannelKind {
-    type Error = Error;
-    fn try_from(s: String) -> Result<Self> {
-        s.parse()
-    }
-}
-
 /// One notification to one channel, as `GET /notifications` lists it.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
