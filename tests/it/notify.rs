@@ -61,6 +61,7 @@ on_both!(
     stuck_and_missed_runs_are_notified_once,
     config_channels_replace_each_other,
     each_kind_of_receiver_gets_its_shape,
+    a_flagged_duration_is_notified_once,
 );
 
 fn name(s: &str) -> CronName {
@@ -1260,4 +1261,47 @@ async fn a_server_killed_mid_delivery_delivers_the_rest_after_restart() {
         let _ = std::fs::remove_file(&config);
         db.finish().await;
     }
+}
+
+async fn a_flagged_duration_is_notified_once(db: &TestDb) {
+    let store = &db.store;
+    let receiver = Receiver::start().await;
+    store
+        .put_channel(
+            &webhook("ops", &receiver).on(&[NotifyOn::Anomaly]),
+            Utc::now(),
+        )
+        .await
+        .expect("channel");
+    // Runs shorter than 5 s are flagged `fast`; this one took 5 ms.
+    store
+        .upsert_schedule(
+            &name("quick-check"),
+            &ScheduleUpdate {
+                min_duration_ms: Some(5_000),
+                ..ScheduleUpdate::default()
+            },
+        )
+        .await
+        .expect("schedule");
+    let quick = run(store.as_ref(), "quick-check", Status::Completed, "").await;
+    sweeper(store).sweep(Utc::now()).await.expect("sweep");
+    sweeper(store).sweep(Utc::now()).await.expect("sweep again");
+    let rows = all_notifications(store.as_ref()).await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].kind, NotificationKind::Anomaly);
+    assert_eq!(rows[0].execution_id, Some(quick));
+    drain(&notifier(store, fast()), store.as_ref()).await;
+    let got = receiver.received();
+    assert_eq!(got.len(), 1);
+    let body = got[0].json();
+    assert_eq!(body["kind"], "anomaly");
+    assert_eq!(body["run"]["anomaly"], "fast");
+    assert!(
+        body["title"]
+            .as_str()
+            .unwrap_or("")
+            .contains("unusually fast"),
+        "{body}"
+    );
 }
