@@ -59,13 +59,15 @@ CREATE INDEX notifications_due_idx ON notifications (due_ms)
 CREATE INDEX notifications_created_idx ON notifications (created_at DESC);
 
 -- The triggers below write one notification to each channel that wants it, in the
--- transaction that records what it is about.
+-- transaction that records what it is about. Its id is a random (version 4) UUID, as
+-- PostgreSQL's gen_random_uuid() makes: receivers may store the idempotency key as one.
 
 CREATE TRIGGER incident_events_notify AFTER INSERT ON incident_events
 BEGIN
     INSERT INTO notifications (id, channel, dedup_key, kind, cron_name, incident_id,
                                incident_event_id, created_at, due_ms)
-    SELECT randomblob(16), c.name, 'event:' || NEW.id,
+    SELECT unhex(substr(printf('%016x', random()), 1, 12) || '4' || substr(printf('%016x', random()), 1, 3) || substr('89ab', (random() & 3) + 1, 1) || substr(printf('%016x', random()), 1, 15)),
+           c.name, 'event:' || NEW.id,
            CASE NEW.kind WHEN 'opened' THEN 'incident_opened'
                          WHEN 'resolved' THEN 'incident_resolved'
                          ELSE 'outage_summary' END,
@@ -89,7 +91,8 @@ WHEN NEW.status = 'failed'
 BEGIN
     INSERT INTO notifications (id, channel, dedup_key, kind, cron_name, execution_id,
                                created_at, due_ms)
-    SELECT randomblob(16), c.name,
+    SELECT unhex(substr(printf('%016x', random()), 1, 12) || '4' || substr(printf('%016x', random()), 1, 3) || substr('89ab', (random() & 3) + 1, 1) || substr(printf('%016x', random()), 1, 15)),
+           c.name,
            'run:' || lower(hex(NEW.id)) || ':'
                || (CASE WHEN NEW.reason = 'missed' THEN 'missed' ELSE 'failed_run' END),
            CASE WHEN NEW.reason = 'missed' THEN 'missed' ELSE 'failed_run' END,
@@ -110,7 +113,8 @@ WHEN NEW.status = 'failed' AND OLD.status IS NOT 'failed'
 BEGIN
     INSERT INTO notifications (id, channel, dedup_key, kind, cron_name, execution_id,
                                created_at, due_ms)
-    SELECT randomblob(16), c.name, 'run:' || lower(hex(NEW.id)) || ':failed_run', 'failed_run',
+    SELECT unhex(substr(printf('%016x', random()), 1, 12) || '4' || substr(printf('%016x', random()), 1, 3) || substr('89ab', (random() & 3) + 1, 1) || substr(printf('%016x', random()), 1, 15)),
+           c.name, 'run:' || lower(hex(NEW.id)) || ':failed_run', 'failed_run',
            NEW.cron_name, NEW.id,
            strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
            CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
@@ -128,7 +132,8 @@ WHEN NEW.anomaly IS NOT NULL AND OLD.anomaly IS NULL
 BEGIN
     INSERT INTO notifications (id, channel, dedup_key, kind, cron_name, execution_id,
                                created_at, due_ms)
-    SELECT randomblob(16), c.name, 'run:' || lower(hex(NEW.id)) || ':anomaly', 'anomaly',
+    SELECT unhex(substr(printf('%016x', random()), 1, 12) || '4' || substr(printf('%016x', random()), 1, 3) || substr('89ab', (random() & 3) + 1, 1) || substr(printf('%016x', random()), 1, 15)),
+           c.name, 'run:' || lower(hex(NEW.id)) || ':anomaly', 'anomaly',
            NEW.cron_name, NEW.id,
            strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
            CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)

@@ -259,6 +259,8 @@ async fn an_incident_reaches_a_signed_webhook_once(db: &TestDb) {
     let rows = all_notifications(store.as_ref()).await;
     assert_eq!(rows.len(), 2);
     for row in &rows {
+        assert_eq!(row.id.get_version_num(), 4, "a random UUID: {}", row.id);
+        assert_eq!(row.id.get_variant(), uuid::Variant::RFC4122);
         assert_eq!(row.status, NotificationStatus::Delivered, "{row:?}");
         assert_eq!(row.attempts, 1);
         assert_eq!(row.last_status, Some(200));
@@ -583,6 +585,13 @@ async fn reminders_repeat_while_the_incident_is_open(db: &TestDb) {
             .filter(|k| **k == NotificationKind::IncidentReminder)
             .count(),
         2
+    );
+    assert!(
+        all_notifications(store.as_ref())
+            .await
+            .iter()
+            .all(|n| n.id.get_version_num() == 4),
+        "reminders' ids are random UUIDs too"
     );
     drain_from(
         &notifier(store, fast()),

@@ -53,7 +53,10 @@ impl Dialect for Sqlite {
     OR (heartbeat_timeout_ms IS NOT NULL AND silent > heartbeat_timeout_ms))"
             .to_owned()
     }
-    const NEW_UUID: &'static str = "randomblob(16)";
+    /// A version 4 UUID, as the migration's triggers make them.
+    const NEW_UUID: &'static str = "unhex(substr(printf('%016x', random()), 1, 12) || '4' \
+        || substr(printf('%016x', random()), 1, 3) || substr('89ab', (random() & 3) + 1, 1) \
+        || substr(printf('%016x', random()), 1, 15))";
 
     fn epoch_ms(t: &str) -> String {
         format!("CAST((julianday({t}) - 2440587.5) * 86400000 AS INTEGER)")
