@@ -239,8 +239,12 @@ fn notify_duration(text: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
-/// The notifier's settings and the channels: the config file's, then the flags over them.
-fn notify_settings(args: &Args) -> Result<(NotifierConfig, Vec<Channel>), String> {
+/// Batch kinds and their queries, from the config file.
+type BatchSources = Vec<(String, String)>;
+
+/// The notifier's settings, the channels and the batch sources: the config file's, then the
+/// flags over them.
+fn notify_settings(args: &Args) -> Result<(NotifierConfig, Vec<Channel>, BatchSources), String> {
     let file = match &args.config {
         Some(path) => ConfigFile::load(path).map_err(|e| e.to_string())?,
         None => ConfigFile::default(),
@@ -274,7 +278,7 @@ fn notify_settings(args: &Args) -> Result<(NotifierConfig, Vec<Channel>), String
     notifier
         .validate()
         .map_err(|e| format!("notifier settings: {e}"))?;
-    Ok((notifier, file.channels))
+    Ok((notifier, file.channels, file.batch_sources))
 }
 
 #[tokio::main]
@@ -282,7 +286,7 @@ async fn main() {
     let args = Args::parse();
     // Before anything listens (and only to serve: `schedule` needs no channel), a bad config
     // file stops the server here.
-    let (notifier, channels) = if args.command.is_none() {
+    let (notifier, channels, batch_sources) = if args.command.is_none() {
         match notify_settings(&args) {
             Ok(settings) => settings,
             Err(e) => {
@@ -291,7 +295,7 @@ async fn main() {
             }
         }
     } else {
-        (NotifierConfig::default(), Vec::new())
+        (NotifierConfig::default(), Vec::new(), Vec::new())
     };
     let database_url = args
         .database_url
@@ -324,6 +328,7 @@ async fn main() {
         writers: args.writers.map(usize::from),
         header_read_timeout: Duration::from_secs(args.header_timeout_secs),
         channels,
+        batch_sources,
         notifier,
         ..ServerConfig::default()
     };

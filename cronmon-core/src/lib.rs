@@ -4,6 +4,7 @@
 
 #![warn(missing_docs)]
 
+pub mod batch;
 pub mod error;
 pub mod health;
 pub mod model;

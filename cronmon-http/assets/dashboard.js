@@ -847,6 +847,13 @@
             el("span", null, total > 0 ? `${fmtInt(done)} / ${fmtInt(total)}` : `${fmtInt(done)} done`)),
           pct === null ? null : rateBar(pct, "run"));
       });
+      if (typeof b?.error === "string") {
+        // The kind's source failed or was too slow: its error, in its place.
+        box.append(el("div", { className: "card batch", dataset: { kind, error: "true" } },
+          el("h3", null, kind),
+          el("div", { className: "alert warning" }, `Source failed: ${excerpt(b.error, 300)}`)));
+        continue;
+      }
       box.append(el("div", { className: "card batch", dataset: { kind } },
         el("h3", null, kind),
         el("div", { className: "figures" },

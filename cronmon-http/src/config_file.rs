@@ -63,6 +63,16 @@ pub struct ConfigFile {
     pub max_attempts: Option<u32>,
     /// The channels, validated, with source `config`.
     pub channels: Vec<Channel>,
+    /// Batch kinds and the SQL query of each (checked against the database at start).
+    pub batch_sources: Vec<(String, String)>,
+}
+
+/// One `[[batch_source]]`: a batch kind and the query that reports its figures.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBatchSource {
+    kind: String,
+    sql: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -73,6 +83,8 @@ struct RawFile {
     notifications: RawNotifications,
     #[serde(default)]
     channel: Vec<toml::Table>,
+    #[serde(default)]
+    batch_source: Vec<RawBatchSource>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -192,7 +204,21 @@ impl ConfigFile {
             }
             channels.push(channel);
         }
+        let mut batch_sources: Vec<(String, String)> = Vec::with_capacity(raw.batch_source.len());
+        for b in raw.batch_source {
+            cronmon_core::batch::batch_kind(&b.kind)
+                .map_err(|e| ConfigError(format!("batch_source \"{}\": {e}", b.kind)))?;
+            if batch_sources.iter().any(|(k, _)| *k == b.kind) {
+                return Err(ConfigError(format!(
+                    "batch_source \"{}\": defined twice",
+                    b.kind
+                )));
+            }
+            let sql = expand(&format!("batch_source \"{}\": sql", b.kind), &b.sql)?;
+            batch_sources.push((b.kind, sql));
+        }
         Ok(ConfigFile {
+            batch_sources,
             public_url,
             timeout,
             retry_base,

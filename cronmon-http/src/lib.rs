@@ -115,6 +115,9 @@ pub struct Config {
     /// Where the dashboard is served (`https://cron.example.com/`), for the links of the
     /// messages sent by `POST /channels/{name}/test`.
     pub public_url: Option<url::Url>,
+    /// How long a batch source may take to answer `GET /cron-executions/batches` (default
+    /// 2 s): past it, its kind shows an error and the others answer.
+    pub batch_timeout: Duration,
 }
 
 impl Config {
@@ -129,6 +132,7 @@ impl Config {
             sweep_every: cronmon_core::health::SweepConfig::default().every,
             notify_timeout: notify::NotifierConfig::default().timeout,
             public_url: None,
+            batch_timeout: Duration::from_secs(2),
         }
     }
 }
@@ -169,6 +173,8 @@ struct Inner {
     health: routes::meta::HealthCache,
     /// What `POST /channels/{name}/test` sends with; none if it could not be made (logged).
     sender: Option<notify::Sender>,
+    /// Batch kinds and where their figures come from, by kind.
+    batch_sources: std::sync::RwLock<Vec<(String, Arc<dyn cronmon_core::batch::BatchSource>)>>,
 }
 
 impl Api {
@@ -191,8 +197,51 @@ impl Api {
                 ingest,
                 health: Default::default(),
                 sender,
+                batch_sources: Default::default(),
             }),
         }
+    }
+
+    /// Reports the batch kind `kind` (the seed's `kbIndexation`, `webCrawl`) in
+    /// `GET /cron-executions/batches` with the figures `source` gives. A kind registered again
+    /// replaces its source.
+    ///
+    /// ```no_run
+    /// # async fn demo(store: std::sync::Arc<dyn cronmon_core::Store>) -> cronmon_core::Result<()> {
+    /// use cronmon_core::batch::SqlBatchSource;
+    /// use cronmon_http::{Api, Config};
+    /// let kb = SqlBatchSource::new(store.clone(), "SELECT 0 AS pending, 0 AS processing, \
+    ///     0 AS completed_today, 0 AS failed_today").await?;
+    /// let api = Api::new(store, Config::new("s3cret")).batch_source("kbIndexation", kb)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn batch_source(
+        self,
+        kind: impl Into<String>,
+        source: impl cronmon_core::batch::BatchSource + 'static,
+    ) -> cronmon_core::Result<Self> {
+        let kind = kind.into();
+        cronmon_core::batch::batch_kind(&kind)?;
+        {
+            let mut sources = self
+                .inner
+                .batch_sources
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            sources.retain(|(k, _)| *k != kind);
+            sources.push((kind, Arc::new(source)));
+            sources.sort_by(|a, b| a.0.cmp(&b.0));
+        }
+        Ok(self)
+    }
+
+    /// The batch kinds and their sources.
+    pub(crate) fn batch_sources(&self) -> Vec<(String, Arc<dyn cronmon_core::batch::BatchSource>)> {
+        self.inner
+            .batch_sources
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// The store.

@@ -74,6 +74,9 @@ pub struct ServerConfig {
     /// config-defined channels in the database (those no longer listed are deleted), and the
     /// API refuses to change them. Default: none.
     pub channels: Vec<Channel>,
+    /// Batch kinds and their SQL queries (`[[batch_source]]` of the config file), each checked
+    /// against the database at start: one that fails stops the server. Default: none.
+    pub batch_sources: Vec<(String, String)>,
     /// The notifier: how often it looks for due notifications, its timeout and retries, the
     /// public URL its messages link to.
     pub notifier: NotifierConfig,
@@ -94,6 +97,7 @@ impl Default for ServerConfig {
             writers: None,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             channels: Vec::new(),
+            batch_sources: Vec::new(),
             notifier: NotifierConfig::default(),
         }
     }
@@ -183,7 +187,13 @@ impl Server {
         api_config.sweep_every = config.sweep_every;
         api_config.notify_timeout = config.notifier.timeout;
         api_config.public_url = config.notifier.public_url.clone();
-        let api = Api::new(store.clone(), api_config);
+        let mut api = Api::new(store.clone(), api_config);
+        for (kind, sql) in &config.batch_sources {
+            let source = cronmon_core::batch::SqlBatchSource::new(store.clone(), sql.as_str())
+                .await
+                .map_err(|e| format!("batch_source \"{kind}\": {e}"))?;
+            api = api.batch_source(kind.as_str(), source)?;
+        }
         Ok(Self {
             listener,
             store,

@@ -18,6 +18,8 @@
 //     incident; "flaky-sync"'s 3 failures opened a "failed" incident (its error: the payload)
 //   - "quick-check" (5 s floor): one 1.1 s run flagged "fast"
 //   - a webhook channel "ops-pager" on a closed port, told of each failed run: failing
+//   - batch kinds from SQL sources: "kbIndexation" (2 pending, 1 processing, 3 completed, 1
+//     failed) and "webCrawl", whose table was dropped: its source fails
 // The optional outage base is a second cronmon (same server, another mount point) holding one
 // cron every minute judged 65 min ahead: 60 missed rows, then one that counts the rest.
 // With CRONMON_SCREENSHOTS=<dir>, screenshots of both are saved there.
@@ -338,6 +340,22 @@ try {
     eq(await page.locator("#exec-table .tag[data-anomaly]").count(), 1, "only the flagged run");
     await page.click("#f-clear");
     await waitPageInfo(page, /^Showing 1–50 /);
+  });
+
+  await check("batches: a card per kind from its source, a failed source's error in its card", async () => {
+    const { batches } = await api("/cron-executions/batches");
+    eq(Object.keys(batches).sort(), ["kbIndexation", "webCrawl"], "the fixture's kinds");
+    eq(batches.kbIndexation.pending, 2, "figures from the application's table");
+    const kb = await page.textContent('#batches .batch[data-kind="kbIndexation"]');
+    for (const [n, label] of [[2, "pending"], [1, "processing"], [3, "completed today"], [1, "failed today"]]) {
+      assert(kb.includes(`${n}${label}`), `${label}: ${kb}`);
+    }
+    const width = await page.$eval('#batches .batch[data-kind="kbIndexation"] .bar > span', (s) => s.style.width);
+    eq(width, `${batches.kbIndexation.successRate}%`, "success rate bar");
+    const crawl = page.locator('#batches .batch[data-kind="webCrawl"]');
+    eq(await crawl.getAttribute("data-error"), "true", "the failed source's card");
+    assert((await crawl.textContent()).includes("Source failed"), "says its source failed");
+    assert(await page.isHidden("#batches-empty"), "no empty state");
   });
 
   await check("batches: empty state, then cards with progress bars", async () => {

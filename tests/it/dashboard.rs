@@ -115,11 +115,48 @@ async fn dashboard_in_headless_chromium() {
     let outage_store = cronmon::store::connect(&outage_url)
         .await
         .expect("sqlite store");
-    let app: Router = Router::new()
-        .nest(
-            "/api/admin",
-            cronmon::http::router(Api::new(store.clone(), Config::new(SECRET))),
+    // The application's own tables, which two batch sources read; one is dropped after its
+    // source was registered, so that source fails.
+    {
+        let pool = sqlx::SqlitePool::connect(&url).await.expect("sqlite");
+        sqlx::raw_sql(
+            "CREATE TABLE kb_documents (status TEXT NOT NULL);
+             INSERT INTO kb_documents VALUES ('pending'), ('pending'), ('indexing'), ('indexed'),
+                 ('indexed'), ('indexed'), ('error');
+             CREATE TABLE crawl_pages (status TEXT NOT NULL);",
         )
+        .execute(&pool)
+        .await
+        .expect("application tables");
+        pool.close().await;
+    }
+    let count = |table: &str| {
+        format!(
+            "SELECT SUM(status = 'pending') AS pending, SUM(status = 'indexing') AS processing,
+                    SUM(status = 'indexed') AS completed_today, SUM(status = 'error') AS failed_today
+             FROM {table}"
+        )
+    };
+    let kb = cronmon::batch::SqlBatchSource::new(store.clone(), count("kb_documents"))
+        .await
+        .expect("kb source");
+    let crawl = cronmon::batch::SqlBatchSource::new(store.clone(), count("crawl_pages"))
+        .await
+        .expect("crawl source");
+    {
+        let pool = sqlx::SqlitePool::connect(&url).await.expect("sqlite");
+        sqlx::raw_sql("DROP TABLE crawl_pages")
+            .execute(&pool)
+            .await
+            .expect("drop");
+        pool.close().await;
+    }
+    let api = Api::new(store.clone(), Config::new(SECRET))
+        .batch_source("kbIndexation", kb)
+        .and_then(|a| a.batch_source("webCrawl", crawl))
+        .expect("batch kinds");
+    let app: Router = Router::new()
+        .nest("/api/admin", cronmon::http::router(api))
         .nest(
             "/outage",
             cronmon::http::router(Api::new(outage_store.clone(), Config::new(SECRET))),

@@ -8,6 +8,7 @@
 #[macro_use]
 mod common;
 
+mod batches;
 mod bounds;
 mod dashboard;
 mod faults;

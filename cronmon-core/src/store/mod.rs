@@ -288,6 +288,10 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// One notification.
     async fn notification(&self, id: Uuid) -> Result<Option<Notification>>;
+
+    /// Runs a batch source's query (see [`crate::batch::SqlBatchSource`]) and reads its one
+    /// row; a missing or mistyped column is an error naming it.
+    async fn batch_figures(&self, sql: &str) -> Result<crate::batch::BatchFigures>;
 }
 
 /// Opens the store that `url` names (`postgres://…` or `sqlite://…`), creating and migrating

@@ -159,8 +159,9 @@ impl PgStore {
         let mut options = PgConnectOptions::from_str(url)
             .map_err(|_| Error::UnsupportedUrl(super::redact(url)))?
             // cronmon's own SQL names its schema; the search path serves the host app's
-            // queries on `pool()`, which may name cronmon's tables unqualified.
-            .options([("search_path", SCHEMA)])
+            // queries on `pool()`, which may name cronmon's tables unqualified, and batch
+            // sources' queries, which name the application's tables (in `public`).
+            .options([("search_path", "cronmon,public")])
             .application_name("cronmon");
         for (setting, default) in [
             ("statement_timeout", DEFAULT_STATEMENT_TIMEOUT),
@@ -324,6 +325,10 @@ impl Store for PgStore {
 
     async fn ping(&self) -> Result<()> {
         ping(&self.pool).await
+    }
+
+    async fn batch_figures(&self, sql: &str) -> Result<crate::batch::BatchFigures> {
+        batch_figures(&self.pool, sql).await
     }
     async fn pause(
         &self,

@@ -771,6 +771,56 @@ macro_rules! shared_ops {
             sqlx::query("SELECT 1").execute(pool).await.db()?;
             Ok(())
         }
+
+        pub(super) async fn batch_figures(
+            pool: &Pool,
+            sql: &str,
+        ) -> Result<$crate::batch::BatchFigures> {
+            use sqlx::Row as _;
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+                .fetch_optional(pool)
+                .await
+                .db()?
+                .ok_or_else(|| Error::InvalidField {
+                    field: "sql",
+                    message: "the batch query returned no row".into(),
+                })?;
+            let column = |name: &'static str| -> Result<i64> {
+                // `count(*)` is a BIGINT, a literal `0` an INTEGER on PostgreSQL: either reads.
+                row.try_get::<Option<i64>, _>(name)
+                    .or_else(|e| match e {
+                        sqlx::Error::ColumnDecode { .. } => row
+                            .try_get::<Option<i32>, _>(name)
+                            .map(|v| v.map(i64::from)),
+                        e => Err(e),
+                    })
+                    .map(Option::unwrap_or_default)
+                    .map_err(|e| Error::InvalidField {
+                        field: "sql",
+                        message: format!(
+                            "the batch query's `{name}` column: {e} (it returns the integer columns {})",
+                            $crate::batch::BATCH_COLUMNS.join(", ")
+                        ),
+                    })
+            };
+            let oldest = match row.try_get::<Option<chrono::DateTime<chrono::Utc>>, _>("oldest_pending_at") {
+                Ok(t) => t,
+                Err(sqlx::Error::ColumnNotFound(_)) => None,
+                Err(e) => {
+                    return Err(Error::InvalidField {
+                        field: "sql",
+                        message: format!("the batch query's `oldest_pending_at` column: {e}"),
+                    });
+                }
+            };
+            Ok($crate::batch::BatchFigures::new(
+                column("pending")?,
+                column("processing")?,
+                column("completed_today")?,
+                column("failed_today")?,
+                oldest,
+            ))
+        }
     };
 }
 

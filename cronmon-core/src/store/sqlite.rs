@@ -290,6 +290,10 @@ impl Store for SqliteStore {
     async fn ping(&self) -> Result<()> {
         ping(&self.pool).await
     }
+
+    async fn batch_figures(&self, sql: &str) -> Result<crate::batch::BatchFigures> {
+        batch_figures(&self.pool, sql).await
+    }
     async fn pause(
         &self,
         name: &CronName,

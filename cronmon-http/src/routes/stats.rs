@@ -44,7 +44,9 @@ pub(crate) struct StatsResponse {
 pub(crate) struct BatchesResponse {
     /// Always true.
     pub success: bool,
-    /// Batch kinds by name (empty until batch kinds are recorded).
+    /// Batch kinds by name: `pending`, `processing`, `completedToday`, `failedToday`,
+    /// `successRate` (%, null before the first ended item), `oldestPendingAt`; or `error` when
+    /// the kind's source failed or was too slow.
     #[schema(value_type = Object)]
     pub batches: BTreeMap<String, serde_json::Value>,
 }
@@ -81,7 +83,9 @@ pub(crate) async fn stats(
     }))
 }
 
-/// Batch kinds and their figures (empty until batch kinds are recorded).
+/// Batch kinds and their figures: each kind's source asked at once, each bounded by the
+/// batch timeout (2 s by default); a kind whose source fails or is too slow answers
+/// `{"error": "…"}` in its place, and the others answer all the same.
 #[utoipa::path(
     get, path = "/cron-executions/batches", tag = "executions",
     responses(
@@ -90,9 +94,30 @@ pub(crate) async fn stats(
     ),
     security(("secret" = []), ("bearer" = []))
 )]
-pub(crate) async fn batches() -> Json<BatchesResponse> {
+pub(crate) async fn batches(State(api): State<Api>) -> Json<BatchesResponse> {
+    let timeout = api.config().batch_timeout;
+    let asked = api
+        .batch_sources()
+        .into_iter()
+        .map(|(kind, source)| async move {
+            let answer = match tokio::time::timeout(timeout, source.figures()).await {
+                Ok(Ok(figures)) => serde_json::to_value(figures)
+                    .unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() })),
+                Ok(Err(e)) => {
+                    tracing::warn!(kind = %kind, error = %e, "batch source failed");
+                    serde_json::json!({ "error": e.to_string() })
+                }
+                Err(_) => serde_json::json!({
+                    "error": format!("no answer within {} ms", timeout.as_millis())
+                }),
+            };
+            (kind, answer)
+        });
     Json(BatchesResponse {
         success: true,
-        batches: BTreeMap::new(),
+        batches: futures_util::future::join_all(asked)
+            .await
+            .into_iter()
+            .collect(),
     })
 }
