@@ -14,32 +14,7 @@ use reqwest::StatusCode;
 use crate::common::http::get;
 use crate::common::{SECRET, TestDb};
 
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let db = $crate::common::TestDb::sqlite().await;
-                    super::$name(&db).await;
-                    db.finish().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let db = $crate::common::TestDb::postgres().await;
-                    super::$name(&db).await;
-                    db.finish().await;
-                }
-            )*
-        }
-    };
-}
-
-on_both!(
+crate::on_both_test_dbs!(
     a_sql_source_reports_the_applications_table,
     a_missing_column_is_named_at_registration,
     a_failing_or_hanging_source_answers_for_its_kind_only,

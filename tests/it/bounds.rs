@@ -530,34 +530,7 @@ async fn extreme_rows_never_break_reads(db: &TestDb) {
     store.cleanup(Duration::ZERO, 100).await.unwrap();
 }
 
-/// Runs each listed `async fn(&TestDb)` on SQLite and on PostgreSQL: these tests also write
-/// their own SQL to the database.
-macro_rules! on_both_databases_raw {
-    ($($name:ident),* $(,)?) => {
-        mod raw_sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let db = crate::common::TestDb::sqlite().await;
-                    super::$name(&db).await;
-                    db.finish().await;
-                }
-            )*
-        }
-        mod raw_postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let db = crate::common::TestDb::postgres().await;
-                    super::$name(&db).await;
-                    db.finish().await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_databases_raw!(extreme_rows_never_break_reads);
+crate::on_both_test_dbs!(mods raw_sqlite, raw_postgres; extreme_rows_never_break_reads);
 
 on_both_databases!(
     store_refuses_out_of_bounds_values,

@@ -21,33 +21,7 @@ use uuid::Uuid;
 
 use crate::common::TestDb;
 
-/// Runs each listed `async fn(&TestDb)` on SQLite and on PostgreSQL.
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let db = $crate::common::TestDb::sqlite().await;
-                    super::$name(&db).await;
-                    db.finish().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    let db = $crate::common::TestDb::postgres().await;
-                    super::$name(&db).await;
-                    db.finish().await;
-                }
-            )*
-        }
-    };
-}
-
-on_both!(
+crate::on_both_test_dbs!(
     early_and_late_starts_serve_their_slots,
     spring_forward_night_counts_once,
     fall_back_night_counts_once,

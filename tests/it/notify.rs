@@ -22,32 +22,7 @@ use crate::common::receiver::{Answer, Receiver};
 
 const SECRET: &str = "a-webhook-secret-of-some-length";
 
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = $crate::common::TestDb::sqlite().await;
-                    super::$name(&db).await;
-                    db.finish().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let db = $crate::common::TestDb::postgres().await;
-                    super::$name(&db).await;
-                    db.finish().await;
-                }
-            )*
-        }
-    };
-}
-
-on_both!(
+crate::on_both_test_dbs!(
     an_incident_reaches_a_signed_webhook_once,
     filters_choose_the_channels,
     a_receiver_failing_twice_gets_the_same_key_three_times,
@@ -66,6 +41,14 @@ on_both!(
 
 fn name(s: &str) -> CronName {
     CronName::new(s).expect("valid name")
+}
+
+/// Stores `channel`, as the API would.
+async fn add(store: &dyn Store, channel: &Channel) {
+    store
+        .put_channel(channel, Utc::now())
+        .await
+        .expect("channel");
 }
 
 fn webhook(name: &str, receiver: &Receiver) -> Channel {
@@ -194,10 +177,7 @@ fn verify(secret: &str, timestamp: &str, body: &[u8]) -> String {
 async fn an_incident_reaches_a_signed_webhook_once(db: &TestDb) {
     let store = &db.store;
     let receiver = Receiver::start().await;
-    store
-        .put_channel(&webhook("ops", &receiver), Utc::now())
-        .await
-        .expect("channel");
+    add(store.as_ref(), &webhook("ops", &receiver)).await;
     fragile(store.as_ref(), "backup").await;
     let failed = run(
         store.as_ref(),
@@ -318,7 +298,7 @@ async fn filters_choose_the_channels(db: &TestDb) {
     let runs = webhook("runs", &receiver).on(&[NotifyOn::FailedRun]);
     let quiet = webhook("quiet", &receiver).on(&[NotifyOn::Resolved]);
     for c in [&billing, &runs, &quiet] {
-        store.put_channel(c, Utc::now()).await.expect("channel");
+        add(store.as_ref(), c).await;
     }
     fragile(store.as_ref(), "billing-invoices").await;
     fragile(store.as_ref(), "backup").await;
@@ -360,10 +340,7 @@ async fn a_receiver_failing_twice_gets_the_same_key_three_times(db: &TestDb) {
         Answer::Status(200),
     )
     .await;
-    store
-        .put_channel(&webhook("flaky", &receiver), Utc::now())
-        .await
-        .expect("channel");
+    add(store.as_ref(), &webhook("flaky", &receiver)).await;
     fragile(store.as_ref(), "backup").await;
     run(store.as_ref(), "backup", Status::Failed, "boom").await;
     sweeper(store).sweep(Utc::now()).await.expect("sweep");
@@ -396,29 +373,21 @@ async fn a_hanging_receiver_delays_nobody_else(db: &TestDb) {
     let store = &db.store;
     let hanging = Receiver::scripted(&[], Answer::Hang).await;
     let fine = Receiver::start().await;
-    store
-        .put_channel(&webhook("hanging", &hanging), Utc::now())
-        .await
-        .expect("channel");
-    store
-        .put_channel(&webhook("fine", &fine), Utc::now())
-        .await
-        .expect("channel");
+    add(store.as_ref(), &webhook("hanging", &hanging)).await;
+    add(store.as_ref(), &webhook("fine", &fine)).await;
     // And one whose host refuses connections.
     let closed = format!("http://127.0.0.1:{}/hook", crate::common::free_port());
-    store
-        .put_channel(
-            &Channel::new(
-                "unreachable",
-                ChannelSettings::Webhook {
-                    url: closed,
-                    secret: Some(SECRET.into()),
-                },
-            ),
-            Utc::now(),
-        )
-        .await
-        .expect("channel");
+    add(
+        store.as_ref(),
+        &Channel::new(
+            "unreachable",
+            ChannelSettings::Webhook {
+                url: closed,
+                secret: Some(SECRET.into()),
+            },
+        ),
+    )
+    .await;
     fragile(store.as_ref(), "backup").await;
     run(store.as_ref(), "backup", Status::Failed, "boom").await;
     sweeper(store).sweep(Utc::now()).await.expect("sweep");
@@ -453,10 +422,7 @@ async fn a_hanging_receiver_delays_nobody_else(db: &TestDb) {
 async fn a_receiver_that_never_accepts_is_given_up(db: &TestDb) {
     let store = &db.store;
     let receiver = Receiver::scripted(&[], Answer::Status(500)).await;
-    store
-        .put_channel(&webhook("down", &receiver), Utc::now())
-        .await
-        .expect("channel");
+    add(store.as_ref(), &webhook("down", &receiver)).await;
     fragile(store.as_ref(), "backup").await;
     run(store.as_ref(), "backup", Status::Failed, "boom").await;
     sweeper(store).sweep(Utc::now()).await.expect("sweep");
@@ -486,10 +452,7 @@ async fn a_receiver_that_never_accepts_is_given_up(db: &TestDb) {
 async fn retry_after_is_honoured(db: &TestDb) {
     let store = &db.store;
     let receiver = Receiver::scripted(&[Answer::RetryAfter(429, 7)], Answer::Status(200)).await;
-    store
-        .put_channel(&webhook("busy", &receiver), Utc::now())
-        .await
-        .expect("channel");
+    add(store.as_ref(), &webhook("busy", &receiver)).await;
     fragile(store.as_ref(), "backup").await;
     run(store.as_ref(), "backup", Status::Failed, "boom").await;
     sweeper(store).sweep(Utc::now()).await.expect("sweep");
@@ -520,10 +483,7 @@ async fn a_muted_channel_is_not_sent(db: &TestDb) {
     let receiver = Receiver::start().await;
     let mut muted = webhook("muted", &receiver);
     muted.muted_until = Some(Utc::now() + TimeDelta::hours(2));
-    store
-        .put_channel(&muted, Utc::now())
-        .await
-        .expect("channel");
+    add(store.as_ref(), &muted).await;
     fragile(store.as_ref(), "backup").await;
     run(store.as_ref(), "backup", Status::Failed, "boom").await;
     sweeper(store).sweep(Utc::now()).await.expect("sweep");
@@ -538,7 +498,7 @@ async fn a_muted_channel_is_not_sent(db: &TestDb) {
     tokio::time::sleep(Duration::from_millis(10)).await;
     let mut loud = webhook("loud", &receiver).on(&[NotifyOn::FailedRun]);
     loud.muted_until = None;
-    store.put_channel(&loud, Utc::now()).await.expect("channel");
+    add(store.as_ref(), &loud).await;
     run(store.as_ref(), "backup", Status::Failed, "boom").await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
     store
@@ -555,7 +515,7 @@ async fn reminders_repeat_while_the_incident_is_open(db: &TestDb) {
     let receiver = Receiver::start().await;
     let mut ch = webhook("nag", &receiver);
     ch.repeat_every_ms = Some(5 * 60_000);
-    store.put_channel(&ch, Utc::now()).await.expect("channel");
+    add(store.as_ref(), &ch).await;
     fragile(store.as_ref(), "backup").await;
     run(store.as_ref(), "backup", Status::Failed, "boom").await;
     sweeper(store).sweep(Utc::now()).await.expect("sweep");
@@ -618,10 +578,7 @@ async fn reminders_repeat_while_the_incident_is_open(db: &TestDb) {
 async fn a_dead_notifiers_claim_is_sent_again_with_its_key(db: &TestDb) {
     let store = &db.store;
     let receiver = Receiver::start().await;
-    store
-        .put_channel(&webhook("ops", &receiver), Utc::now())
-        .await
-        .expect("channel");
+    add(store.as_ref(), &webhook("ops", &receiver)).await;
     fragile(store.as_ref(), "backup").await;
     run(store.as_ref(), "backup", Status::Failed, "boom").await;
     sweeper(store).sweep(Utc::now()).await.expect("sweep");
@@ -660,13 +617,11 @@ async fn a_dead_notifiers_claim_is_sent_again_with_its_key(db: &TestDb) {
 async fn two_notifiers_deliver_each_notification_once(db: &TestDb) {
     let store = &db.store;
     let receiver = Receiver::start().await;
-    store
-        .put_channel(
-            &webhook("ops", &receiver).on(&[NotifyOn::FailedRun]),
-            Utc::now(),
-        )
-        .await
-        .expect("channel");
+    add(
+        store.as_ref(),
+        &webhook("ops", &receiver).on(&[NotifyOn::FailedRun]),
+    )
+    .await;
     for i in 0..40 {
         run(store.as_ref(), &format!("job-{i}"), Status::Failed, "boom").await;
     }
@@ -698,13 +653,11 @@ async fn two_notifiers_deliver_each_notification_once(db: &TestDb) {
 async fn stuck_and_missed_runs_are_notified_once(db: &TestDb) {
     let store = &db.store;
     let receiver = Receiver::start().await;
-    store
-        .put_channel(
-            &webhook("ops", &receiver).on(&[NotifyOn::Stuck, NotifyOn::Missed]),
-            Utc::now(),
-        )
-        .await
-        .expect("channel");
+    add(
+        store.as_ref(),
+        &webhook("ops", &receiver).on(&[NotifyOn::Stuck, NotifyOn::Missed]),
+    )
+    .await;
     // Running for two hours, past the default one-hour limit.
     let mut start = Start::now(name("hung"));
     start.started_at = Utc::now() - TimeDelta::hours(2);
@@ -918,7 +871,7 @@ async fn an_incident_is_emailed_over_smtp() {
             to: vec!["ops@example.com".into(), "Boss <boss@example.com>".into()],
         },
     );
-    store.put_channel(&mail, Utc::now()).await.expect("channel");
+    add(store.as_ref(), &mail).await;
     fragile(store.as_ref(), "nightly-<report>").await;
     run(
         store.as_ref(),
@@ -1008,7 +961,7 @@ async fn each_kind_of_receiver_gets_its_shape(db: &TestDb) {
         ),
     ];
     for c in &channels {
-        store.put_channel(c, Utc::now()).await.expect("channel");
+        add(store.as_ref(), c).await;
     }
     fragile(store.as_ref(), "backup").await;
     run(
@@ -1275,13 +1228,11 @@ async fn a_server_killed_mid_delivery_delivers_the_rest_after_restart() {
 async fn a_flagged_duration_is_notified_once(db: &TestDb) {
     let store = &db.store;
     let receiver = Receiver::start().await;
-    store
-        .put_channel(
-            &webhook("ops", &receiver).on(&[NotifyOn::Anomaly]),
-            Utc::now(),
-        )
-        .await
-        .expect("channel");
+    add(
+        store.as_ref(),
+        &webhook("ops", &receiver).on(&[NotifyOn::Anomaly]),
+    )
+    .await;
     // Runs shorter than 5 s are flagged `fast`; this one took 5 ms.
     store
         .upsert_schedule(

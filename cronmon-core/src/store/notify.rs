@@ -8,8 +8,8 @@ use uuid::Uuid;
 
 use super::sql::Dialect;
 use crate::notify::{
-    Channel, ChannelHealth, ChannelKind, ChannelSettings, ChannelSource, Notification,
-    NotificationKind, NotificationStatus, NotifyOn,
+    Channel, ChannelHealth, ChannelSettings, ChannelSource, Notification, NotificationKind,
+    NotificationStatus, NotifyOn,
 };
 
 /// The statements, built for one [`Dialect`].
@@ -237,11 +237,6 @@ impl From<NotificationRow> for Notification {
     }
 }
 
-/// The kind column of a channel.
-pub(crate) fn kind_of(c: &Channel) -> ChannelKind {
-    c.settings.kind()
-}
-
 /// Notification operations, written once for each pool type.
 macro_rules! notify_ops {
     ($Db:ty, $sql:path, $dialect:ty) => {
@@ -258,7 +253,7 @@ macro_rules! notify_ops {
                 NotificationStatus, NotifyOn,
             };
             use $crate::store::db::Db as _;
-            use $crate::store::notify::{ChannelRow, NotificationRow, kind_of};
+            use $crate::store::notify::{ChannelRow, NotificationRow};
             use $crate::store::sql::Dialect as _;
 
             type Pool = sqlx::Pool<$Db>;
@@ -291,7 +286,7 @@ macro_rules! notify_ops {
             ) -> Result<bool> {
                 let created: bool = sqlx::query_scalar($sql.channel_upsert.as_str())
                     .bind(&channel.name)
-                    .bind(kind_of(channel).as_str())
+                    .bind(channel.settings.kind().as_str())
                     .bind(sqlx::types::Json(&channel.settings))
                     .bind(NotifyOn::mask(&channel.on))
                     .bind(sqlx::types::Json(&channel.crons))

@@ -190,6 +190,38 @@ macro_rules! on_both_databases {
     };
 }
 
+/// Runs each listed `async fn(&TestDb)` once on SQLite and once on PostgreSQL, for tests that
+/// also reach the database themselves (its URL, their own SQL). The modules are `sqlite` and
+/// `postgres` unless named first: `on_both_test_dbs!(mods raw_sqlite, raw_postgres; a, b)`.
+#[macro_export]
+macro_rules! on_both_test_dbs {
+    (mods $sqlite:ident, $postgres:ident; $($name:ident),* $(,)?) => {
+        mod $sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = $crate::common::TestDb::sqlite().await;
+                    super::$name(&db).await;
+                    db.finish().await;
+                }
+            )*
+        }
+        mod $postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = $crate::common::TestDb::postgres().await;
+                    super::$name(&db).await;
+                    db.finish().await;
+                }
+            )*
+        }
+    };
+    ($($name:ident),* $(,)?) => {
+        $crate::on_both_test_dbs!(mods sqlite, postgres; $($name),*);
+    };
+}
+
 /// Runs each listed `async fn(&Setup)` once per destination (SQLite, PostgreSQL, a server over
 /// HTTP), each with a fresh `Setup::new(Kind)` of the calling module, finished after the test.
 #[macro_export]
