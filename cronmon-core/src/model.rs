@@ -329,7 +329,7 @@ impl Finish {
 const NUL_REPLACEMENT: &str = "\u{FFFD}";
 
 /// Replaces the NULs of `text` in place.
-fn scrub_text(text: &mut String) {
+pub(crate) fn scrub_text(text: &mut String) {
     if text.contains('\0') {
         *text = text.replace('\0', NUL_REPLACEMENT);
     }
@@ -355,7 +355,7 @@ fn scrub_json(value: &mut serde_json::Value) {
 }
 
 /// Cuts `text` in place to at most `max` bytes without splitting a character.
-fn cut_text(text: &mut String, max: usize) {
+pub(crate) fn cut_text(text: &mut String, max: usize) {
     let end = truncate_at_char(text, max).len();
     text.truncate(end);
 }
@@ -410,6 +410,8 @@ pub enum Event {
     Finish(Finish),
     /// A run is alive.
     Heartbeat(Heartbeat),
+    /// A batch run started, advanced or ended ([`crate::batch::BatchRun`]).
+    Batch(crate::batch::BatchEvent),
 }
 
 impl Event {
@@ -426,15 +428,17 @@ impl Event {
                 }
             }
             Event::Heartbeat(_) => {}
+            Event::Batch(b) => b.sanitize(),
         }
     }
 
-    /// The run this event is about.
+    /// The run (or batch run) this event is about.
     pub fn execution_id(&self) -> Uuid {
         match self {
             Event::Start(s) => s.id,
             Event::Finish(f) => f.id,
             Event::Heartbeat(h) => h.id,
+            Event::Batch(b) => b.id,
         }
     }
 }

@@ -773,7 +773,7 @@ pub fn current_run() -> Option<RunHandle> {
 /// per-thread generator (seeded from std's randomly keyed hasher). `Uuid::now_v7()` makes the
 /// same kind of id, but asks the OS for randomness and reads the clock again on every call:
 /// most of `CronRun::start`'s budget.
-mod ids {
+pub(crate) mod ids {
     use std::sync::atomic::{AtomicU64, Ordering};
 
     use chrono::{DateTime, Utc};
@@ -782,7 +782,7 @@ mod ids {
     /// Last (unix ms << 12 | counter) handed out in this process.
     static LAST: AtomicU64 = AtomicU64::new(0);
 
-    pub(super) fn next(at: DateTime<Utc>) -> Uuid {
+    pub(crate) fn next(at: DateTime<Utc>) -> Uuid {
         let ms = u64::try_from(at.timestamp_millis()).unwrap_or(0) & ((1 << 48) - 1);
         let wanted = ms << 12;
         // Counter in the 12 bits after the timestamp; when a millisecond runs out of them the

@@ -203,6 +203,7 @@ impl Event {
             Event::Start(s) => s.validate(now),
             Event::Finish(f) => f.validate(now),
             Event::Heartbeat(h) => h.validate(now),
+            Event::Batch(b) => b.validate(now),
         }
     }
 }

@@ -93,6 +93,8 @@ impl Ingest {
                 .get(&h.id)
                 .copied()
                 .unwrap_or((h.id.as_u128() % n as u128) as usize),
+            // By kind: one writer holds a kind's roll-up rows.
+            Event::Batch(b) => by_name(&b.batch_kind),
         }
     }
 

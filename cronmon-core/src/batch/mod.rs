@@ -1,9 +1,14 @@
 //! Batch kinds: named streams of work items (a crawl of 5,000 pages, an indexation of 245
 //! documents) and their figures, as `GET /cron-executions/batches` answers them.
 //!
-//! A [`BatchSource`] reports a kind's figures from wherever the application keeps them;
-//! [`SqlBatchSource`] is the ready one: a query over the application's own tables, run on the
-//! store's database.
+//! Two ways feed a kind: [`BatchRun`], a guard for one run of a kind recorded through the
+//! same recorder as [`CronRun`](crate::CronRun) (its [`BatchEvent`]s are grouped, spooled and
+//! replayed alike), and a [`BatchSource`], which reports a kind's figures from wherever the
+//! application keeps them ([`SqlBatchSource`] is the ready one: a query over the application's
+//! own tables, run on the store's database). [`BatchKindReport::new`] puts both together.
+
+mod event;
+mod run;
 
 use std::fmt;
 use std::sync::Arc;
@@ -11,9 +16,15 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use uuid::Uuid;
+
+pub use self::event::BatchEvent;
+pub use self::run::{BatchHandle, BatchRun, BatchRunBuilder};
+pub use crate::store::batch_runs::RUNNING_SHOWN_MAX;
 
 use crate::Store;
 use crate::error::{Error, Result};
+use crate::model::Status;
 
 /// Most characters of a batch kind's name.
 pub const BATCH_KIND_MAX_CHARS: usize = 64;
@@ -63,6 +74,128 @@ impl BatchFigures {
             failed_today,
             success_rate,
             oldest_pending_at,
+        }
+    }
+}
+
+/// A batch run as stored.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchRunRecord {
+    /// The batch run's id.
+    pub id: Uuid,
+    /// Its kind.
+    pub kind: String,
+    /// `running`, `completed` or `failed`.
+    pub status: Status,
+    /// Items in all, when known.
+    pub total: Option<i64>,
+    /// Items done.
+    pub done: i64,
+    /// Items failed.
+    pub failed: i64,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// When it ended.
+    pub completed_at: Option<DateTime<Utc>>,
+    /// When it last reported.
+    pub last_progress_at: Option<DateTime<Utc>>,
+    /// Host name of the job's machine.
+    pub host: Option<String>,
+    /// Why it failed.
+    pub error_message: Option<String>,
+    /// How long it ran, once ended.
+    pub duration_ms: Option<i64>,
+}
+
+/// Which batch runs to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchRunFilter {
+    /// Only this kind.
+    pub kind: Option<String>,
+    /// Only runs with this status.
+    pub status: Option<Status>,
+    /// Only runs started at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Only runs started before.
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// A kind's figures from the batch runs cronmon recorded (the store's roll-ups: no history
+/// scanned).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RecordedBatchKind {
+    /// The kind.
+    pub kind: String,
+    /// Items done today (UTC), by the time of the report that counted them.
+    pub items_done_today: i64,
+    /// Items failed today.
+    pub items_failed_today: i64,
+    /// Batch runs completed today.
+    pub runs_completed_today: i64,
+    /// Batch runs failed today.
+    pub runs_failed_today: i64,
+    /// Items done or failed a minute, over the last hour.
+    pub throughput_per_min: f64,
+    /// Batch runs running.
+    pub running_count: i64,
+    /// Items left in the running runs whose total is known.
+    pub items_left: i64,
+    /// The running runs, newest first, at most [`RUNNING_SHOWN_MAX`].
+    pub running: Vec<BatchRunRecord>,
+}
+
+/// What `GET /cron-executions/batches` answers for one kind: the four figures from its
+/// source when it has one (else from its recorded runs: items left in the running runs as
+/// `pending`, the running runs as `processing`), and from its recorded runs the throughput
+/// and the running runs with their progress.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchKindReport {
+    /// The figures.
+    #[serde(flatten)]
+    pub figures: BatchFigures,
+    /// Items done or failed a minute over the last hour, by recorded runs (null without any).
+    pub throughput_per_min: Option<f64>,
+    /// Batch runs completed today.
+    pub runs_completed_today: i64,
+    /// Batch runs failed today.
+    pub runs_failed_today: i64,
+    /// Batch runs running now.
+    pub running_count: i64,
+    /// The running runs, newest first (at most 20).
+    pub running: Vec<BatchRunRecord>,
+    /// Where the four figures come from: `source` or `runs`.
+    pub figures_from: &'static str,
+}
+
+impl BatchKindReport {
+    /// The report of a kind from its source's figures and its recorded runs (either may be
+    /// missing).
+    pub fn new(source: Option<BatchFigures>, recorded: Option<RecordedBatchKind>) -> Self {
+        let recorded_figures = recorded.as_ref().map(|r| {
+            BatchFigures::new(
+                r.items_left,
+                r.running_count,
+                r.items_done_today,
+                r.items_failed_today,
+                None,
+            )
+        });
+        let from_source = source.is_some();
+        let figures = source.or(recorded_figures).unwrap_or_default();
+        let recorded = recorded.unwrap_or_default();
+        let has_runs = !recorded.kind.is_empty();
+        BatchKindReport {
+            figures,
+            throughput_per_min: has_runs.then_some(recorded.throughput_per_min),
+            runs_completed_today: recorded.runs_completed_today,
+            runs_failed_today: recorded.runs_failed_today,
+            running_count: recorded.running_count,
+            running: recorded.running,
+            figures_from: if from_source { "source" } else { "runs" },
         }
     }
 }

@@ -25,6 +25,7 @@ use crate::model::{
 };
 use crate::notify::{Attempt, Channel, Claimed, Notification, NotificationFilter};
 
+pub(crate) mod batch_runs;
 mod db;
 mod health;
 pub(crate) mod notify;
@@ -130,6 +131,47 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Closes one running run as `failed` with `reason` (for crash detection). Returns whether
     /// this call closed it.
     async fn close_run(&self, finish: &Finish) -> Result<bool>;
+
+    /// Each kind's figures from its recorded batch runs (kinds with a run in the last 7 days
+    /// or one running): today's items and runs, the last hour's throughput, the running runs.
+    /// Read from roll-ups, never from history.
+    async fn batch_kinds_recorded(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<crate::batch::RecordedBatchKind>>;
+
+    /// Batch runs matching `filter`, newest first (by `started_at`, then id), after the run
+    /// `before` in that order (keyset paging); at most `limit` (1 to
+    /// [`PageRequest::MAX_LIMIT`]).
+    async fn batch_runs(
+        &self,
+        filter: &crate::batch::BatchRunFilter,
+        before: Option<(DateTime<Utc>, Uuid)>,
+        limit: u32,
+    ) -> Result<Vec<crate::batch::BatchRunRecord>>;
+
+    /// One batch run by id.
+    async fn batch_run(&self, id: Uuid) -> Result<Option<crate::batch::BatchRunRecord>>;
+
+    /// Stores what each batch source answered (its figures, or its error) at `now`, for
+    /// `vw_batch_executions_unified`.
+    async fn put_batch_reports(
+        &self,
+        reports: &[(
+            String,
+            std::result::Result<crate::batch::BatchFigures, String>,
+        )],
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+
+    /// Closes as `failed` with `message` the batch runs still running whose last report is
+    /// older than `before` (their process died without a word). Returns how many.
+    async fn fail_stale_batch_runs(
+        &self,
+        before: DateTime<Utc>,
+        now: DateTime<Utc>,
+        message: &str,
+    ) -> Result<u64>;
 
     /// Deletes finished runs older than `retention`, `batch` rows per transaction, so
     /// ingestion never waits long, and notifications as old that are done with (delivered,

@@ -17,6 +17,7 @@ use crate::model::{CronName, CronStats, Event, StuckRun, TimelineDay};
 super::health::health_ops!(sqlx::Postgres, super::HEALTH_SQL);
 super::notify::notify_ops!(sqlx::Postgres, super::NOTIFY_SQL, super::Postgres);
 super::sql::shared_ops!(sqlx::Postgres, SQL);
+super::batch_runs::batch_ops!(sqlx::Postgres, super::BATCH_SQL);
 
 mod batch;
 mod sweep;
@@ -50,6 +51,17 @@ impl Dialect for Postgres {
 
     const NEW_UUID: &'static str = "gen_random_uuid()";
 
+    fn greatest(a: &str, b: &str) -> String {
+        format!("greatest({a}, {b})")
+    }
+
+    fn least(a: &str, b: &str) -> String {
+        format!("least({a}, {b})")
+    }
+
+    fn sum_f64(expr: &str) -> String {
+        format!("sum(CAST({expr} AS DOUBLE PRECISION))")
+    }
     fn epoch_ms(t: &str) -> String {
         format!("cronmon.epoch_ms({t})")
     }
@@ -67,6 +79,8 @@ impl Dialect for Postgres {
     }
 }
 
+static BATCH_SQL: LazyLock<super::batch_runs::BatchSql> =
+    LazyLock::new(super::batch_runs::BatchSql::new::<Postgres>);
 static SQL: LazyLock<Sql> = LazyLock::new(Sql::new::<Postgres>);
 static NOTIFY_SQL: LazyLock<super::notify::NotifySql> =
     LazyLock::new(super::notify::NotifySql::new::<Postgres>);
@@ -304,6 +318,49 @@ impl Store for PgStore {
 
     async fn close_run(&self, f: &Finish) -> Result<bool> {
         close_run(&self.pool, f).await
+    }
+
+    async fn batch_kinds_recorded(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> crate::Result<Vec<crate::batch::RecordedBatchKind>> {
+        batch_ops::recorded(&self.pool, now).await
+    }
+
+    async fn batch_runs(
+        &self,
+        filter: &crate::batch::BatchRunFilter,
+        before: Option<(chrono::DateTime<chrono::Utc>, uuid::Uuid)>,
+        limit: u32,
+    ) -> crate::Result<Vec<crate::batch::BatchRunRecord>> {
+        batch_ops::runs(&self.pool, filter, before, limit).await
+    }
+
+    async fn batch_run(
+        &self,
+        id: uuid::Uuid,
+    ) -> crate::Result<Option<crate::batch::BatchRunRecord>> {
+        batch_ops::run(&self.pool, id).await
+    }
+
+    async fn put_batch_reports(
+        &self,
+        reports: &[(
+            String,
+            std::result::Result<crate::batch::BatchFigures, String>,
+        )],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> crate::Result<()> {
+        batch_ops::put_reports(&self.pool, reports, now).await
+    }
+
+    async fn fail_stale_batch_runs(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+        now: chrono::DateTime<chrono::Utc>,
+        message: &str,
+    ) -> crate::Result<u64> {
+        batch_ops::fail_stale(&self.pool, before, now, message).await
     }
 
     async fn cleanup(&self, retention: Duration, batch: u32) -> Result<u64> {

@@ -30,6 +30,15 @@ pub(super) trait Dialect {
     /// An expression that makes a new random UUID (a notification's id).
     const NEW_UUID: &'static str;
 
+    /// The greater of two values (of a column and its new value in an upsert).
+    fn greatest(a: &str, b: &str) -> String;
+
+    /// The lesser of two values.
+    fn least(a: &str, b: &str) -> String;
+
+    /// A sum as a float, which no number of rows can overflow (usable as a window function).
+    fn sum_f64(expr: &str) -> String;
+
     /// Milliseconds since the Unix epoch of the timestamp `t`, as an integer.
     fn epoch_ms(t: &str) -> String;
 
@@ -496,6 +505,7 @@ macro_rules! shared_ops {
                 } else {
                     Outcome::AlreadyRecorded
                 }),
+                Event::Batch(b) => batch_ops::record(conn, b).await,
             }
         }
 
@@ -752,6 +762,7 @@ macro_rules! shared_ops {
                     break;
                 }
             }
+            batch_ops::cleanup(pool, before, batch).await?;
             Ok(deleted)
         }
 

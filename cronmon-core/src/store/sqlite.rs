@@ -17,6 +17,7 @@ use crate::model::{CronName, CronStats, Event, StuckRun, TimelineDay};
 super::health::health_ops!(sqlx::Sqlite, super::HEALTH_SQL);
 super::notify::notify_ops!(sqlx::Sqlite, super::NOTIFY_SQL, super::Sqlite);
 super::sql::shared_ops!(sqlx::Sqlite, SQL);
+super::batch_runs::batch_ops!(sqlx::Sqlite, super::BATCH_SQL);
 
 /// SQLite's fragments of the shared SQL. Timestamps are RFC 3339 text, which `julianday`
 /// reads.
@@ -58,6 +59,17 @@ impl Dialect for Sqlite {
         || substr(printf('%016x', random()), 1, 3) || substr('89ab', (random() & 3) + 1, 1) \
         || substr(printf('%016x', random()), 1, 15))";
 
+    fn greatest(a: &str, b: &str) -> String {
+        format!("max({a}, {b})")
+    }
+
+    fn least(a: &str, b: &str) -> String {
+        format!("min({a}, {b})")
+    }
+
+    fn sum_f64(expr: &str) -> String {
+        format!("total({expr})")
+    }
     fn epoch_ms(t: &str) -> String {
         format!("CAST((julianday({t}) - 2440587.5) * 86400000 AS INTEGER)")
     }
@@ -75,6 +87,8 @@ impl Dialect for Sqlite {
     }
 }
 
+static BATCH_SQL: LazyLock<super::batch_runs::BatchSql> =
+    LazyLock::new(super::batch_runs::BatchSql::new::<Sqlite>);
 static SQL: LazyLock<Sql> = LazyLock::new(Sql::new::<Sqlite>);
 static NOTIFY_SQL: LazyLock<super::notify::NotifySql> =
     LazyLock::new(super::notify::NotifySql::new::<Sqlite>);
@@ -273,6 +287,49 @@ impl Store for SqliteStore {
 
     async fn close_run(&self, f: &Finish) -> Result<bool> {
         close_run(&self.pool, f).await
+    }
+
+    async fn batch_kinds_recorded(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> crate::Result<Vec<crate::batch::RecordedBatchKind>> {
+        batch_ops::recorded(&self.pool, now).await
+    }
+
+    async fn batch_runs(
+        &self,
+        filter: &crate::batch::BatchRunFilter,
+        before: Option<(chrono::DateTime<chrono::Utc>, uuid::Uuid)>,
+        limit: u32,
+    ) -> crate::Result<Vec<crate::batch::BatchRunRecord>> {
+        batch_ops::runs(&self.pool, filter, before, limit).await
+    }
+
+    async fn batch_run(
+        &self,
+        id: uuid::Uuid,
+    ) -> crate::Result<Option<crate::batch::BatchRunRecord>> {
+        batch_ops::run(&self.pool, id).await
+    }
+
+    async fn put_batch_reports(
+        &self,
+        reports: &[(
+            String,
+            std::result::Result<crate::batch::BatchFigures, String>,
+        )],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> crate::Result<()> {
+        batch_ops::put_reports(&self.pool, reports, now).await
+    }
+
+    async fn fail_stale_batch_runs(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+        now: chrono::DateTime<chrono::Utc>,
+        message: &str,
+    ) -> crate::Result<u64> {
+        batch_ops::fail_stale(&self.pool, before, now, message).await
     }
 
     async fn cleanup(&self, retention: Duration, batch: u32) -> Result<u64> {

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::batch_runs::BatchRunItem;
 use super::executions::{CompleteRequest, HeartbeatRequest, StartRequest};
 use crate::Api;
 use crate::error::{ApiError, ErrorBody, ErrorDetail};
@@ -32,6 +33,8 @@ pub(crate) enum EventRequest {
     Complete(CompleteRequest),
     /// A run is alive: the fields of a heartbeat, with the run's id.
     Heartbeat(HeartbeatItem),
+    /// A batch run's report: its whole state so far.
+    Batch(BatchRunItem),
 }
 
 /// A heartbeat in a batch.
@@ -106,6 +109,7 @@ fn parse_item(item: serde_json::Value) -> Result<Event, ApiError> {
             }
             .into_heartbeat(h.execution_id)?,
         ),
+        EventRequest::Batch(b) => Event::Batch(b.into_event()?),
     })
 }
 
@@ -138,6 +142,7 @@ pub(crate) async fn events(
         // Echoed back even when the rest of the item is malformed.
         let named_id = item
             .get("executionId")
+            .or_else(|| item.get("batchRunId"))
             .and_then(|v| v.as_str())
             .and_then(|s| Uuid::parse_str(s).ok());
         match parse_item(item) {

@@ -14,6 +14,7 @@ use axum::routing::{MethodRouter, delete, get, post, put};
 
 use crate::Api;
 
+pub(crate) mod batch_runs;
 pub(crate) mod channels;
 pub(crate) mod events;
 pub(crate) mod executions;

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{EventResult, SinkError};
+use crate::batch::BatchEvent;
 use crate::model::{CronName, Event, Finish, Heartbeat, ScheduleUpdate, Start};
 
 /// An HTTP client made on (and only used from) the recorder thread's runtime.
@@ -111,6 +112,39 @@ struct HeartbeatBody {
     total: Option<i64>,
 }
 
+/// A batch run's report, as `POST …/cron-executions/events` reads it (item kind `batch`).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BatchRunBody<'a> {
+    batch_run_id: Uuid,
+    batch_kind: &'a str,
+    status: &'a str,
+    started_at: DateTime<Utc>,
+    at: DateTime<Utc>,
+    total: Option<i64>,
+    done: i64,
+    failed: i64,
+    host: Option<&'a str>,
+    error_message: Option<&'a str>,
+}
+
+impl<'a> From<&'a BatchEvent> for BatchRunBody<'a> {
+    fn from(b: &'a BatchEvent) -> Self {
+        Self {
+            batch_run_id: b.id,
+            batch_kind: &b.batch_kind,
+            status: b.status.as_str(),
+            started_at: b.started_at,
+            at: b.at,
+            total: b.total,
+            done: b.done,
+            failed: b.failed,
+            host: b.host.as_deref(),
+            error_message: b.error_message.as_deref(),
+        }
+    }
+}
+
 /// One item of a batch, as `POST …/cron-executions/events` reads it.
 #[derive(Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -118,6 +152,7 @@ enum ItemBody<'a> {
     Start(StartBody<'a>),
     Complete(CompleteBody<'a>),
     Heartbeat(HeartbeatBody),
+    Batch(BatchRunBody<'a>),
 }
 
 impl<'a> From<&'a Event> for ItemBody<'a> {
@@ -132,6 +167,7 @@ impl<'a> From<&'a Event> for ItemBody<'a> {
                 done: *done,
                 total: *total,
             }),
+            Event::Batch(b) => ItemBody::Batch(b.into()),
         }
     }
 }

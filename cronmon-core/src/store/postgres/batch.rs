@@ -110,6 +110,9 @@ pub(super) async fn lock_crons(conn: &mut sqlx::PgConnection, events: &[Event]) 
                 }
             }
             Event::Heartbeat(h) => ids.push(h.id),
+            // Batch runs touch no cron's rows; their roll-up rows are locked by kind, in
+            // order (`record_batch_fast`).
+            Event::Batch(_) => {}
         }
     }
     // The keys are sorted in the subquery and locked in that order by the aggregate over it.
@@ -136,6 +139,7 @@ fn run_id(event: &Event) -> Uuid {
         Event::Start(s) => s.id,
         Event::Finish(f) => f.id,
         Event::Heartbeat(h) => h.id,
+        Event::Batch(b) => b.id,
     }
 }
 
@@ -158,6 +162,7 @@ pub(super) async fn record_batch_fast(
     let mut finishes = Finishes::default();
     let mut later = Vec::new(); // (index) settled one by one, after the multi-row statements
     let mut heartbeats = Vec::new();
+    let mut batch_runs = Vec::new();
     let mut seen_starts = HashSet::new();
     let mut seen_finishes = HashSet::new();
     // Rows in id order: two batches that write the same runs lock them in the same order.
@@ -183,6 +188,7 @@ pub(super) async fn record_batch_fast(
                 starts.scheduled_for.push(s.scheduled_for);
             }
             Event::Heartbeat(_) => heartbeats.push(i),
+            Event::Batch(_) => batch_runs.push(i),
             Event::Finish(f) => {
                 if !seen_finishes.insert(f.id) {
                     later.push(i);
@@ -231,7 +237,15 @@ pub(super) async fn record_batch_fast(
                 }));
             }
         }
-        for &i in &heartbeats {
+        // Each batch run's report is one upsert; by kind, so two transactions lock the
+        // kinds' roll-up rows in the same order.
+        batch_runs.sort_by(|&a, &b| match (&events[a], &events[b]) {
+            (Event::Batch(x), Event::Batch(y)) => {
+                (&x.batch_kind, x.id, a).cmp(&(&y.batch_kind, y.id, b))
+            }
+            _ => a.cmp(&b),
+        });
+        for &i in batch_runs.iter().chain(&heartbeats) {
             let r = super::record_event(&mut tx, &events[i]).await;
             if matches!(r, Err(Error::Database(_) | Error::Unreachable(_))) {
                 return r.map(|_| ());
