@@ -154,6 +154,38 @@ async fn monitor_down_then_replayed(kind: Kind) {
     down.finish().await;
 }
 
+/// A loop that advances a million times sends a report a second, not a million: the job's
+/// cost is a count; the last item is always reported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_million_advances_send_a_report_a_second() {
+    let r = common::Recording::new(Kind::Sqlite).await;
+    let before = r.monitor.stats().enqueued;
+    let began = Instant::now();
+    let run = cronmon::batch::BatchRun::builder(&r.monitor, KIND)
+        .total(1_000_000)
+        .start();
+    for i in 0..1_000_000u64 {
+        if i % 10 == 0 {
+            run.advance(0, 1);
+        } else {
+            run.advance(1, 0);
+        }
+    }
+    let seconds = began.elapsed().as_secs();
+    let id = run.id();
+    run.complete();
+    r.flush().await;
+    let reports = r.monitor.stats().enqueued - before;
+    // The start, one a second at most, the last item, the end.
+    assert!(reports <= seconds + 4, "{reports} reports in {seconds} s");
+    let stored = r.store().batch_run(id).await.unwrap().expect("stored");
+    assert_eq!(
+        (stored.status, stored.done, stored.failed),
+        (Status::Completed, 900_000, 100_000)
+    );
+    r.finish().await;
+}
+
 on_all_destinations!(
     completed_failed_and_panicked,
     sigterm_fails_the_batch_run_as_interrupted,
