@@ -2,21 +2,29 @@
 //!
 //! ```sh
 //! cronmon exec nightly-report --schedule "0 3 * * *" -- ./report.sh
+//! cronmon status            # exit 0 healthy, 1 failing/late/stuck, 2 monitor unreachable
 //! ```
 
 use std::process::ExitCode;
+use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use chrono::Utc;
+use clap::{CommandFactory, Parser, Subcommand};
+use cronmon::Status;
 
 mod exec;
+mod reader;
+mod show;
 mod tail;
+
+use reader::{Reader, RunQuery};
 
 /// cronmon: monitor cron jobs and batch jobs.
 #[derive(Debug, Parser)]
 #[command(version, about, propagate_version = true)]
 struct Cli {
-    /// Where runs go: a database (sqlite://FILE, postgres://…) or a cronmon server
-    /// (http://HOST:PORT/api/admin). Falls back to DATABASE_URL.
+    /// Where runs go and are read from: a database (sqlite://FILE, postgres://…) or a cronmon
+    /// server (http://HOST:PORT/api/admin). Falls back to DATABASE_URL.
     #[arg(long, env = "CRONMON_URL", global = true, value_name = "URL")]
     url: Option<String>,
     /// The server's secret (for a server URL).
@@ -36,17 +44,77 @@ struct Cli {
 enum Command {
     /// Runs a command as one run of a cron: its output passes through, its exit code is kept.
     Exec(exec::ExecArgs),
+    /// Every cron with its state, last run, next run and 7-day success rate; exits 0 when all
+    /// are healthy, 1 when one is failing, late or stuck, 2 when the monitor cannot be read.
+    #[command(
+        after_help = "Examples:\n  cronmon status\n  cronmon status --json | jq '.crons[] | select(.state != \"up\")'\n  cronmon status >/dev/null || echo 'a cron needs a look'"
+    )]
+    Status {
+        /// One JSON object, for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Recent runs, newest first.
+    #[command(after_help = "Example:\n  cronmon runs nightly-report --status failed --since 2d")]
+    Runs {
+        /// Only this cron's.
+        name: Option<String>,
+        /// Only runs with this status: running, completed or failed.
+        #[arg(long, value_parser = parse_status)]
+        status: Option<Status>,
+        /// Only runs started within this long (`2h`, `3d`).
+        #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
+        since: Option<Duration>,
+        /// How many (1 to 500).
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=500))]
+        limit: u32,
+        /// JSON lines, one run each.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One run with its error and output.
+    #[command(after_help = "Example:\n  cronmon run 0193a1b2-…")]
+    Run {
+        /// The run's id (as `cronmon runs` shows it).
+        id: uuid::Uuid,
+        /// The run as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Applies the database migrations and exits (for deploy pipelines).
+    #[command(after_help = "Example:\n  CRONMON_URL=postgres://cronmon@db/cronmon cronmon migrate")]
+    Migrate,
+    /// Delivers what waits in the spool (runs recorded while the monitor was down) now.
+    #[command(after_help = "Example:\n  cronmon replay --url http://monitor:8080/api/admin")]
+    Replay {
+        /// Longest time to spend delivering.
+        #[arg(long, value_parser = humantime::parse_duration, default_value = "60s", value_name = "DURATION")]
+        timeout: Duration,
+    },
+    /// Prints a shell completion script.
+    #[command(after_help = "Example:\n  cronmon completions bash > /etc/bash_completion.d/cronmon")]
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+}
+
+fn parse_status(s: &str) -> Result<Status, String> {
+    s.parse::<Status>().map_err(|e| e.to_string())
+}
+
+/// The URL the flags or the environment give.
+fn url(cli: &Cli) -> Option<String> {
+    cli.url
+        .clone()
+        .or_else(|| std::env::var("DATABASE_URL").ok())
+        .filter(|u| !u.trim().is_empty())
 }
 
 /// The monitor the flags and the environment name; a warning and an unmonitored job when none
 /// or a bad one is given (monitoring never stops the job).
 fn monitor(cli: &Cli) -> cronmon::Monitor {
-    let url = cli
-        .url
-        .clone()
-        .or_else(|| std::env::var("DATABASE_URL").ok())
-        .filter(|u| !u.trim().is_empty());
-    let Some(url) = url else {
+    let Some(url) = url(cli) else {
         return cronmon::Monitor::from_env();
     };
     let mut builder = cronmon::Monitor::builder(&url);
@@ -62,14 +130,213 @@ fn monitor(cli: &Cli) -> cronmon::Monitor {
     }
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let code = match cli.command {
-        Command::Exec(ref _args) => {
-            let monitor = monitor(&cli);
-            let Command::Exec(args) = cli.command;
-            exec::exec(&monitor, args)
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start: {e}"))
+}
+
+/// Runs a reading command; its errors are "cannot reach the monitor" (exit 2).
+fn read<F, Fut>(cli: &Cli, f: F) -> i32
+where
+    F: FnOnce(Reader) -> Fut,
+    Fut: std::future::Future<Output = Result<i32, reader::Unreachable>>,
+{
+    let Some(url) = url(cli) else {
+        eprintln!("cronmon: no monitor given: set CRONMON_URL or pass --url");
+        return 2;
+    };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cronmon: {e}");
+            return 2;
         }
     };
+    rt.block_on(async {
+        let reader = Reader::open(&url, cli.secret.clone()).await;
+        match reader {
+            Ok(reader) => f(reader).await,
+            Err(e) => Err(e),
+        }
+    })
+    .unwrap_or_else(|e| {
+        eprintln!("cronmon: cannot read the monitor: {e}");
+        2
+    })
+}
+
+fn run(cli: Cli) -> i32 {
+    match &cli.command {
+        Command::Exec(_) => {
+            let monitor = monitor(&cli);
+            let Command::Exec(args) = cli.command else {
+                return 2;
+            };
+            exec::exec(&monitor, args)
+        }
+        Command::Status { json } => {
+            let json = *json;
+            read(&cli, |reader| async move {
+                let schedules = reader.schedules().await?;
+                if json {
+                    println!("{}", show::status_json(&schedules));
+                } else {
+                    print!(
+                        "{}",
+                        show::status_table(&schedules, Utc::now(), show::colours())
+                    );
+                }
+                let unhealthy = schedules.iter().any(|s| {
+                    show::UNHEALTHY.contains(&s.get("state").and_then(|v| v.as_str()).unwrap_or(""))
+                });
+                Ok(i32::from(unhealthy))
+            })
+        }
+        Command::Runs {
+            name,
+            status,
+            since,
+            limit,
+            json,
+        } => {
+            let query = RunQuery {
+                cron: name.clone(),
+                status: *status,
+                since: since
+                    .and_then(|d| chrono::TimeDelta::from_std(d).ok())
+                    .map(|d| Utc::now() - d),
+                limit: *limit,
+            };
+            let json = *json;
+            read(&cli, |reader| async move {
+                let runs = reader.runs(&query).await?;
+                if json {
+                    for r in &runs {
+                        println!("{r}");
+                    }
+                } else {
+                    print!("{}", show::runs_table(&runs, Utc::now(), show::colours()));
+                }
+                Ok(0)
+            })
+        }
+        Command::Run { id, json } => {
+            let (id, json) = (*id, *json);
+            read(&cli, |reader| async move {
+                match reader.run(id).await? {
+                    Some(r) if json => println!("{r}"),
+                    Some(r) => print!("{}", show::run_detail(&r, Utc::now(), show::colours())),
+                    None => {
+                        eprintln!("cronmon: no run {id}");
+                        return Ok(1);
+                    }
+                }
+                Ok(0)
+            })
+        }
+        Command::Migrate => migrate(&cli),
+        Command::Replay { timeout } => replay(&cli, *timeout),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                *shell,
+                &mut Cli::command(),
+                "cronmon",
+                &mut std::io::stdout(),
+            );
+            0
+        }
+    }
+}
+
+fn migrate(cli: &Cli) -> i32 {
+    let Some(url) = url(cli) else {
+        eprintln!("cronmon: no database given: set CRONMON_URL or pass --url");
+        return 2;
+    };
+    if url.starts_with("http://") || url.starts_with("https://") {
+        eprintln!(
+            "cronmon: migrate needs a database URL (sqlite://… or postgres://…); a server migrates its own database when it starts"
+        );
+        return 2;
+    }
+    let done = runtime().and_then(|rt| {
+        rt.block_on(async {
+            let store = cronmon::store::connect(&url)
+                .await
+                .map_err(|e| e.to_string())?;
+            store.close().await;
+            Ok::<_, String>(())
+        })
+    });
+    match done {
+        Ok(()) => {
+            println!("migrations applied: the database is up to date");
+            0
+        }
+        Err(e) => {
+            eprintln!("cronmon: {e}");
+            1
+        }
+    }
+}
+
+fn replay(cli: &Cli, timeout: Duration) -> i32 {
+    let Some(url) = url(cli) else {
+        eprintln!("cronmon: no monitor given: set CRONMON_URL or pass --url");
+        return 2;
+    };
+    let monitor = monitor(cli);
+    if !monitor.is_enabled() {
+        return 2;
+    }
+    // Built, the monitor replays a first slice; each flush waits for what it queued, and
+    // another replay is asked for while the last one still found runs to deliver.
+    let deadline = std::time::Instant::now() + timeout;
+    let mut replayed = 0;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let flushed = monitor.flush_blocking(left.min(Duration::from_secs(10)));
+        let now = monitor.stats().replayed;
+        if (now == replayed && flushed) || left.is_zero() {
+            break;
+        }
+        replayed = now;
+        monitor.replay_spool();
+    }
+    let stats = monitor.stats();
+    println!(
+        "replayed {} events to {}{}",
+        stats.replayed,
+        redact(&url),
+        if stats.spooled > 0 {
+            format!(
+                "; {} still wait in the spool (the monitor did not take them)",
+                stats.spooled
+            )
+        } else {
+            String::new()
+        }
+    );
+    i32::from(stats.spooled > 0)
+}
+
+/// The URL without its password.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn main() -> ExitCode {
+    let code = run(Cli::parse());
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }

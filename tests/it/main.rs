@@ -13,6 +13,7 @@ mod batch_runs;
 mod batches;
 mod bounds;
 mod cli_exec;
+mod cli_read;
 mod dashboard;
 mod faults;
 mod health;
