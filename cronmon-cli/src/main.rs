@@ -12,6 +12,7 @@ use chrono::Utc;
 use clap::{CommandFactory, Parser, Subcommand};
 use cronmon::Status;
 
+mod crontab;
 mod exec;
 mod reader;
 mod show;
@@ -44,6 +45,9 @@ struct Cli {
 enum Command {
     /// Runs a command as one run of a cron: its output passes through, its exit code is kept.
     Exec(exec::ExecArgs),
+    /// Puts a whole crontab under monitoring: each job wrapped in `cronmon exec`, its schedule
+    /// registered.
+    Crontab(crontab::CrontabArgs),
     /// Every cron with its state, last run, next run and 7-day success rate; exits 0 when all
     /// are healthy, 1 when one is failing, late or stuck, 2 when the monitor cannot be read.
     #[command(
@@ -236,6 +240,7 @@ fn run(cli: Cli) -> i32 {
                 Ok(0)
             })
         }
+        Command::Crontab(args) => crontab_command(&cli, args),
         Command::Migrate => migrate(&cli),
         Command::Replay { timeout } => replay(&cli, *timeout),
         Command::Completions { shell } => {
@@ -248,6 +253,100 @@ fn run(cli: Cli) -> i32 {
             0
         }
     }
+}
+
+fn crontab_command(cli: &Cli, args: &crontab::CrontabArgs) -> i32 {
+    let old = match crontab::read(args) {
+        Ok(text) => text,
+        Err(e) => {
+            eprintln!("cronmon: {e}");
+            return 1;
+        }
+    };
+    let program = args.cronmon.clone().unwrap_or_else(|| {
+        std::env::current_exe()
+            .ok()
+            .and_then(|p| p.canonicalize().ok())
+            .map_or_else(|| "cronmon".into(), |p| p.display().to_string())
+    });
+    let system = args.system
+        || args.file.as_deref().is_some_and(|f| {
+            f.starts_with("/etc/cron.d") || f == std::path::Path::new("/etc/crontab")
+        });
+    let mut env = Vec::new();
+    if let Some(url) = url(cli) {
+        env.push(("CRONMON_URL", url));
+        if let Some(secret) = &cli.secret {
+            env.push(("CRON_SECRET", secret.clone()));
+        }
+    }
+    let wrapped = crontab::wrap(&old, &program, system, &env);
+    for (line, why) in &wrapped.skipped {
+        eprintln!("cronmon: line {line} kept as it is: {why}");
+    }
+    match (args.action, args.dry_run) {
+        (crontab::Action::Print, _) => {
+            print!("{}", wrapped.text);
+            0
+        }
+        (crontab::Action::Install, true) => {
+            let d = crontab::diff(&old, &wrapped.text);
+            if d.is_empty() {
+                println!("nothing to change: every job is monitored already");
+            } else {
+                print!("{d}");
+            }
+            0
+        }
+        (crontab::Action::Install, false) => {
+            if wrapped.text == old {
+                println!("nothing to change: every job is monitored already");
+                return 0;
+            }
+            let backup = match crontab::write(args, &old, &wrapped.text) {
+                Ok(backup) => backup,
+                Err(e) => {
+                    eprintln!("cronmon: {e}");
+                    return 1;
+                }
+            };
+            println!(
+                "{} jobs now monitored ({} already were); the old crontab is in {}",
+                wrapped.jobs.len(),
+                wrapped.kept,
+                backup.display()
+            );
+            register(cli, &wrapped.jobs)
+        }
+    }
+}
+
+/// Registers the jobs' schedules with the monitor, so a run that never happens is seen from
+/// the first day (each run registers its schedule again anyway).
+fn register(cli: &Cli, jobs: &[crontab::Job]) -> i32 {
+    let monitor = monitor(cli);
+    if !monitor.is_enabled() {
+        eprintln!(
+            "cronmon: no monitor given (CRONMON_URL): schedules are registered by each job's first run"
+        );
+        return 0;
+    }
+    for job in jobs {
+        let update = cronmon::ScheduleUpdate {
+            cron_expression: job.schedule.clone(),
+            timezone: job.timezone.clone(),
+            ..cronmon::ScheduleUpdate::default()
+        };
+        monitor.upsert_schedule(&job.name, update);
+    }
+    if monitor.flush_blocking(Duration::from_secs(10)) {
+        println!("{} schedules registered", jobs.len());
+    } else {
+        eprintln!(
+            "cronmon: the monitor did not answer: schedules are registered by each job's first run"
+        );
+    }
+    0
 }
 
 fn migrate(cli: &Cli) -> i32 {

@@ -12,6 +12,7 @@ mod batch_jobs;
 mod batch_runs;
 mod batches;
 mod bounds;
+mod cli_crontab;
 mod cli_exec;
 mod cli_read;
 mod dashboard;
