@@ -825,3 +825,21 @@ echo done"#
     server.stop().await;
     db.finish().await;
 }
+
+/// `--batch-stale-after` of the server program: a humantime duration of 1 minute to 366 days;
+/// anything else stops it at start, naming the flag.
+#[tokio::test]
+async fn the_server_refuses_a_batch_stale_after_out_of_range() {
+    for bad in ["10s", "400d", "soon"] {
+        let out = tokio::process::Command::new(crate::common::server_binary())
+            .args(["--batch-stale-after", bad, "--bind", "127.0.0.1:0"])
+            .env("CRONMON_URL", "sqlite::memory:")
+            .env("CRON_SECRET", SECRET)
+            .output()
+            .await
+            .expect("server runs");
+        assert!(!out.status.success(), "{bad} accepted");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("--batch-stale-after"), "{bad}: {stderr}");
+    }
+}
