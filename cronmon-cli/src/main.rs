@@ -43,6 +43,17 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The standalone server: API at /api/admin, dashboard at /api/admin/dashboard, on the
+    /// database of --url (default sqlite://cronmon.db).
+    #[command(
+        after_help = "Examples:\n  cronmon serve --demo\n  CRONMON_URL=postgres://cronmon@db/cronmon CRON_SECRET=… cronmon serve --bind 0.0.0.0:8080 --config /etc/cronmon.toml --log-format json"
+    )]
+    Serve(Box<cronmon_http::standalone::ServeArgs>),
+    /// Declares or changes a cron's schedule and limits in the database, prints it as stored.
+    #[command(
+        after_help = "Example:\n  cronmon schedule nightly-report --cron \"0 3 * * *\" --timezone Europe/Paris --grace 10m"
+    )]
+    Schedule(cronmon_http::standalone::ScheduleArgs),
     /// Runs a command as one run of a cron: its output passes through, its exit code is kept.
     Exec(exec::ExecArgs),
     /// Puts a whole crontab under monitoring: each job wrapped in `cronmon exec`, its schedule
@@ -172,7 +183,30 @@ where
 }
 
 fn run(cli: Cli) -> i32 {
+    if let Command::Serve(_) | Command::Schedule(_) = &cli.command {
+        let database_url = url(&cli);
+        let rt = match tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                eprintln!("cronmon: cannot start: {e}");
+                return 1;
+            }
+        };
+        return match cli.command {
+            Command::Serve(args) => {
+                rt.block_on(cronmon_http::standalone::run_server(database_url, *args))
+            }
+            Command::Schedule(args) => {
+                rt.block_on(cronmon_http::standalone::run_schedule(database_url, args))
+            }
+            _ => 2,
+        };
+    }
     match &cli.command {
+        Command::Serve(_) | Command::Schedule(_) => 2,
         Command::Exec(_) => {
             let monitor = monitor(&cli);
             let Command::Exec(args) = cli.command else {

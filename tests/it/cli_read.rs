@@ -191,3 +191,81 @@ async fn migrate_replay_and_completions() {
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&spool);
 }
+
+/// `cronmon serve` is the server: it answers, writes its log without colour codes into a
+/// file, as JSON lines with `--log-format json`, and refuses a bad config file before it
+/// listens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_is_the_server_and_logs_plainly() {
+    let db = crate::common::TestDb::sqlite().await;
+    for format in ["text", "json"] {
+        let port = common::free_port();
+        let mut child = cronmon(
+            &db.url,
+            &[
+                "serve",
+                "--bind",
+                &format!("127.0.0.1:{port}"),
+                "--log-format",
+                format,
+            ],
+        )
+        .spawn()
+        .unwrap();
+        let health = format!("http://127.0.0.1:{port}/api/admin/health");
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            if reqwest::get(&health)
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < until,
+                "cronmon serve never answered"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let schedules = reqwest::Client::new()
+            .get(format!("http://127.0.0.1:{port}/api/admin/cron-schedules"))
+            .header("x-cron-secret", SECRET)
+            .send()
+            .await
+            .unwrap();
+        assert!(schedules.status().is_success());
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let out = tokio::task::spawn_blocking(move || {
+            let _ = child.wait();
+            let mut s = String::new();
+            if let Some(mut o) = child.stdout.take() {
+                use std::io::Read;
+                let _ = o.read_to_string(&mut s);
+            }
+            s
+        })
+        .await
+        .unwrap();
+        assert!(out.contains("cronmon listening"), "{out}");
+        assert!(
+            !out.contains('\x1b'),
+            "no colour codes off a terminal: {out}"
+        );
+        if format == "json" {
+            for line in out.lines() {
+                let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+                assert!(v.get("level").is_some());
+            }
+        }
+    }
+    let bad = output(cronmon(
+        &db.url,
+        &["serve", "--config", "/no/such/cronmon.toml"],
+    ))
+    .await;
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("/no/such/cronmon.toml"));
+    db.finish().await;
+}
