@@ -143,10 +143,8 @@ pub(crate) async fn batch_reports(
         futures_util::future::join_all(asked),
         api.store().batch_kinds_recorded(Utc::now())
     );
-    let mut recorded: BTreeMap<String, RecordedBatchKind> = recorded?
-        .into_iter()
-        .map(|k| (k.kind.clone(), k))
-        .collect();
+    let mut recorded: BTreeMap<String, RecordedBatchKind> =
+        recorded?.into_iter().map(|k| (k.kind.clone(), k)).collect();
     if !asked.is_empty() {
         let store = api.store().clone();
         let said = asked.clone();
