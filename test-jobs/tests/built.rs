@@ -10,6 +10,7 @@ fn every_job_program_runs_unmonitored() {
         env!("CARGO_BIN_EXE_cronmon-test-job"),
         env!("CARGO_BIN_EXE_cronmon-test-sync-job"),
         env!("CARGO_BIN_EXE_cronmon-test-job-above"),
+        env!("CARGO_BIN_EXE_cronmon-test-batch-job"),
     ] {
         let out = Command::new(bin)
             .arg("ok")

@@ -21,7 +21,7 @@ const JOB: &str = "cronmon-test-job";
 const SYNC_JOB: &str = "cronmon-test-sync-job";
 const JOB_ABOVE: &str = "cronmon-test-job-above";
 
-fn job(bin: &str, mode: &str, url: &str, spool: &Path) -> Command {
+pub(crate) fn job(bin: &str, mode: &str, url: &str, spool: &Path) -> Command {
     let mut c = Command::new(common::job_program(bin));
     c.arg(mode)
         .env("CRONMON_URL", url)
@@ -34,7 +34,7 @@ fn job(bin: &str, mode: &str, url: &str, spool: &Path) -> Command {
     c
 }
 
-async fn output(mut c: Command) -> Output {
+pub(crate) async fn output(mut c: Command) -> Output {
     tokio::task::spawn_blocking(move || c.output().expect("run job"))
         .await
         .unwrap()
@@ -70,28 +70,28 @@ async fn wait_running(store: &dyn Store, cron: &str) -> Execution {
     }
 }
 
-struct Setup {
-    dest: LiveDest,
-    spool: PathBuf,
+pub(crate) struct Setup {
+    pub(crate) dest: LiveDest,
+    pub(crate) spool: PathBuf,
 }
 
 impl Setup {
-    async fn new(kind: Kind) -> Self {
+    pub(crate) async fn new(kind: Kind) -> Self {
         Self {
             dest: LiveDest::new(kind).await,
             spool: common::spool_dir(),
         }
     }
 
-    fn job(&self, bin: &str, mode: &str) -> Command {
+    pub(crate) fn job(&self, bin: &str, mode: &str) -> Command {
         job(bin, mode, &self.dest.url, &self.spool)
     }
 
-    fn store(&self) -> &dyn Store {
+    pub(crate) fn store(&self) -> &dyn Store {
         &*self.dest.db.store
     }
 
-    async fn finish(self) {
+    pub(crate) async fn finish(self) {
         assert!(
             common::spool_files(&self.spool).is_empty(),
             "nothing should be left in the spool"
@@ -101,7 +101,7 @@ impl Setup {
     }
 }
 
-fn stderr(o: &Output) -> String {
+pub(crate) fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 

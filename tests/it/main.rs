@@ -8,6 +8,7 @@
 #[macro_use]
 mod common;
 
+mod batch_jobs;
 mod batch_runs;
 mod batches;
 mod bounds;
