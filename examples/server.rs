@@ -47,6 +47,10 @@ struct Args {
     #[arg(long, default_value_t = 24 * 60,
           value_parser = clap::value_parser!(u64).range(1..=527_040))]
     orphan_after_mins: u64,
+    /// A batch run with no report (start, progress) for this long is closed as failed ("6h",
+    /// "90m"; 1 minute to 366 days).
+    #[arg(long, env = "CRONMON_BATCH_STALE_AFTER", default_value = "6h", value_parser = batch_stale_after)]
+    batch_stale_after: Duration,
     /// Group-commit writer tasks (events are sharded by cron name among them).
     #[arg(long, env = "CRONMON_WRITERS", value_parser = clap::value_parser!(u16).range(1..=64))]
     writers: Option<u16>,
@@ -221,6 +225,15 @@ fn settle(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_millis(ms.unsigned_abs()))
 }
 
+/// `--batch-stale-after`: a duration of 1 minute to 366 days.
+fn batch_stale_after(text: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(text.trim()).map_err(|e| e.to_string())?;
+    if d < Duration::from_secs(60) || d > Duration::from_secs(366 * 86_400) {
+        return Err("must be from 1 minute to 366 days (\"366d\")".into());
+    }
+    Ok(d)
+}
+
 /// `--public-url`: an http(s) URL.
 fn public_url(text: &str) -> Result<url::Url, String> {
     let u = url::Url::parse(text).map_err(|e| e.to_string())?;
@@ -324,6 +337,7 @@ async fn main() {
         sweep_every: Duration::from_secs(args.sweep_secs),
         settle: args.settle,
         orphan_after: Duration::from_secs(args.orphan_after_mins * 60),
+        batch_stale_after: args.batch_stale_after,
         demo: args.demo,
         writers: args.writers.map(usize::from),
         header_read_timeout: Duration::from_secs(args.header_timeout_secs),

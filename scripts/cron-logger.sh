@@ -13,6 +13,9 @@
 #
 #   cron_wrap "my-cron" some-command --with args   # start, run, complete or fail; keeps the exit code
 #
+#   id=$(cron_batch_start kbIndexation 245)        # batch runs: see "Batch runs" below
+#   cron_batch_advance "$id" 120 3; cron_batch_complete "$id"
+#
 # A monitor that is down or slow costs the job a warning on stderr, never a failure: every call
 # has a timeout (CRON_CURL_TIMEOUT, 5 s) and every error is ignored. The completion carries
 # the run's name and start time, so a run whose start was lost is still recorded whole.
@@ -207,4 +210,96 @@ cron_wrap() {
   fi
   rm -f "$errlog"
   return "$status"
+}
+
+# Batch runs: one run of a batch kind (a crawl of 5,000 pages, an indexation of 245 documents),
+# with its progress.
+#
+#   id=$(cron_batch_start kbIndexation 245)        # prints the run's id
+#   cron_batch_advance "$id" 120 3                 # 120 done and 3 failed SO FAR (not since the last call)
+#   cron_batch_complete "$id"                      # or: cron_batch_complete "$id" failed "index locked"
+#
+# The counts are totals since the start, so a call repeated (or sent late) changes nothing.
+# As for crons, a monitor that is down costs a warning on stderr, never a failure: the id is
+# made here, so the job goes on with it either way. The run's kind and start are kept in a
+# small file (${TMPDIR:-/tmp}/cron-batch-ID, removed at the end) and sent with each report, so a
+# run whose start was lost is still recorded from its next report.
+
+# A whole number for a count: $1 if it is one, else empty (the caller leaves the field out).
+_cron_count() {
+  if [[ ${1-} =~ ^[0-9]{1,15}$ ]]; then
+    printf '%d' "$((10#$1))"
+  fi
+}
+
+_cron_batch_file() { printf '%s/cron-batch-%s' "${TMPDIR:-/tmp}" "$1"; }
+
+# `,"batchKind":…,"startedAt":…` of batch run $1 as its start wrote them down, or nothing.
+_cron_batch_known() {
+  local kind started
+  { IFS= read -r kind && IFS= read -r started; } <"$(_cron_batch_file "$1")" 2>/dev/null || return 0
+  [[ $started =~ ^[0-9T:.Z-]+$ ]] || return 0
+  printf ',"batchKind":%s,"startedAt":"%s"' "$(_cron_json_string "$kind")" "$started"
+}
+
+# Whether $2 is a batch run id as cron_batch_start prints them; warns for function $1 if not.
+_cron_batch_id() {
+  if [[ ${2-} =~ ^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$ ]]; then
+    return 0
+  fi
+  _cron_warn "$1 needs the id cron_batch_start printed (got '${2-}'); not reported"
+  return 1
+}
+
+# cron_batch_start KIND [TOTAL]   — prints the batch run's id on stdout
+cron_batch_start() {
+  local kind=${1:?cron_batch_start needs a batch kind}
+  local total id started
+  total=$(_cron_count "${2-}")
+  id=$(_cron_uuid)
+  started=$(_cron_now_iso)
+  printf '%s\n%s\n' "${kind//$'\n'/ }" "$started" >"$(_cron_batch_file "$id")" 2>/dev/null || true
+  local body="{\"batchKind\":$(_cron_json_string "$kind"),\"batchRunId\":\"$id\",\"startedAt\":\"$started\",\"host\":$(_cron_json_string "$(hostname 2>/dev/null || echo unknown)")"
+  [ -n "$total" ] && body+=",\"total\":$total"
+  _cron_post /batch-runs/start "$body}" >/dev/null
+  echo "[CRON BATCH START] $kind (batch run: $id)" >&2
+  printf '%s\n' "$id"
+  return 0
+}
+
+# cron_batch_advance ID DONE [FAILED]   — the counts so far, since the start
+cron_batch_advance() {
+  local id=${1-} done failed
+  _cron_batch_id cron_batch_advance "$id" || return 0
+  done=$(_cron_count "${2-}")
+  failed=$(_cron_count "${3-}")
+  if [ -z "$done" ]; then
+    _cron_warn "cron_batch_advance: '${2-}' is not a count of items done; not reported"
+    return 0
+  fi
+  local body="{\"done\":$done"
+  [ -n "$failed" ] && body+=",\"failed\":$failed"
+  _cron_post "/batch-runs/$id/advance" "$body$(_cron_batch_known "$id")}" >/dev/null
+  return 0
+}
+
+# cron_batch_complete ID [failed MESSAGE]
+cron_batch_complete() {
+  local id=${1-}
+  _cron_batch_id cron_batch_complete "$id" || return 0
+  local known status=completed rest=""
+  known=$(_cron_batch_known "$id")
+  if [ "${2-}" = failed ]; then
+    status=failed
+    rest=",\"errorMessage\":$(_cron_json_string "${3:-failed}")"
+  fi
+  _cron_post "/batch-runs/$id/complete" "{\"status\":\"$status\"$rest$known}" >/dev/null
+  # Nor a message with bytes that are not UTF-8: send its ASCII part.
+  if [ "${CRON_LAST_HTTP_CODE:-}" = 400 ] && [ -n "$rest" ]; then
+    rest=",\"errorMessage\":$(_cron_json_string "$(_cron_text "${3:-failed}" --ascii)")"
+    _cron_post "/batch-runs/$id/complete" "{\"status\":\"$status\"$rest$known}" >/dev/null
+  fi
+  rm -f "$(_cron_batch_file "$id")" 2>/dev/null || true
+  echo "[CRON BATCH $( [ "$status" = failed ] && echo FAIL || echo COMPLETE )] $id" >&2
+  return 0
 }

@@ -23,8 +23,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::routes::{
-    channels as channel_routes, events, executions, export, incidents, maintenance, meta, metrics,
-    notifications, schedules, stats,
+    batch_runs, channels as channel_routes, events, executions, export, incidents, maintenance,
+    meta, metrics, notifications, schedules, stats,
 };
 
 /// Declares the two ways to send the secret.
@@ -64,7 +64,8 @@ impl Modify for Security {
         stats::batches, meta::health, meta::openapi, export::export_csv, metrics::metrics,
         channel_routes::list, channel_routes::channel, channel_routes::put,
         channel_routes::delete, channel_routes::test, notifications::list,
-        notifications::notification
+        notifications::notification, batch_runs::start, batch_runs::advance,
+        batch_runs::complete, batch_runs::list, batch_runs::run, batch_runs::export_csv
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&Security, &Bounds, &Channels)

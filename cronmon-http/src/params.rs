@@ -186,7 +186,7 @@ fn parse_bound(field: &'static str, v: &str, end_of_day: bool) -> Result<DateTim
 }
 
 /// A time bound that may be absent or empty (no bound).
-fn optional_bound(
+pub(crate) fn optional_bound(
     field: &'static str,
     v: Option<&str>,
     end_of_day: bool,
@@ -208,18 +208,23 @@ fn cron_name_filter(name: Option<String>) -> Result<Option<String>, ApiError> {
     Ok(name.filter(|n| !n.is_empty()))
 }
 
+/// A `status` filter: `running`, `completed` or `failed`; absent, empty or `all` means any.
+pub(crate) fn status_filter(status: Option<&str>) -> Result<Option<Status>, ApiError> {
+    match status.map(str::trim) {
+        None | Some("" | "all") => Ok(None),
+        Some(s) => s
+            .parse::<Status>()
+            .map(Some)
+            .map_err(|_| ApiError::bad_query("status", "expected running, completed or failed")),
+    }
+}
+
 impl FilterQuery {
     /// The filter these parameters name (empty means absent), or a 400 naming the bad one.
     pub(crate) fn into_filter(self) -> Result<ExecutionFilter, ApiError> {
-        let status = match self.status.as_deref().map(str::trim) {
-            None | Some("" | "all") => None,
-            Some(s) => Some(s.parse::<Status>().map_err(|_| {
-                ApiError::bad_query("status", "expected running, completed or failed")
-            })?),
-        };
         Ok(ExecutionFilter {
             cron_name: cron_name_filter(self.cron_name)?,
-            status,
+            status: status_filter(self.status.as_deref())?,
             from: optional_bound("from", self.from.as_deref(), false)?,
             to: optional_bound("to", self.to.as_deref(), true)?,
         })

@@ -34,6 +34,9 @@ pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest a shutdown waits for in-flight requests before the server stops anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
+/// How long a running batch run may go without a report before the server closes it as failed.
+pub const DEFAULT_BATCH_STALE_AFTER: Duration = Duration::from_secs(6 * 3600);
+
 /// Errors that stop the server from starting or running.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -61,6 +64,9 @@ pub struct ServerConfig {
     /// A stuck run that started longer ago than this is closed as `failed`/`timed_out`
     /// (default 24 h).
     pub orphan_after: Duration,
+    /// A batch run still running with no report (start, progress) for this long is closed as
+    /// `failed`, "no report for …": its process died without a word (default 6 h).
+    pub batch_stale_after: Duration,
     /// Fill an empty database with six demo crons and a week of history ([`crate::demo::fill`]).
     pub demo: bool,
     /// Group-commit writer tasks (see [`Config::writers`]).
@@ -93,6 +99,7 @@ impl Default for ServerConfig {
             sweep_every: Duration::from_secs(10),
             settle: Duration::from_secs(300),
             orphan_after: Duration::from_secs(24 * 3600),
+            batch_stale_after: DEFAULT_BATCH_STALE_AFTER,
             demo: false,
             writers: None,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
@@ -117,6 +124,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("sweep_every", &self.sweep_every)
             .field("settle", &self.settle)
             .field("orphan_after", &self.orphan_after)
+            .field("batch_stale_after", &self.batch_stale_after)
             .field("demo", &self.demo)
             .field("writers", &self.writers)
             .field("header_read_timeout", &self.header_read_timeout)
@@ -527,6 +535,26 @@ impl HealthSweeps {
     }
 }
 
+/// Closes as `failed` the batch runs with no report for `stale_after` at `now`, and logs it.
+/// Safe from any number of servers: closing is a conditional update of the row.
+async fn fail_stale_batch_runs(store: &dyn Store, stale_after: Duration, now: DateTime<Utc>) {
+    let Ok(age) = chrono::TimeDelta::from_std(stale_after) else {
+        return; // longer than any run can have lasted: nothing is stale
+    };
+    let Some(before) = now.checked_sub_signed(age) else {
+        return;
+    };
+    let message = format!(
+        "no report for {}",
+        humantime::format_duration(Duration::from_secs(stale_after.as_secs()))
+    );
+    match store.fail_stale_batch_runs(before, now, &message).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(closed = n, "closed silent batch runs as failed ({message})"),
+        Err(e) => tracing::warn!(error = %e, "stale batch run sweep failed"),
+    }
+}
+
 async fn sweeps(store: Arc<dyn Store>, config: ServerConfig) {
     let mut sweep = sweep_interval(config.sweep_every);
     let mut cleanup = tokio::time::interval(config.cleanup_every.max(Duration::from_secs(1)));
@@ -563,6 +591,7 @@ async fn sweeps(store: Arc<dyn Store>, config: ServerConfig) {
                     Ok(n) => tracing::info!(closed = n, "closed orphaned runs as failed/timed_out"),
                     Err(e) => tracing::warn!(error = %e, "orphan sweep failed"),
                 }
+                fail_stale_batch_runs(store.as_ref(), config.batch_stale_after, Utc::now()).await;
                 // After the orphans: a run closed as timed out counts in this round's streaks.
                 health.round(Utc::now()).await;
             }

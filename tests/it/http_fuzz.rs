@@ -63,6 +63,12 @@ fn path() -> impl Strategy<Value = String> {
         Just("/health".to_owned()),
         Just("/channels".to_owned()),
         Just("/notifications".to_owned()),
+        Just("/batch-runs".to_owned()),
+        Just("/batch-runs/start".to_owned()),
+        Just("/batch-runs/export.csv".to_owned()),
+        segment().prop_map(|s| format!("/batch-runs/{s}")),
+        segment().prop_map(|s| format!("/batch-runs/{s}/advance")),
+        segment().prop_map(|s| format!("/batch-runs/{s}/complete")),
         segment().prop_map(|s| format!("/channels/{s}")),
         segment().prop_map(|s| format!("/notifications/{s}")),
         segment().prop_map(|s| format!("/cron-executions/{s}")),
@@ -82,6 +88,8 @@ fn query_value() -> impl Strategy<Value = String> {
         Just("failed".to_owned()),
         Just("2026-02-13".to_owned()),
         Just("2026-02-13T21:47:17Z".to_owned()),
+        Just("99999999999.999999999.0195f1d2000070008000000000000000".to_owned()),
+        Just("kbIndexation".to_owned()),
         Just("%FF%00".to_owned()),
         Just("'%3B DROP TABLE cron_executions; --".to_owned()),
         proptest::collection::vec(any::<u8>(), 0..16).prop_map(|b| encode(&b)),
@@ -97,6 +105,8 @@ fn query() -> impl Strategy<Value = String> {
         Just("from"),
         Just("to"),
         Just("hours"),
+        Just("kind"),
+        Just("before"),
         Just("junk"),
     ];
     proptest::collection::vec((key, query_value()), 0..4).prop_map(|pairs| {
@@ -181,6 +191,9 @@ const FIELDS: &[&str] = &[
     "mutedUntil",
     "from",
     "to",
+    "batchKind",
+    "batchRunId",
+    "failed",
 ];
 
 fn body() -> impl Strategy<Value = Vec<u8>> {

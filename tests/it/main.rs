@@ -16,6 +16,7 @@ mod dashboard;
 mod faults;
 mod health;
 mod http_api;
+mod http_batch_runs;
 mod http_events;
 mod http_export;
 mod http_fuzz;

@@ -9,6 +9,7 @@
 //! after its offset is applied, and a cron expression has the custom `format: cron` (the
 //! server also refuses one that never fires) on top of a pattern of its syntax.
 
+use cronmon_core::batch::BATCH_KIND_MAX_CHARS;
 use cronmon_core::rules::limits::{
     ANOMALY_FACTOR_MAX, ANOMALY_FACTOR_MIN, CPU_MS_MAX, CRON_EXPRESSION_MAX_BYTES,
     CRON_NAME_MAX_CHARS, DAY_MS, DESCRIPTION_MAX_BYTES, DISPLAY_NAME_MAX_BYTES,
@@ -128,6 +129,89 @@ impl Modify for Bounds {
         health_bodies(doc);
         query_and_path(doc);
         batch_size(doc);
+        batch_runs(doc);
+    }
+}
+
+/// The pattern of a batch kind ([`cronmon_core::batch::batch_kind`]).
+pub(crate) fn batch_kind_pattern() -> String {
+    format!("^[0-9A-Za-z._-]{{1,{BATCH_KIND_MAX_CHARS}}}$")
+}
+
+/// The batch-run endpoints: their bodies' kinds, counts, times and texts, and the filters and
+/// cursor of the list and the export.
+fn batch_runs(doc: &mut OpenApi) {
+    if let Some(components) = doc.components.as_mut() {
+        let schemas = &mut components.schemas;
+        let bodies = [
+            "StartBatchRequest",
+            "AdvanceBatchRequest",
+            "CompleteBatchRequest",
+        ];
+        let mut with = |schema: &str, field: &str, f: &dyn Fn(&mut Object)| {
+            if let Some(RefOr::T(Schema::Object(body))) = schemas.get_mut(schema)
+                && let Some(RefOr::T(Schema::Object(p))) = body.properties.get_mut(field)
+            {
+                f(p);
+            }
+        };
+        let progress = |p: &mut Object| {
+            p.minimum = Some(0.into());
+            p.maximum = Some(PROGRESS_MAX.into());
+        };
+        for body in bodies {
+            with(body, "batchKind", &|p| {
+                p.min_length = Some(1);
+                p.max_length = Some(BATCH_KIND_MAX_CHARS);
+                p.pattern = Some(batch_kind_pattern());
+            });
+            with(body, "startedAt", &run_time);
+            for f in ["done", "failed", "total"] {
+                with(body, f, &progress);
+            }
+        }
+        with("StartBatchRequest", "host", &|p| {
+            text(p, SHORT_TEXT_MAX_BYTES)
+        });
+        with("CompleteBatchRequest", "status", &|p| {
+            let ended = Status::ALL.iter().filter(|s| **s != Status::Running);
+            one_of_texts(p, ended.map(|s| s.as_str()))
+        });
+    }
+    for path in ["/batch-runs", "/batch-runs/export.csv"] {
+        let Some(op) = doc.paths.paths.get_mut(path).and_then(|i| i.get.as_mut()) else {
+            continue;
+        };
+        param(op, "kind", |p| {
+            // A filter: empty means any kind.
+            p.pattern = Some(format!("^(?:[0-9A-Za-z._-]{{1,{BATCH_KIND_MAX_CHARS}}})?$"));
+        });
+        param(op, "status", |p| {
+            let mut texts: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
+            texts.extend(["all", ""]);
+            one_of_texts(p, texts.into_iter());
+        });
+        for bound in ["from", "to"] {
+            replace_param(op, bound, time_or_date());
+        }
+        param(op, "limit", |p| {
+            p.minimum = Some(1.into());
+            p.maximum = Some(PAGE_LIMIT_MAX.into());
+            p.default = Some(PAGE_LIMIT_DEFAULT.into());
+        });
+        param(op, "before", |p| {
+            p.pattern = Some(crate::routes::batch_runs::cursor::pattern());
+        });
+    }
+    // An empty body completes the run with the counts last reported.
+    if let Some(op) = doc
+        .paths
+        .paths
+        .get_mut("/batch-runs/{id}/complete")
+        .and_then(|item| item.post.as_mut())
+        && let Some(RefOr::T(body)) = op.request_body.as_mut()
+    {
+        body.required = Some(Required::False);
     }
 }
 
@@ -164,6 +248,9 @@ fn request_bodies(doc: &mut OpenApi) {
         "CompleteRequest",
         "HeartbeatRequest",
         "HeartbeatItem",
+        "StartBatchRequest",
+        "AdvanceBatchRequest",
+        "CompleteBatchRequest",
         "ScheduleUpdate",
         "WindowRequest",
     ] {

@@ -1,16 +1,19 @@
 //! `GET /cron-executions/export.csv`: the runs matching the list's filters as RFC 4180 CSV
-//! (written by the `csv` crate), newest first, streamed page by page from the store.
+//! (written by the `csv` crate), newest first, streamed page by page from the store. The CSV
+//! writing and the keyset streaming ([`csv_response`], [`Pages`]) serve every export (batch
+//! runs' too, `routes/batch_runs.rs`).
 
 use std::borrow::Cow;
+use std::future::Future;
 use std::io;
-use std::sync::Arc;
+use std::pin::Pin;
 
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, SecondsFormat, Utc};
-use cronmon_core::{Execution, ExecutionFilter, PageRequest, Store};
+use cronmon_core::{Execution, PageRequest};
 use uuid::Uuid;
 
 use crate::Api;
@@ -22,7 +25,7 @@ use crate::params::FilterQuery;
 pub(crate) const MAX_EXPORT_ROWS: usize = 100_000;
 
 /// Rows read from the store at a time.
-const CHUNK: u32 = PageRequest::MAX_LIMIT;
+pub(crate) const CHUNK: u32 = PageRequest::MAX_LIMIT;
 
 /// The columns, in order.
 pub(crate) const COLUMNS: [&str; 14] = [
@@ -70,34 +73,20 @@ pub(crate) async fn export_csv(
         .list_executions(&filter, PageRequest::new(1, CHUNK)?)
         .await?;
     let truncated = first.total > MAX_EXPORT_ROWS as i64;
-
-    let mut out = CsvOut::new();
-    let head = out
-        .row(COLUMNS.map(Field::Plain))
-        .and_then(|()| out.finish());
-    let state = Pages {
-        store,
-        filter,
+    let pages = Pages {
+        next: Box::new(move |after| {
+            let (store, filter) = (store.clone(), filter.clone());
+            Box::pin(async move { store.executions_after(&filter, after, CHUNK).await })
+        }),
+        key: |e: &Execution| (e.started_at, e.id),
+        write: write_execution,
         after: None,
         pending: Some(first.items),
         sent: 0,
+        max: MAX_EXPORT_ROWS,
         done: false,
     };
-    let head = futures_util::stream::once(async move { head });
-    let rows = futures_util::stream::unfold(state, Pages::next_chunk);
-    let body = Body::from_stream(futures_util::StreamExt::chain(head, rows));
-
-    let mut response = (
-        [
-            (CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (
-                CONTENT_DISPOSITION,
-                "attachment; filename=\"cron-executions.csv\"",
-            ),
-        ],
-        body,
-    )
-        .into_response();
+    let mut response = csv_response("cron-executions.csv", &COLUMNS, pages);
     if truncated {
         response.headers_mut().insert(
             "x-cronmon-truncated",
@@ -107,32 +96,71 @@ pub(crate) async fn export_csv(
     Ok(response)
 }
 
-/// Where the export is in the store's pages.
-/// The export's progress: the first page came with the count; every later one is read after
-/// the last run sent (keyset), so a run that leaves the filter or changes meanwhile moves no
-/// other run across a page boundary.
-struct Pages {
-    store: Arc<dyn Store>,
-    filter: ExecutionFilter,
-    /// The last run sent: `started_at` and id.
-    after: Option<(DateTime<Utc>, Uuid)>,
-    pending: Option<Vec<Execution>>,
-    sent: usize,
-    done: bool,
+/// A CSV attachment named `filename`: the header row of `columns`, then the rows of `pages`
+/// as they are read. What every CSV export answers.
+pub(crate) fn csv_response<R: Send + 'static>(
+    filename: &'static str,
+    columns: &[&str],
+    pages: Pages<R>,
+) -> Response {
+    let mut out = CsvOut::new();
+    let head = out
+        .row(columns.iter().map(|c| Field::Plain(c)))
+        .and_then(|()| out.finish());
+    let head = futures_util::stream::once(async move { head });
+    let rows = futures_util::stream::unfold(pages, Pages::next_chunk);
+    let body = Body::from_stream(futures_util::StreamExt::chain(head, rows));
+    (
+        [
+            (CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
 }
 
-impl Pages {
+/// Where a keyset is in its order: `started_at`, then id (newest first).
+pub(crate) type Key = (DateTime<Utc>, Uuid);
+
+/// Reads the page after a key: at most [`CHUNK`] rows.
+pub(crate) type NextPage<R> = Box<
+    dyn Fn(Option<Key>) -> Pin<Box<dyn Future<Output = cronmon_core::Result<Vec<R>>> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// An export's progress through the store: a first page (if read already), then every later
+/// one read after the last row sent (keyset), so a row that leaves the filter or changes
+/// meanwhile moves no other row across a page boundary.
+pub(crate) struct Pages<R> {
+    /// The page after a key.
+    pub(crate) next: NextPage<R>,
+    /// A row's key.
+    pub(crate) key: fn(&R) -> Key,
+    /// Writes one row.
+    pub(crate) write: fn(&mut CsvOut, &R) -> io::Result<()>,
+    /// The last row sent.
+    pub(crate) after: Option<Key>,
+    /// A page read before answering.
+    pub(crate) pending: Option<Vec<R>>,
+    pub(crate) sent: usize,
+    /// Most rows sent.
+    pub(crate) max: usize,
+    pub(crate) done: bool,
+}
+
+impl<R> Pages<R> {
     async fn next_chunk(mut self) -> Option<(io::Result<Vec<u8>>, Self)> {
-        if self.done || self.sent >= MAX_EXPORT_ROWS {
+        if self.done || self.sent >= self.max {
             return None;
         }
         let items = match self.pending.take() {
             Some(items) => items,
-            None => match self
-                .store
-                .executions_after(&self.filter, self.after, CHUNK)
-                .await
-            {
+            None => match (self.next)(self.after).await {
                 Ok(items) => items,
                 Err(e) => {
                     tracing::warn!(error = %e, "CSV export cut short by a database error");
@@ -145,23 +173,25 @@ impl Pages {
             self.done = true;
         }
         let mut out = CsvOut::new();
-        for e in &items {
-            if self.sent >= MAX_EXPORT_ROWS {
+        for row in &items {
+            if self.sent >= self.max {
                 break;
             }
-            if let Err(e) = write_execution(&mut out, e) {
+            if let Err(e) = (self.write)(&mut out, row) {
                 self.done = true;
                 return Some((Err(e), self));
             }
             self.sent += 1;
         }
-        self.after = items.last().map(|e| (e.started_at, e.id));
+        self.after = items.last().map(self.key);
         Some((out.finish(), self))
     }
 }
 
+/// A field of a record: `Plain` as the server wrote it (numbers, times, ids, enum texts), `Text`
+/// from a client (names, messages), guarded against spreadsheet formulas.
 #[derive(Clone, Copy)]
-enum Field<'a> {
+pub(crate) enum Field<'a> {
     Plain(&'a str),
     Text(&'a str),
 }
@@ -181,7 +211,7 @@ impl<'a> Field<'a> {
 
 /// A chunk of CSV records as RFC 4180 has them (CRLF line ends; a field in double quotes,
 /// its quotes doubled, only when it holds a comma, a quote, CR or LF), gathered in memory.
-struct CsvOut(csv::Writer<Vec<u8>>);
+pub(crate) struct CsvOut(csv::Writer<Vec<u8>>);
 
 impl CsvOut {
     fn new() -> Self {
@@ -194,12 +224,15 @@ impl CsvOut {
     }
 
     /// Appends one record.
-    fn row<'a>(&mut self, fields: impl IntoIterator<Item = Field<'a>>) -> io::Result<()> {
+    pub(crate) fn row<'a>(
+        &mut self,
+        fields: impl IntoIterator<Item = Field<'a>>,
+    ) -> io::Result<()> {
         Ok(self.0.write_record(fields.into_iter().map(Field::bytes))?)
     }
 
     /// The bytes written.
-    fn finish(self) -> io::Result<Vec<u8>> {
+    pub(crate) fn finish(self) -> io::Result<Vec<u8>> {
         self.0.into_inner().map_err(|e| e.into_error())
     }
 }

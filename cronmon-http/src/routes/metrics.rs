@@ -1,8 +1,9 @@
 //! `GET /metrics`: the store's figures as Prometheus gauges (text exposition format 0.0.4),
 //! computed at each scrape. No registry and no process-global state: the text is written
-//! from `stats(24)`, `schedules()`, `stuck_runs()`, `sweeper_status()`, `channels()` and the
-//! count of notifications waiting, and thrown away.
+//! from `stats(24)`, `schedules()`, `stuck_runs()`, `sweeper_status()`, `channels()`, the
+//! count of notifications waiting and the batch kinds' reports, and thrown away.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
+use cronmon_core::batch::BatchKindReport;
 use cronmon_core::health::{CronState, SweeperStatus};
 use cronmon_core::notify::{Channel, NotificationFilter, NotificationStatus};
 use cronmon_core::{CronStats, PageRequest, Schedule};
@@ -17,6 +19,7 @@ use cronmon_core::{CronStats, PageRequest, Schedule};
 use crate::Api;
 use crate::error::{ApiError, ErrorBody};
 use crate::routes::meta::SweeperHealth;
+use crate::routes::stats::batch_reports;
 
 /// Content type of the text exposition format.
 pub(crate) const CONTENT_TYPE_PROMETHEUS: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -34,7 +37,11 @@ pub(crate) const CONTENT_TYPE_PROMETHEUS: &str = "text/plain; version=0.0.4; cha
             `cronmon_incidents_open`, `cronmon_sweeper_last_beat_timestamp_seconds`, \
             `cronmon_sweeper_up`; per channel `cronmon_channel_failing{channel}` (1 after three \
             failed attempts in a row), and `cronmon_notifications_pending` (pending or being \
-            sent)", content_type = "text/plain; version=0.0.4; charset=utf-8", body = String),
+            sent); per batch kind `cronmon_batch_pending{kind}`, `cronmon_batch_processing`, \
+            `cronmon_batch_completed_today`, `cronmon_batch_failed_today`, \
+            `cronmon_batch_running_runs`, `cronmon_batch_throughput_per_min` (kinds with \
+            recorded runs) and `cronmon_batch_source_up` (kinds with a source: 1 when it \
+            answered in time)", content_type = "text/plain; version=0.0.4; charset=utf-8", body = String),
         (status = 401, description = "Missing or wrong secret", body = ErrorBody),
         (status = 503, description = "Database unavailable", body = ErrorBody),
     ),
@@ -52,15 +59,21 @@ pub(crate) async fn metrics(State(api): State<Api>) -> Result<Response, ApiError
             Ok::<_, cronmon_core::Error>(store.notifications(&filter, page).await?.total)
         }
     };
-    let (stats, schedules, stuck, sweeper, channels, pending, sending) = tokio::try_join!(
-        store.stats(24),
-        store.schedules(),
-        store.stuck_runs(),
-        store.sweeper_status(),
-        store.channels(),
-        waiting(NotificationStatus::Pending),
-        waiting(NotificationStatus::Sending),
-    )?;
+    let (figures, batches) = tokio::join!(
+        async {
+            tokio::try_join!(
+                store.stats(24),
+                store.schedules(),
+                store.stuck_runs(),
+                store.sweeper_status(),
+                store.channels(),
+                waiting(NotificationStatus::Pending),
+                waiting(NotificationStatus::Sending),
+            )
+        },
+        batch_reports(&api),
+    );
+    let (stats, schedules, stuck, sweeper, channels, pending, sending) = figures?;
     let mut body = render(&stats, &schedules, stuck.len());
     body.push_str(&render_sweeper(
         sweeper.as_ref(),
@@ -68,6 +81,7 @@ pub(crate) async fn metrics(State(api): State<Api>) -> Result<Response, ApiError
         Utc::now(),
     ));
     render_notify(&mut body, &channels, pending.saturating_add(sending));
+    body.push_str(&render_batches(&batches?));
     Ok(([(CONTENT_TYPE, CONTENT_TYPE_PROMETHEUS)], body).into_response())
 }
 
@@ -224,6 +238,82 @@ pub fn render_sweeper(
     );
     let up = SweeperHealth::of(last, sweep_every, now) == SweeperHealth::Ok;
     sample(&mut out, "cronmon_sweeper_up", &[], f64::from(u8::from(up)));
+    out
+}
+
+/// The exposition text of the batch kinds, as `GET /cron-executions/batches` reports them
+/// ([`batch_reports`]): per kind its four figures, its running runs and its throughput (when it
+/// has recorded runs), and for a kind with a source whether the source answered.
+fn render_batches(reports: &BTreeMap<String, Result<BatchKindReport, String>>) -> String {
+    let mut out = String::with_capacity(1024 + 512 * reports.len());
+    let ok = || {
+        reports
+            .iter()
+            .filter_map(|(k, r)| Some((k, r.as_ref().ok()?)))
+    };
+    let per_kind = |out: &mut String,
+                    name: &str,
+                    help: &str,
+                    value: &dyn Fn(&BatchKindReport) -> Option<f64>| {
+        family(out, name, help);
+        for (kind, report) in ok() {
+            if let Some(v) = value(report) {
+                sample(out, name, &[("kind", kind)], v);
+            }
+        }
+    };
+    // Counts far below 2^53: exact as floats.
+    #[expect(clippy::cast_precision_loss)]
+    let n = |v: i64| Some(v as f64);
+    per_kind(
+        &mut out,
+        "cronmon_batch_pending",
+        "Items waiting, by batch kind.",
+        &|r| n(r.figures.pending),
+    );
+    per_kind(
+        &mut out,
+        "cronmon_batch_processing",
+        "Items being processed, by batch kind.",
+        &|r| n(r.figures.processing),
+    );
+    per_kind(
+        &mut out,
+        "cronmon_batch_completed_today",
+        "Items completed since midnight UTC, by batch kind.",
+        &|r| n(r.figures.completed_today),
+    );
+    per_kind(
+        &mut out,
+        "cronmon_batch_failed_today",
+        "Items failed since midnight UTC, by batch kind.",
+        &|r| n(r.figures.failed_today),
+    );
+    per_kind(
+        &mut out,
+        "cronmon_batch_running_runs",
+        "Batch runs running now, by batch kind.",
+        &|r| n(r.running_count),
+    );
+    per_kind(
+        &mut out,
+        "cronmon_batch_throughput_per_min",
+        "Items done or failed a minute over the last hour, by batch kind (kinds with recorded runs).",
+        &|r| r.throughput_per_min,
+    );
+    family(
+        &mut out,
+        "cronmon_batch_source_up",
+        "1 when the batch kind's source answered in time, else 0 (kinds with a source).",
+    );
+    for (kind, report) in reports {
+        let up = match report {
+            Ok(r) if r.figures_from == "source" => 1.0,
+            Ok(_) => continue,
+            Err(_) => 0.0,
+        };
+        sample(&mut out, "cronmon_batch_source_up", &[("kind", kind)], up);
+    }
     out
 }
 

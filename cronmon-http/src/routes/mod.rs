@@ -1,5 +1,5 @@
 //! The endpoints, one module per resource: runs ([`executions`]), their CSV export
-//! ([`export`]), figures ([`stats`]), schedules and their pauses ([`schedules`]), incidents
+//! ([`export`]), batch runs ([`batch_runs`]), figures ([`stats`]), schedules and their pauses ([`schedules`]), incidents
 //! and their events ([`incidents`]), maintenance windows ([`maintenance`]), notification
 //! channels ([`channels`]) and the notifications sent to them ([`notifications`]), Prometheus
 //! metrics ([`metrics`]) and the API itself ([`meta`]: health, OpenAPI document, 404 and 405).
@@ -82,6 +82,12 @@ pub(crate) fn protected() -> Vec<Route> {
         Route::get("/cron-executions/batches", stats::batches),
         Route::get("/cron-executions/{id}", executions::execution),
         Route::post("/cron-executions/{id}/heartbeat", executions::heartbeat),
+        Route::post("/batch-runs/start", batch_runs::start),
+        Route::get("/batch-runs", batch_runs::list),
+        Route::get("/batch-runs/export.csv", batch_runs::export_csv),
+        Route::get("/batch-runs/{id}", batch_runs::run),
+        Route::post("/batch-runs/{id}/advance", batch_runs::advance),
+        Route::post("/batch-runs/{id}/complete", batch_runs::complete),
         Route::get("/cron-schedules", schedules::schedules),
         Route::put("/cron-schedules/{name}", schedules::put_schedule),
         Route::post("/cron-schedules/{name}/pause", schedules::pause),
