@@ -11,8 +11,10 @@
 # recorder's events/s to PostgreSQL, and HTTP ingest on PostgreSQL at 64 connections (events/s,
 # p99, server RSS) and through the batch endpoint (100 events a request), each with its ratio
 # to PostgreSQL's commits/s; and one sweep of schedule health with 1,000 of 10,000 crons due
-# (then an idle one), on SQLite and on PostgreSQL; and the notification outbox (written with
-# failed runs, then delivered) on both.
+# (then an idle one), on SQLite and on PostgreSQL; the notification outbox (written with
+# failed runs, then delivered) on both; and batch kinds: BatchRun::advance next to
+# CronRun::start, and GET /cron-executions/batches with 20 kinds and a million batch runs of
+# history on both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,7 +22,8 @@ pg=${CRONMON_BENCH_PG:-postgres://postgres@127.0.0.1:5432}
 bin=${1:-}
 if [ -z "$bin" ]; then
   cargo build --release --features postgres,notify --example server --example loadgen \
-    --example recorder_bench --example start_bench --example sweep_bench --example notify_bench
+    --example recorder_bench --example start_bench --example sweep_bench --example notify_bench \
+    --example batch_bench
   bin=target/release/examples
 fi
 port=${CRONMON_BENCH_PORT:-18080}
@@ -70,6 +73,19 @@ echo "notify      sqlite:"
 notify
 echo "notify      postgresql:"
 notify --database-url "$pg/postgres"
+
+# Batch kinds: the job's cost of advance (throttled, and sending every time) next to
+# CronRun::start; then the batches endpoint over loopback, 500 requests one after another.
+batches=$("$bin/batch_bench" --database-url "$pg/postgres" 2>/dev/null || true)
+echo "$batches" | grep -E '^(BatchRun|CronRun|advance)' | sed 's/^/batch       /'
+batches_line() {
+  local line rps
+  line=$(echo "$1" | grep 'GET /cron-executions/batches' || true)
+  rps=$(echo "$line" | sed -n 's/.* \([0-9]*\) requests\/s.*/\1/p')
+  echo "batch       $line  (× PostgreSQL commits/s: $(ratio "${rps:-0}"))"
+}
+batches_line "$batches"
+batches_line "$("$bin/batch_bench" --endpoint-only 2>/dev/null || true)"
 
 fresh_db cronmon_bench_load
 CRON_SECRET=$secret "$bin/server" --database-url "$pg/cronmon_bench_load" \

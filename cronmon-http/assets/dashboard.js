@@ -447,7 +447,7 @@
     renderHealth(now);
     renderCronOptions();
     if (listSeq === state.listSeq) renderList(now);
-    renderBatches();
+    renderBatches(now);
   }
 
   // ---------------------------------------------------------------- KPIs
@@ -828,41 +828,111 @@
   }
 
   // ---------------------------------------------------------------- batches
-  function renderBatches() {
+  // A running batch run that has not reported for this long looks stale: its process may be
+  // gone (a run advancing reports at least once a second while it counts items).
+  const BATCH_STALE_MS = 10 * 60_000;
+
+  // One running batch run: its progress (done and failed of its total, or an indeterminate
+  // bar with its counts when no total is known), host, age, and whether it went quiet.
+  function batchRunLine(r, now) {
+    const done = num(r.done);
+    const failedItems = num(r.failed);
+    const hasTotal = r.total !== null && r.total !== undefined && num(r.total) > 0;
+    const total = num(r.total);
+    const counted = done + failedItems;
+    const pct = hasTotal ? Math.min(100, (counted * 100) / total) : null;
+    const lastAt = parseDate(r.lastProgressAt) || parseDate(r.startedAt);
+    const quietMs = lastAt ? now - lastAt.getTime() : 0;
+    const stale = quietMs > BATCH_STALE_MS;
+    // Widths of the two segments, in % of the total, rounded to 0.1 as the text is.
+    const w = (n) => `${Math.round(Math.min(100, (n * 100) / total) * 10) / 10}%`;
+    const bar = hasTotal
+      ? el("div", { className: "bar progress", role: "progressbar", "aria-valuemin": "0", "aria-valuemax": String(total), "aria-valuenow": String(Math.min(counted, total)), "aria-label": "Items counted" },
+        el("span", { className: "done", style: `width:${w(done)}` }),
+        failedItems > 0 ? el("span", { className: "failed", style: `width:${w(Math.min(failedItems, Math.max(0, total - done)))}` }) : null)
+      : el("div", { className: "bar progress indeterminate", role: "progressbar", "aria-label": "Items counted, total unknown" }, el("span"));
+    // Rounded down, so 100% means every item counted.
+    const shown = pct === null ? null : Math.floor(pct * 10) / 10;
+    const pctText = shown === null ? null : `${Number.isInteger(shown) ? shown : shown.toFixed(1)}%`;
+    const counts = hasTotal ? `${fmtInt(counted)} / ${fmtInt(total)}` : `${fmtInt(counted)} items`;
+    const started = parseDate(r.startedAt);
+    const where = [
+      r.host ? el("span", { className: "host", title: `host ${r.host}` }, r.host) : null,
+      started ? el("time", { dateTime: started.toISOString(), title: `started ${dateTimeFmt.format(started)} (${started.toISOString()})` },
+        `started ${fmtPast(started, now)}`) : null,
+    ].filter(Boolean);
+    const sep = (items) => items.flatMap((x, i) => (i ? [" · ", x] : [x]));
+    return el("li", { className: `batch-run${stale ? " stale" : ""}${hasTotal ? "" : " no-total"}`, dataset: { id: String(r.id ?? ""), pct: shown === null ? "" : String(shown), stale: String(stale) } },
+      el("div", { className: "run-line" },
+        el("span", { className: "run-where" }, sep(where)),
+        el("span", { className: "run-counts" },
+          el("span", { className: "count" }, counts),
+          pctText ? el("span", { className: "pct" }, pctText) : null)),
+      bar,
+      failedItems > 0 || stale || !hasTotal
+        ? el("div", { className: "run-notes" },
+          sep([
+            !hasTotal ? el("span", { className: "muted" }, "total unknown") : null,
+            failedItems > 0 ? el("span", { className: "fail-text failed-count" }, `${fmtInt(failedItems)} failed`) : null,
+            stale ? el("span", { className: "tag stale-tag", title: `Last report ${lastAt ? dateTimeFmt.format(lastAt) : "never"}: its process may be gone` },
+              `no report for ${fmtDuration(quietMs)}`) : null,
+          ].filter(Boolean)))
+        : null);
+  }
+
+  function renderBatches(now) {
     const box = clear($("batches"));
     const batches = state.data.batches?.batches;
     const kinds = batches && typeof batches === "object" ? Object.entries(batches) : [];
     $("batches-empty").hidden = kinds.length > 0;
     box.hidden = kinds.length === 0;
+    let runningAll = 0;
     for (const [kind, b] of kinds) {
-      const fig = (n, l) => el("div", { className: "fig" }, el("div", { className: "n" }, fmtInt(n)), el("div", { className: "l" }, l));
-      const runs = Array.isArray(b?.runs) ? b.runs : [];
-      const runLines = runs.map((r) => {
-        const done = num(r.progress_done ?? r.done ?? r.processed);
-        const total = num(r.progress_total ?? r.total);
-        const pct = total > 0 ? Math.min(100, (done * 100) / total) : null;
-        return el("div", null,
-          el("div", { className: "run-line" },
-            el("span", { className: "mono" }, String(r.name ?? r.id ?? r.execution_id ?? "run")),
-            el("span", null, total > 0 ? `${fmtInt(done)} / ${fmtInt(total)}` : `${fmtInt(done)} done`)),
-          pct === null ? null : rateBar(pct, "run"));
-      });
       if (typeof b?.error === "string") {
         // The kind's source failed or was too slow: its error, in its place.
-        box.append(el("div", { className: "card batch", dataset: { kind, error: "true" } },
-          el("h3", null, kind),
-          el("div", { className: "alert warning" }, `Source failed: ${excerpt(b.error, 300)}`)));
+        box.append(el("article", { className: "card batch has-error", dataset: { kind, error: "true" } },
+          el("div", { className: "batch-head" }, el("h3", null, kind)),
+          el("div", { className: "alert warning" },
+            el("span", { className: "icon", "aria-hidden": "true" }, "!"),
+            el("div", null, el("span", { className: "title" }, "Source failed: "), el("span", { className: "batch-error" }, excerpt(b.error, 300))))));
         continue;
       }
-      box.append(el("div", { className: "card batch", dataset: { kind } },
-        el("h3", null, kind),
-        el("div", { className: "figures" },
-          fig(b?.pending, "pending"), fig(b?.processing, "processing"),
-          fig(b?.completedToday, "completed today"), fig(b?.failedToday, "failed today")),
-        el("div", { className: "l muted" }, "Success rate today"),
-        rateBar(b?.successRate),
-        runLines.length ? el("div", { className: "runs" }, runLines) : null));
+      const fig = (key, n, l, tone) => el("div", { className: `fig${tone ? ` ${tone}` : ""}`, dataset: { fig: key, value: String(num(n)) } },
+        el("div", { className: "n" }, fmtInt(n)), el("div", { className: "l" }, l));
+      const running = Array.isArray(b?.running) ? b.running : [];
+      const runningCount = Math.max(num(b?.runningCount), running.length);
+      runningAll += runningCount;
+      const oldest = parseDate(b?.oldestPendingAt);
+      const runsToday = num(b?.runsCompletedToday) + num(b?.runsFailedToday);
+      const fact = (key, value, label, extra) => el("span", { className: "fact", dataset: { fact: key } },
+        el("strong", null, value), ` ${label}`, extra || null);
+      const facts = [
+        b?.throughputPerMin !== null && b?.throughputPerMin !== undefined
+          ? fact("throughput", num(b.throughputPerMin).toLocaleString("en-US", { maximumFractionDigits: 1 }), "items/min", null)
+          : null,
+        fact("runs", fmtInt(runsToday), runsToday === 1 ? "run today" : "runs today",
+          num(b?.runsFailedToday) > 0 ? el("span", { className: "fail-text" }, ` (${fmtInt(b.runsFailedToday)} failed)`) : null),
+        oldest ? el("span", { className: "fact", dataset: { fact: "oldest" }, title: `Oldest pending item since ${dateTimeFmt.format(oldest)}` },
+          "oldest pending ", el("strong", null, fmtDuration(Math.max(0, now - oldest.getTime())))) : null,
+      ].filter(Boolean);
+      const from = b?.figuresFrom === "source" ? "from its source" : "from its batch runs";
+      box.append(el("article", { className: "card batch", dataset: { kind, running: String(runningCount) } },
+        el("div", { className: "batch-head" },
+          el("h3", null, kind),
+          runningCount ? el("span", { className: "badge running" }, `${fmtInt(runningCount)} running`) : null),
+        el("div", { className: "figures", title: `Figures ${from}` },
+          fig("pending", b?.pending, "pending"), fig("processing", b?.processing, "processing"),
+          fig("completed", b?.completedToday, "completed today", "ok"),
+          fig("failed", b?.failedToday, "failed today", num(b?.failedToday) > 0 ? "bad" : "")),
+        el("div", { className: "rate-row" }, el("span", { className: "l muted" }, "Success rate today"), rateBar(b?.successRate)),
+        el("div", { className: "batch-facts" }, facts.flatMap((x, i) => (i ? [el("span", { className: "sep", "aria-hidden": "true" }, "·"), x] : [x]))),
+        running.length
+          ? el("ul", { className: "runs", "aria-label": `Running batch runs of ${kind}` },
+            running.map((r) => batchRunLine(r, now)),
+            runningCount > running.length ? el("li", { className: "muted more" }, `+ ${fmtInt(runningCount - running.length)} more running`) : null)
+          : el("div", { className: "runs-none muted" }, "No batch run running")));
     }
+    setText($("batches-meta"), kinds.length ? `${fmtInt(kinds.length)} kind${kinds.length === 1 ? "" : "s"} · ${fmtInt(runningAll)} running · figures of today (UTC)` : "today");
   }
 
   // ---------------------------------------------------------------- detail view

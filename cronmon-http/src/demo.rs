@@ -1,8 +1,10 @@
 //! `--demo`: six example crons and a realistic week of history (successes, failures with
-//! their messages and JSON outputs, one run going on, one stuck), so a newcomer sees a living
+//! their messages and JSON outputs, one run going on, one stuck), and the seed's three batch
+//! kinds with a week of batch runs and one going on each, so a newcomer sees a living
 //! dashboard at once.
 
 use chrono::{DateTime, Duration, Utc};
+use cronmon_core::batch::{BatchEvent, BatchRunFilter};
 use cronmon_core::rules;
 use cronmon_core::{
     CronName, Event, ExecutionFilter, Finish, Heartbeat, PageRequest, Reason, ScheduleUpdate,
@@ -57,6 +59,51 @@ const DEMO_CRONS: [(&str, &str, &str, i64, i64); 6] = [
 ];
 
 const TIMEZONE: &str = "Africa/Tunis";
+
+/// The demo batch kinds: kind, a run every (minutes), items a run (from, to), minutes a run
+/// (from, to), one failed item in (0: none), how far the running run is (%), its errors.
+struct DemoKind {
+    kind: &'static str,
+    every_min: i64,
+    items: (u64, u64),
+    minutes: (u64, u64),
+    item_failure_in: u64,
+    running_pct: i64,
+    errors: &'static [&'static str],
+}
+
+const DEMO_KINDS: [DemoKind; 3] = [
+    DemoKind {
+        kind: "kbIndexation",
+        every_min: 30,
+        items: (120, 300),
+        minutes: (4, 14),
+        item_failure_in: 80,
+        running_pct: 62,
+        errors: &[
+            "Embedding service unavailable (503) after 5 retries",
+            "Killed: out of memory while chunking doc 8812",
+        ],
+    },
+    DemoKind {
+        kind: "webCrawls",
+        every_min: 120,
+        items: (2_500, 6_000),
+        minutes: (25, 55),
+        item_failure_in: 40,
+        running_pct: 27,
+        errors: &["crawler: robots.txt fetch failed for 38 hosts in a row, stopping"],
+    },
+    DemoKind {
+        kind: "qualityAnalysis",
+        every_min: 60,
+        items: (40, 120),
+        minutes: (2, 9),
+        item_failure_in: 0,
+        running_pct: 85,
+        errors: &["Rate limited by the LLM API (429), gave up after 5 retries"],
+    },
+];
 
 /// A seeded generator (one per cron), so every demo database looks alike.
 struct Rng(fastrand::Rng);
@@ -115,16 +162,27 @@ fn output(cron: &str, rng: &mut Rng) -> serde_json::Value {
     }
 }
 
-/// Fills `store` with the demo crons and a week of their runs, unless it already holds runs.
-/// Returns how many runs it wrote.
+/// A UUIDv7 made from `at`, so a run's id sorts as one made then would.
+fn id_at(at: DateTime<Utc>) -> uuid::Uuid {
+    uuid::Uuid::new_v7(uuid::Timestamp::from_unix(
+        uuid::NoContext,
+        at.timestamp() as u64,
+        at.timestamp_subsec_nanos(),
+    ))
+}
+
+/// Fills `store` with the demo crons and a week of their runs unless it already holds runs,
+/// and with the demo batch kinds' week of batch runs unless it already holds batch runs.
+/// Returns how many runs and batch runs it wrote.
 pub async fn fill(store: &dyn Store) -> cronmon_core::Result<usize> {
+    let now = Utc::now();
+    let batch_runs = fill_batches(store, now).await?;
     let existing = store
         .list_executions(&ExecutionFilter::default(), PageRequest::new(1, 1)?)
         .await?;
     if existing.total > 0 {
-        return Ok(0);
+        return Ok(batch_runs);
     }
-    let now = Utc::now();
     let mut events = Vec::new();
     let mut runs = 0;
     for (i, (name, display, expression, typical_ms, timeout_ms)) in DEMO_CRONS.iter().enumerate() {
@@ -170,12 +228,7 @@ pub async fn fill(store: &dyn Store) -> cronmon_core::Result<usize> {
             start.host = Some("qadhya-prod-1".into());
             start.pid = Some(1000 + rng.below(60_000) as i32);
             start.version = Some("2.14.0".into());
-            // id made from the start time, so it sorts as a UUIDv7 would.
-            start.id = uuid::Uuid::new_v7(uuid::Timestamp::from_unix(
-                uuid::NoContext,
-                started_at.timestamp() as u64,
-                started_at.timestamp_subsec_nanos(),
-            ));
+            start.id = id_at(started_at);
             let id = start.id;
             events.push(Event::Start(start));
             runs += 1;
@@ -248,6 +301,94 @@ pub async fn fill(store: &dyn Store) -> cronmon_core::Result<usize> {
     if store.stuck_runs().await?.is_empty() {
         store.record_start(&stuck_start).await?;
         runs += 1;
+    }
+    Ok(runs + batch_runs)
+}
+
+/// A week of batch runs of the demo kinds, each recorded as a batch run reports itself (its
+/// start, then its end with its counts), some failed, and one run of each kind going on.
+/// Nothing when the store already holds batch runs. Returns how many it wrote.
+async fn fill_batches(store: &dyn Store, now: DateTime<Utc>) -> cronmon_core::Result<usize> {
+    if !store
+        .batch_runs(&BatchRunFilter::default(), None, 1)
+        .await?
+        .is_empty()
+    {
+        return Ok(0);
+    }
+    let mut events = Vec::new();
+    let mut runs = 0;
+    for (i, k) in DEMO_KINDS.iter().enumerate() {
+        let mut rng = Rng::new(0xB47C_5EED ^ ((i as u64 + 1) * 0x0100_0193));
+        let report = |started_at: DateTime<Utc>, rng: &mut Rng| {
+            let mut e = BatchEvent::start(k.kind, None);
+            e.id = id_at(started_at);
+            e.started_at = started_at;
+            e.at = started_at;
+            e.total = Some((k.items.0 + rng.below(k.items.1 - k.items.0)) as i64);
+            e.host = Some(format!("qadhya-worker-{}", 1 + rng.below(3)));
+            e
+        };
+        let mut slot = now - Duration::days(7);
+        loop {
+            let started_at = slot + Duration::seconds(rng.below(90) as i64 + 5);
+            let minutes = k.minutes.0 + rng.below(k.minutes.1 - k.minutes.0);
+            let ended_at =
+                started_at + Duration::seconds(minutes as i64 * 60 + rng.below(60) as i64);
+            // The newest slot's run is the one going on (the last one that has ended before
+            // it, if its slot came too late).
+            if ended_at >= now - Duration::minutes(k.every_min) {
+                break;
+            }
+            let start = report(started_at, &mut rng);
+            let total = start.total.unwrap_or(0);
+            let item_failures = |rng: &mut Rng, n: i64| {
+                if k.item_failure_in == 0 {
+                    0
+                } else {
+                    (0..n).filter(|_| rng.below(k.item_failure_in) == 0).count() as i64
+                }
+            };
+            let mut end = start.clone();
+            end.at = ended_at;
+            if rng.below(14) == 0 {
+                // Stopped part way: what it counted so far stands.
+                let reached = total * (20 + rng.below(60) as i64) / 100;
+                end.failed = item_failures(&mut rng, reached);
+                end.done = reached - end.failed;
+                end.status = Status::Failed;
+                end.error_message =
+                    Some(k.errors[rng.below(k.errors.len() as u64) as usize].into());
+            } else {
+                end.failed = item_failures(&mut rng, total);
+                end.done = total - end.failed;
+                end.status = Status::Completed;
+            }
+            events.push(Event::Batch(start));
+            events.push(Event::Batch(end));
+            runs += 1;
+            slot += Duration::minutes(k.every_min);
+        }
+        // The run going on: started within its usual time, reported a few seconds ago.
+        let minutes = (k.minutes.0 + k.minutes.1) as i64 / 2;
+        let started_at = now - Duration::seconds(minutes * 60 * k.running_pct / 100 + 20);
+        let start = report(started_at, &mut rng);
+        let mut progress = start.clone();
+        let reached = start.total.unwrap_or(0) * k.running_pct / 100;
+        progress.failed = match k.item_failure_in {
+            0 => 0,
+            n => reached / n as i64,
+        };
+        progress.done = reached - progress.failed;
+        progress.at = now - Duration::seconds(3);
+        events.push(Event::Batch(start));
+        events.push(Event::Batch(progress));
+        runs += 1;
+    }
+    for chunk in events.chunks(500) {
+        for r in store.record_batch(chunk).await? {
+            r?;
+        }
     }
     Ok(runs)
 }

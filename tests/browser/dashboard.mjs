@@ -20,6 +20,10 @@
 //   - a webhook channel "ops-pager" on a closed port, told of each failed run: failing
 //   - batch kinds from SQL sources: "kbIndexation" (2 pending, 1 processing, 3 completed, 1
 //     failed) and "webCrawl", whose table was dropped: its source fails
+//   - recorded batch runs: "qualityAnalysis" (no source) with 2 runs completed and 1 failed a
+//     minute ago, one running at 120 done + 6 failed of 200 on a host named like an <img
+//     onerror> tag, one running with no total (37 done); "kbIndexation" with one running run
+//     silent for 2 h (400 of 1,000)
 // The optional outage base is a second cronmon (same server, another mount point) holding one
 // cron every minute judged 65 min ahead: 60 missed rows, then one that counts the rest.
 // With CRONMON_SCREENSHOTS=<dir>, screenshots of both are saved there.
@@ -344,7 +348,7 @@ try {
 
   await check("batches: a card per kind from its source, a failed source's error in its card", async () => {
     const { batches } = await api("/cron-executions/batches");
-    eq(Object.keys(batches).sort(), ["kbIndexation", "webCrawl"], "the fixture's kinds");
+    eq(Object.keys(batches).sort(), ["kbIndexation", "qualityAnalysis", "webCrawl"], "the fixture's kinds");
     eq(batches.kbIndexation.pending, 2, "figures from the application's table");
     const kb = await page.textContent('#batches .batch[data-kind="kbIndexation"]');
     for (const [n, label] of [[2, "pending"], [1, "processing"], [3, "completed today"], [1, "failed today"]]) {
@@ -355,7 +359,62 @@ try {
     const crawl = page.locator('#batches .batch[data-kind="webCrawl"]');
     eq(await crawl.getAttribute("data-error"), "true", "the failed source's card");
     assert((await crawl.textContent()).includes("Source failed"), "says its source failed");
+    eq(await crawl.locator(".batch-error").textContent(), batches.webCrawl.error, "its error, as the API says it");
+    assert(batches.webCrawl.error.includes("crawl_pages"), `the error names the dropped table: ${batches.webCrawl.error}`);
+    eq(await crawl.locator(".figures, .batch-run").count(), 0, "no figures for a kind whose source failed");
     assert(await page.isHidden("#batches-empty"), "no empty state");
+  });
+
+  await check("batches: a recorded kind's figures, and a progress bar per running batch run", async () => {
+    const { batches } = await api("/cron-executions/batches");
+    const q = batches.qualityAnalysis;
+    eq(q.figuresFrom, "runs", "qualityAnalysis has no source");
+    eq([q.runsCompletedToday, q.runsFailedToday, q.runningCount], [2, 1, 2], "the fixture's runs");
+    const card = page.locator('#batches .batch[data-kind="qualityAnalysis"]');
+    const figs = await card.locator("[data-fig]").evaluateAll((fs) => fs.map((f) => [f.dataset.fig, Number(f.dataset.value), f.querySelector(".n").textContent]));
+    eq(figs, [["pending", q.pending, String(q.pending)], ["processing", q.processing, String(q.processing)],
+      ["completed", q.completedToday, String(q.completedToday)], ["failed", q.failedToday, String(q.failedToday)]], "the four figures");
+    eq(q.completedToday, 48 + 50 + 10 + 120 + 37, "items done today, progress of running runs included");
+    eq(await card.locator(".rate .pct").textContent(), `${q.successRate}%`, "success rate");
+    eq(await card.locator('[data-fact="runs"]').textContent(), "3 runs today (1 failed)", "runs today");
+    eq(await card.locator('[data-fact="throughput"] strong').textContent(), String(q.throughputPerMin), "items a minute");
+    eq(await card.locator(".badge.running").textContent(), "2 running", "running badge");
+
+    // The run with a total: done and failed segments of the total, its % and counts.
+    const partial = q.running.find((r) => r.total === 200);
+    eq([partial.done, partial.failed], [120, 6], "the partial run as the API has it");
+    const line = card.locator(`.batch-run[data-id="${partial.id}"]`);
+    eq(await line.locator(".bar.progress > span").evaluateAll((s) => s.map((x) => [x.className, x.style.width])),
+      [["done", "60%"], ["failed", "3%"]], "progress segments");
+    eq(await line.getAttribute("data-pct"), "63", "% counted");
+    eq(await line.locator(".pct").textContent(), "63%", "% shown");
+    eq(await line.locator(".count").textContent(), "126 / 200", "counts shown");
+    eq(await line.locator(".failed-count").textContent(), "6 failed", "failed items");
+    eq(await line.getAttribute("data-stale"), "false", "reported 10 s ago: not stale");
+    eq(await line.locator(".host").textContent(), partial.host, "the host, as text");
+    assert(partial.host.includes("onerror"), "the fixture's host carries the payload");
+    assert(/^started (just now|\d+ min ago)$/.test(await line.locator("time").textContent()), "started ago");
+
+    // No total: an indeterminate bar and its count.
+    const open = q.running.find((r) => r.total === null);
+    const openLine = card.locator(`.batch-run[data-id="${open.id}"]`);
+    assert(await openLine.locator(".bar.progress.indeterminate").isVisible(), "indeterminate bar");
+    eq(await openLine.locator(".count").textContent(), "37 items", "its count");
+    eq(await openLine.locator(".pct").count(), 0, "no % without a total");
+    assert((await openLine.textContent()).includes("total unknown"), "says the total is unknown");
+
+    // A source kind also lists its recorded runs; one silent for 2 h looks stale.
+    const kb = batches.kbIndexation;
+    eq(kb.figuresFrom, "source", "kbIndexation's figures from its source");
+    const quiet = kb.running[0];
+    const quietLine = page.locator(`#batches .batch[data-kind="kbIndexation"] .batch-run[data-id="${quiet.id}"]`);
+    eq(await quietLine.getAttribute("data-stale"), "true", "stale");
+    eq(await quietLine.locator(".pct").textContent(), "40%", "its progress");
+    assert(/^no report for 2/.test(await quietLine.locator(".stale-tag").textContent()), "says for how long it went quiet");
+    const grey = await quietLine.locator(".bar.progress > span").evaluate((s) => getComputedStyle(s).backgroundColor);
+    const blue = await line.locator(".bar.progress > span.done").evaluate((s) => getComputedStyle(s).backgroundColor);
+    assert(grey !== blue, `a stale bar is greyed (${grey})`);
+    eq(await page.$$eval("#batches img", (n) => n.length), 0, "no element injected by the host");
   });
 
   await check("batches: empty state, then cards with progress bars", async () => {
@@ -363,13 +422,20 @@ try {
     if (Object.keys(batches).length === 0) {
       assert(await page.isVisible("#batches-empty"), "empty state shown while no batch kind exists");
     }
-    // The card layout, with batch kinds as the API will give them (answered in the browser here).
+    // Kinds the fixture cannot make (a source kind named as HTML, a run at 100%, more running
+    // runs than listed), answered in the browser here.
     const fake = {
       success: true,
       batches: {
         kbIndexation: { pending: 120, processing: 3, completedToday: 845, failedToday: 12, successRate: 98.6,
-          runs: [{ id: "run-1", progress_done: 340, progress_total: 1000 }] },
-        "<b>webCrawls</b>": { pending: 0, processing: 1, completedToday: 51, failedToday: 9, successRate: 85, runs: [] },
+          throughputPerMin: 14.2, runsCompletedToday: 9, runsFailedToday: 0, runningCount: 23, figuresFrom: "source",
+          oldestPendingAt: new Date(Date.now() - 3 * 3600_000).toISOString(),
+          running: [{ id: "run-1", kind: "kbIndexation", status: "running", total: 1000, done: 340, failed: 0, host: "w1",
+            startedAt: new Date().toISOString(), lastProgressAt: new Date().toISOString() },
+          { id: "run-2", kind: "kbIndexation", status: "running", total: 10, done: 9, failed: 1, host: null,
+            startedAt: new Date().toISOString(), lastProgressAt: new Date().toISOString() }] },
+        "<b>webCrawls</b>": { pending: 0, processing: 1, completedToday: 51, failedToday: 9, successRate: 85,
+          throughputPerMin: null, runsCompletedToday: 0, runsFailedToday: 0, runningCount: 0, running: [], figuresFrom: "source" },
       },
     };
     await page.route("**/cron-executions/batches", (r) => r.fulfill({ json: fake }));
@@ -379,9 +445,15 @@ try {
     eq(await page.$$eval("#batches .batch", (b) => b.map((x) => x.dataset.kind)), Object.keys(fake.batches), "one card per kind");
     assert(await page.isHidden("#batches-empty"), "no empty state");
     eq(await page.$$eval("#batches h3", (h) => h.map((x) => x.textContent)), Object.keys(fake.batches), "kind names as text");
-    const widths = await page.$$eval('#batches .batch[data-kind="kbIndexation"] .bar > span', (s) => s.map((x) => x.style.width));
-    eq(widths, ["98.6%", "34%"], "success rate and run progress bars");
-    assert((await page.textContent('#batches .batch[data-kind="kbIndexation"]')).includes("340 / 1,000"), "progress figures");
+    const kb = page.locator('#batches .batch[data-kind="kbIndexation"]');
+    const widths = await kb.locator(".bar > span").evaluateAll((s) => s.map((x) => x.style.width));
+    eq(widths, ["98.6%", "34%", "90%", "10%"], "success rate and run progress bars");
+    eq(await kb.locator(".batch-run .pct").allTextContents(), ["34%", "100%"], "% of each run");
+    assert((await kb.textContent()).includes("340 / 1,000"), "progress figures");
+    eq(await kb.locator(".more").textContent(), "+ 21 more running", "runs not listed, counted");
+    eq(await kb.locator('[data-fact="oldest"] strong').textContent(), "3 h", "oldest pending item's age");
+    eq(await page.locator('#batches .batch[data-kind="<b>webCrawls</b>"] .runs-none').textContent(), "No batch run running", "no run");
+    eq(await page.locator('#batches .batch[data-kind="<b>webCrawls</b>"] [data-fact="throughput"]').count(), 0, "no throughput without runs");
     await page.unroute("**/cron-executions/batches");
     const m = await refreshes(page);
     await page.click("#refresh");
@@ -528,7 +600,7 @@ try {
     eq(await page.$$eval("img[src='x'], main script", (n) => n.length), 0, "no injected element anywhere");
     await page.clock.runFor(500);
     await page.waitForTimeout(300);
-    const flags = await page.evaluate(() => [window.__xss, window.__xssName, window.__xssScript]);
+    const flags = await page.evaluate(() => [window.__xss, window.__xssName, window.__xssScript, window.__xssHost]);
     assert(flags.every((f) => f === undefined), `window flags set by a payload: ${JSON.stringify(flags)}`);
   });
 
@@ -666,6 +738,8 @@ try {
         await waitReady(p);
         await p.locator("#incidents").screenshot({ path: `${SHOTS}/part-incidents${suffix}.png` });
         await p.locator("#health-table").screenshot({ path: `${SHOTS}/part-health${suffix}.png` });
+        await p.evaluate(() => { document.querySelector(".topbar").style.position = "static"; });
+        await p.locator("section[aria-labelledby=batches-title]").screenshot({ path: `${SHOTS}/part-batches${suffix}.png` });
         const runs = await p.locator("#exec-table").evaluate((t) => {
           const r = t.getBoundingClientRect();
           return { x: r.x, y: r.y + window.scrollY, width: r.width, height: Math.min(r.height, 560) };

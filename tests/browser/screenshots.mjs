@@ -17,7 +17,7 @@ const browser = await chromium.launch({
     "--disable-sync", "--no-first-run", "--disable-dev-shm-usage", "--hide-scrollbars"],
 });
 
-async function shoot(name, { width, height, scheme = "light", fullPage = false, detail = false }) {
+async function shoot(name, { width, height, scheme = "light", fullPage = false, detail = false, part = null }) {
   const ctx = await browser.newContext({ viewport: { width, height }, colorScheme: scheme, locale: "en-US" });
   const page = await ctx.newPage();
   await page.addInitScript((s) => sessionStorage.setItem("cronmon.secret", s), secret);
@@ -30,7 +30,12 @@ async function shoot(name, { width, height, scheme = "light", fullPage = false, 
     await page.waitForSelector("#detail[open] .facts");
     await page.waitForTimeout(200);
   }
-  await page.screenshot({ path: `${out}/${name}.png`, fullPage });
+  if (part) {
+    // The sticky top bar would cover the part scrolled under it.
+    await page.evaluate(() => { document.querySelector(".topbar").style.position = "static"; });
+    await page.locator(part).screenshot({ path: `${out}/${name}.png` });
+  }
+  else await page.screenshot({ path: `${out}/${name}.png`, fullPage });
   console.log(`${out}/${name}.png`);
   await ctx.close();
 }
@@ -41,6 +46,10 @@ try {
   await shoot("dashboard-dark", { width: 1440, height: 1024, scheme: "dark" });
   await shoot("dashboard-mobile", { width: 390, height: 1200 });
   await shoot("dashboard-mobile-detail", { width: 390, height: 844, detail: true });
+  // The batch kinds' cards, below the fold of the shots above.
+  await shoot("dashboard-batches", { width: 1440, height: 1024, part: "section[aria-labelledby=batches-title]" });
+  await shoot("dashboard-batches-dark", { width: 1440, height: 1024, scheme: "dark", part: "section[aria-labelledby=batches-title]" });
+  await shoot("dashboard-batches-mobile", { width: 390, height: 844, part: "section[aria-labelledby=batches-title]" });
 } finally {
   await browser.close();
 }

@@ -23,6 +23,8 @@ use crate::common::SECRET;
 
 /// A cron name that is an HTML tag with an event handler: it must show as text.
 const XSS_NAME: &str = r#"<img src=x onerror="window.__xssName=1">"#;
+/// A host name that is an HTML tag with an event handler, on a running batch run.
+const XSS_HOST: &str = r#"<img src=x onerror="window.__xssHost=1">"#;
 /// An error message carrying both kinds of payload.
 const XSS_ERROR: &str =
     r#"boom: <script>window.__xssScript=1</script><img src=x onerror="window.__xss=1"> & "quotes""#;
@@ -85,6 +87,78 @@ impl Client {
             self.post("/cron-executions/complete", body).await;
         }
         id
+    }
+}
+
+/// Batch runs recorded as a `BatchRun` reports them (a start, then reports carrying the whole
+/// state), through the store's group commit:
+/// - "qualityAnalysis" (no source: its figures come from its runs): two runs completed and one
+///   failed a minute ago, one running with 120 done and 6 failed of 200 (on a host whose name
+///   is an HTML payload), one running with no total (37 done);
+/// - "kbIndexation" (its source gives the figures): one running run that last reported 2 h ago
+///   at 400 of 1,000, so it looks stale.
+async fn record_batch_runs(store: &dyn cronmon::Store) {
+    use cronmon::batch::BatchEvent;
+    use cronmon::{Event, Status};
+    let now = Utc::now();
+    let run = |kind: &str, started_min: i64, total: Option<i64>| {
+        let mut e = BatchEvent::start(kind, total);
+        e.started_at = now - TimeDelta::minutes(started_min);
+        e.at = e.started_at;
+        e.host = Some("worker-1".into());
+        e
+    };
+    let report = |start: &BatchEvent, at: TimeDelta, status: Status, done: i64, failed: i64| {
+        let mut e = start.clone();
+        e.at = now - at;
+        e.status = status;
+        e.done = done;
+        e.failed = failed;
+        if status == Status::Failed {
+            e.error_message = Some("LLM API rate limited (429)".into());
+        }
+        Event::Batch(e)
+    };
+    let mut events = Vec::new();
+    for (status, done, failed) in [
+        (Status::Completed, 48, 2),
+        (Status::Completed, 50, 0),
+        (Status::Failed, 10, 0),
+    ] {
+        let start = run("qualityAnalysis", 3, Some(50));
+        events.push(Event::Batch(start.clone()));
+        events.push(report(&start, TimeDelta::seconds(60), status, done, failed));
+    }
+    let mut partial = run("qualityAnalysis", 5, Some(200));
+    partial.host = Some(XSS_HOST.into());
+    events.push(Event::Batch(partial.clone()));
+    events.push(report(
+        &partial,
+        TimeDelta::seconds(10),
+        Status::Running,
+        120,
+        6,
+    ));
+    let open_ended = run("qualityAnalysis", 2, None);
+    events.push(Event::Batch(open_ended.clone()));
+    events.push(report(
+        &open_ended,
+        TimeDelta::seconds(5),
+        Status::Running,
+        37,
+        0,
+    ));
+    let quiet = run("kbIndexation", 180, Some(1000));
+    events.push(Event::Batch(quiet.clone()));
+    events.push(report(
+        &quiet,
+        TimeDelta::minutes(120),
+        Status::Running,
+        400,
+        0,
+    ));
+    for r in store.record_batch(&events).await.expect("batch runs") {
+        r.expect("batch run recorded");
     }
 }
 
@@ -155,6 +229,7 @@ async fn dashboard_in_headless_chromium() {
         .batch_source("kbIndexation", kb)
         .and_then(|a| a.batch_source("webCrawl", crawl))
         .expect("batch kinds");
+    record_batch_runs(store.as_ref()).await;
     let app: Router = Router::new()
         .nest("/api/admin", cronmon::http::router(api))
         .nest(

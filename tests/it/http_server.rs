@@ -522,6 +522,53 @@ async fn the_server_example_runs_and_stops_on_sigterm() {
         !b["stuckCrons"].as_array().unwrap().is_empty(),
         "one stuck run"
     );
+    // The seed's three batch kinds, one run going on each, part way.
+    let r = client()
+        .get(format!("{base}/cron-executions/batches"))
+        .header("X-Cron-Secret", &secret)
+        .send()
+        .await
+        .unwrap();
+    let b: Value = r.json().await.unwrap();
+    let kinds = b["batches"].as_object().expect("batches");
+    assert_eq!(
+        kinds.keys().collect::<Vec<_>>(),
+        ["kbIndexation", "qualityAnalysis", "webCrawls"],
+        "{b}"
+    );
+    for (kind, k) in kinds {
+        assert_eq!(k["runningCount"], 1, "{kind}: {k}");
+        let run = &k["running"][0];
+        let (done, total) = (
+            run["done"].as_i64().unwrap(),
+            run["total"].as_i64().unwrap(),
+        );
+        assert!(0 < done && done < total, "{kind} part way: {run}");
+    }
+    // A week of their history, some of it failed.
+    {
+        let pool =
+            sqlx::SqlitePool::connect(&format!("sqlite://{}", dir.join("cronmon.db").display()))
+                .await
+                .unwrap();
+        let by_status: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT kind, status, count(*) FROM batch_runs GROUP BY 1, 2 ORDER BY 1, 2",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+        for kind in ["kbIndexation", "qualityAnalysis", "webCrawls"] {
+            let count = |status: &str| {
+                by_status
+                    .iter()
+                    .find(|(k, s, _)| k == kind && s == status)
+                    .map_or(0, |r| r.2)
+            };
+            assert!(count("completed") >= 60, "{kind}: {by_status:?}");
+            assert!(count("failed") >= 1, "{kind}: {by_status:?}");
+        }
+    }
     assert!(
         dir.join("cronmon.db").exists(),
         "sqlite://cronmon.db by default"
