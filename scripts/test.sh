@@ -21,6 +21,15 @@ export CRONMON_TEST_PG_URL="${CRONMON_TEST_PG_URL:-postgres://postgres@127.0.0.1
 
 if [ -f scripts/ensure-chromium.sh ]; then bash scripts/ensure-chromium.sh; fi
 
+# `crontab` itself, for the test of `cronmon crontab install --user` (tests/it/cli_crontab.rs);
+# best effort: without it that test says it skipped, the file tests still run.
+if ! command -v crontab >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "== installing cron (for crontab)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cron >/dev/null 2>&1 \
+    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cron >/dev/null 2>&1; } \
+    || echo "cron could not be installed; the crontab(1) test will skip"
+fi
+
 # schemathesis (PyPI, pinned) for tests/it/http_fuzz.rs, in a venv kept across runs; the test
 # also looks for it at this path when CRONMON_SCHEMATHESIS is not set.
 SCHEMATHESIS_VERSION=4.32.5

@@ -29,6 +29,8 @@ pub(crate) struct RunShared {
     cpu_at_start: Option<i64>,
     ended: AtomicBool,
     output: Mutex<Option<serde_json::Value>>,
+    /// CPU time and peak memory to record instead of this process's (a wrapper's child's).
+    usage: Mutex<Option<(i64, i64)>>,
     /// Milliseconds after `began` of the last heartbeat sent, to send at most one a second.
     last_beat_ms: AtomicI64,
     current: bool,
@@ -48,7 +50,13 @@ impl RunShared {
         let (Some(route), Some(start)) = (&self.route, &self.start) else {
             return;
         };
-        let usage = sys::usage();
+        let mut usage = sys::usage();
+        let mut cpu_at_start = self.cpu_at_start;
+        if let Some((cpu_ms, max_rss_kb)) = *self.usage.lock().unwrap_or_else(|p| p.into_inner()) {
+            usage.cpu_ms = Some(cpu_ms);
+            usage.max_rss_kb = Some(max_rss_kb);
+            cpu_at_start = Some(0);
+        }
         let (status, reason, error, exit_code) = match end {
             RunEnd::Completed => (Status::Completed, None, None, Some(0)),
             RunEnd::Failed {
@@ -75,7 +83,7 @@ impl RunShared {
             exit_code,
             cpu_ms: usage
                 .cpu_ms
-                .zip(self.cpu_at_start)
+                .zip(cpu_at_start)
                 .map(|(now, then)| (now - then).clamp(0, limits::CPU_MS_MAX)),
             max_rss_kb: usage
                 .max_rss_kb
@@ -395,6 +403,13 @@ impl CronRun {
         self.shared.set_output(output);
     }
 
+    /// Records `cpu_ms` of CPU time and `max_rss_kb` KiB of peak memory for the run instead of
+    /// this process's own: for a wrapper that runs the job as a child process and reads the
+    /// child's usage when it ends (`cronmon exec`).
+    pub fn set_usage(&self, cpu_ms: i64, max_rss_kb: i64) {
+        *self.shared.usage.lock().unwrap_or_else(|p| p.into_inner()) = Some((cpu_ms, max_rss_kb));
+    }
+
     /// Reports progress (`done` of `total` items), which also counts as a heartbeat. Sent at
     /// most once a second, and always when `done == total`.
     pub fn progress(&self, done: u64, total: u64) {
@@ -647,6 +662,7 @@ impl RunBuilder {
             began,
             ended: AtomicBool::new(false),
             output: Mutex::new(None),
+            usage: Mutex::new(None),
             last_beat_ms: AtomicI64::new(-1),
             current: self.current,
         });

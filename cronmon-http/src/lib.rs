@@ -73,6 +73,8 @@ pub mod openapi;
 mod params;
 mod routes;
 pub mod server;
+#[cfg(feature = "standalone")]
+pub mod standalone;
 mod validate;
 
 /// The core's notifier and sender (the server sends notifications).

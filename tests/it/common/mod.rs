@@ -60,6 +60,26 @@ pub fn server_binary() -> std::path::PathBuf {
     bin
 }
 
+/// The `cronmon` command (the `cronmon-cli` crate), built with cargo once per test run so it is
+/// never older than the code under test.
+pub fn cli_binary() -> std::path::PathBuf {
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    let dir = profile_dir();
+    BUILT.call_once(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut build = std::process::Command::new(cargo);
+        build.args(["build", "-p", "cronmon-cli", "--bin", "cronmon"]);
+        if dir.ends_with("release") {
+            build.arg("--release");
+        }
+        let status = build.status().expect("run cargo build");
+        assert!(status.success(), "cargo build -p cronmon-cli failed");
+    });
+    let bin = dir.join("cronmon");
+    assert!(bin.exists(), "{} is missing", bin.display());
+    bin
+}
+
 /// A TCP port free on loopback right now (for a server process started on it).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
