@@ -309,8 +309,9 @@ fn crontab_command(cli: &Cli, args: &crontab::CrontabArgs) -> i32 {
         });
     let mut env = Vec::new();
     if let Some(url) = url(cli) {
+        let server = url.starts_with("http://") || url.starts_with("https://");
         env.push(("CRONMON_URL", url));
-        if let Some(secret) = &cli.secret {
+        if let (true, Some(secret)) = (server, &cli.secret) {
             env.push(("CRON_SECRET", secret.clone()));
         }
     }

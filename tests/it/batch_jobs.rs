@@ -14,7 +14,8 @@ use cronmon::store::Store;
 
 use crate::common;
 use crate::common::Kind;
-use crate::jobs::{Setup, job, output, stderr};
+use crate::common::output;
+use crate::jobs::{Setup, job, stderr};
 
 const BATCH_JOB: &str = "cronmon-test-batch-job";
 const KIND: &str = "test-batch";

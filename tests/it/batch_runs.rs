@@ -15,6 +15,7 @@ crate::on_both_test_dbs!(
     recorded_figures_come_from_the_rollups,
     history_filters_and_pages,
     stale_runs_are_failed,
+    retention_deletes_old_ended_runs,
 );
 
 async fn record(db: &TestDb, e: &BatchEvent) -> cronmon::Result<Outcome> {
@@ -236,4 +237,35 @@ async fn stale_runs_are_failed(db: &TestDb) {
     ));
     let kinds = db.store.batch_kinds_recorded(Utc::now()).await.unwrap();
     assert_eq!(kinds[0].running_count, 1);
+}
+
+async fn retention_deletes_old_ended_runs(db: &TestDb) {
+    let old = |status| {
+        let mut e = BatchEvent::start("kbIndexation", Some(3));
+        e.started_at = Utc::now() - TimeDelta::days(10);
+        e.at = e.started_at + TimeDelta::minutes(5);
+        e.status = status;
+        e.done = 3;
+        e
+    };
+    let ended = old(Status::Completed);
+    let still_running = old(Status::Running);
+    let recent = BatchEvent::start("kbIndexation", Some(3));
+    for e in [&ended, &still_running, &recent] {
+        record(db, e).await.unwrap();
+    }
+    db.store
+        .cleanup(std::time::Duration::from_secs(7 * 86_400), 1)
+        .await
+        .unwrap();
+    assert!(db.store.batch_run(ended.id).await.unwrap().is_none());
+    // A running run is never deleted by age (the stale sweep closes it first).
+    assert!(
+        db.store
+            .batch_run(still_running.id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(db.store.batch_run(recent.id).await.unwrap().is_some());
 }

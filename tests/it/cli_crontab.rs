@@ -10,6 +10,7 @@ use cronmon::{CronName, Status};
 
 use crate::common;
 use crate::common::TestDb;
+use crate::common::output;
 
 const CRONTAB: &str = "\
 SHELL=/bin/sh
@@ -35,12 +36,6 @@ fn cronmon(url: &str, args: &[&str]) -> Command {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     c
-}
-
-async fn output(mut c: Command) -> Output {
-    tokio::task::spawn_blocking(move || c.output().expect("run cronmon"))
-        .await
-        .unwrap()
 }
 
 fn text(o: &Output) -> String {

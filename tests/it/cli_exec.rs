@@ -4,13 +4,14 @@
 //! by a signal, a timeout, a command that does not exist, SIGTERM forwarded; and a monitor
 //! down whose spool the next `cronmon exec` replays.
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cronmon::store::Store;
 use cronmon::{CronName, Execution, ExecutionFilter, PageRequest, Reason, Status};
 
 use crate::common;
+use crate::common::output;
 use crate::common::{Kind, LiveDest, SECRET};
 
 fn cronmon(url: &str, spool: &std::path::Path, args: &[&str]) -> Command {
@@ -24,12 +25,6 @@ fn cronmon(url: &str, spool: &std::path::Path, args: &[&str]) -> Command {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     c
-}
-
-async fn output(mut c: Command) -> Output {
-    tokio::task::spawn_blocking(move || c.output().expect("run cronmon"))
-        .await
-        .unwrap()
 }
 
 async fn runs_of(store: &dyn Store, cron: &str) -> Vec<Execution> {

@@ -7,6 +7,7 @@ use std::process::{Command, Output, Stdio};
 use serde_json::Value;
 
 use crate::common;
+use crate::common::output;
 use crate::common::{Kind, LiveDest, SECRET};
 
 fn cronmon(url: &str, args: &[&str]) -> Command {
@@ -26,12 +27,6 @@ fn cronmon(url: &str, args: &[&str]) -> Command {
 fn env(mut c: Command, key: &str, value: impl AsRef<std::ffi::OsStr>) -> Command {
     c.env(key, value);
     c
-}
-
-async fn output(mut c: Command) -> Output {
-    tokio::task::spawn_blocking(move || c.output().expect("run cronmon"))
-        .await
-        .unwrap()
 }
 
 fn stdout(o: &Output) -> String {

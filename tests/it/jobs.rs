@@ -14,6 +14,7 @@ use cronmon::{
 use serde_json::json;
 
 use crate::common;
+use crate::common::output;
 use crate::common::{Kind, LiveDest, SECRET};
 
 // The job programs of the `cronmon-test-jobs` crate (test-jobs/).
@@ -32,12 +33,6 @@ pub(crate) fn job(bin: &str, mode: &str, url: &str, spool: &Path) -> Command {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     c
-}
-
-pub(crate) async fn output(mut c: Command) -> Output {
-    tokio::task::spawn_blocking(move || c.output().expect("run job"))
-        .await
-        .unwrap()
 }
 
 async fn runs_of(store: &dyn Store, cron: &str) -> Vec<Execution> {

@@ -392,20 +392,9 @@ macro_rules! batch_ops {
                 before: DateTime<Utc>,
                 batch: u32,
             ) -> Result<u64> {
-                let mut deleted = 0;
-                loop {
-                    let n = sqlx::query($sql.cleanup_runs.as_str())
-                        .bind(before)
-                        .bind(i64::from(batch.max(1)))
-                        .execute(pool)
-                        .await
-                        .db()?
-                        .rows_affected();
-                    deleted += n;
-                    if n < u64::from(batch.max(1)) {
-                        break;
-                    }
-                }
+                let deleted =
+                    super::delete_in_batches(pool, $sql.cleanup_runs.as_str(), before, batch)
+                        .await?;
                 // Minutes are read for the last hour only; two days leave room for any clock.
                 let minute = Utc::now().timestamp().div_euclid(60) - 2 * 1440;
                 sqlx::query($sql.cleanup_rollups[0].as_str())

@@ -733,37 +733,39 @@ macro_rules! shared_ops {
                     message: "retention is too long".into(),
                 })?;
             let before = chrono::Utc::now() - retention;
+            let deleted = delete_in_batches(pool, $sql.cleanup_batch.as_str(), before, batch).await?;
+            for statement in &$sql.cleanup_rollups {
+                sqlx::query(statement.as_str()).execute(pool).await.db()?;
+            }
+            delete_in_batches(pool, $sql.cleanup_notifications.as_str(), before, batch).await?;
+            batch_ops::cleanup(pool, before, batch).await?;
+            Ok(deleted)
+        }
+
+        /// Runs `sql` (a `DELETE` of at most `$2` rows older than `$1`) until it deletes fewer
+        /// than `batch`: each transaction short, so ingestion never waits long. Returns how
+        /// many rows went.
+        pub(super) async fn delete_in_batches(
+            pool: &Pool,
+            sql: &'static str,
+            before: chrono::DateTime<chrono::Utc>,
+            batch: u32,
+        ) -> Result<u64> {
+            let batch = batch.max(1);
             let mut deleted = 0;
             loop {
-                let n = sqlx::query($sql.cleanup_batch.as_str())
+                let n = sqlx::query(sql)
                     .bind(before)
-                    .bind(i64::from(batch.max(1)))
+                    .bind(i64::from(batch))
                     .execute(pool)
                     .await
                     .db()?
                     .rows_affected();
                 deleted += n;
-                if n < u64::from(batch.max(1)) {
-                    break;
+                if n < u64::from(batch) {
+                    return Ok(deleted);
                 }
             }
-            for statement in &$sql.cleanup_rollups {
-                sqlx::query(statement.as_str()).execute(pool).await.db()?;
-            }
-            loop {
-                let n = sqlx::query($sql.cleanup_notifications.as_str())
-                    .bind(before)
-                    .bind(i64::from(batch.max(1)))
-                    .execute(pool)
-                    .await
-                    .db()?
-                    .rows_affected();
-                if n < u64::from(batch.max(1)) {
-                    break;
-                }
-            }
-            batch_ops::cleanup(pool, before, batch).await?;
-            Ok(deleted)
         }
 
         pub(super) async fn running_on_host(

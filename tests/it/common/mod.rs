@@ -80,6 +80,13 @@ pub fn cli_binary() -> std::path::PathBuf {
     bin
 }
 
+/// Runs the command to its end off the async runtime, and returns what it wrote.
+pub async fn output(mut c: std::process::Command) -> std::process::Output {
+    tokio::task::spawn_blocking(move || c.output().expect("run the program"))
+        .await
+        .expect("the program's thread")
+}
+
 /// A TCP port free on loopback right now (for a server process started on it).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
