@@ -560,7 +560,7 @@ CRON_TZ=Europe/Paris
             d.starts_with("@@ line 1 @@\n-0 1 * * * /bin/job\n+# cronmon"),
             "{d}"
         );
-        assert_eq!(d.matches('+').count() >= 3, true);
+        assert!(d.matches('+').count() >= 3);
     }
 
     #[test]

@@ -307,6 +307,8 @@ fn signal_group(pid: i32, signal: i32) {
 
 /// CPU time (user + system, ms) and peak memory (KiB) of the waited-for children: the command.
 #[allow(unsafe_code)]
+// The libc field types differ between platforms (i32 on 32-bit targets).
+#[allow(clippy::useless_conversion)]
 fn children_usage() -> (i64, i64) {
     let mut ru = std::mem::MaybeUninit::<libc::rusage>::zeroed();
     // SAFETY: `ru` points to writable memory the size of a `rusage`, which is all getrusage(2)
