@@ -24,8 +24,8 @@ pub enum Error {
     /// No execution has this id.
     #[error("unknown execution {0}")]
     UnknownExecution(Uuid),
-    /// The execution already finished with another outcome.
-    #[error("execution {id} already finished as {existing}, not {requested}")]
+    /// The run (of a cron or a batch kind) already ended with another outcome.
+    #[error("run {id} already ended as {existing}, not {requested}")]
     ConflictingOutcome {
         /// The execution.
         id: Uuid,
