@@ -27,10 +27,10 @@ pub(crate) struct ExecArgs {
     pub name: String,
     /// The cron's schedule, a 5-field crontab expression (`"0 3 * * *"`, `@daily`): missed
     /// runs are then detected.
-    #[arg(long, value_name = "EXPR")]
+    #[arg(long, value_name = "EXPR", value_parser = schedule)]
     pub schedule: Option<String>,
     /// The schedule's time zone (IANA name; default UTC).
-    #[arg(long, value_name = "TZ")]
+    #[arg(long, value_name = "TZ", value_parser = timezone)]
     pub timezone: Option<String>,
     /// Stops the command after this long (SIGTERM, then SIGKILL after --kill-after) and
     /// records the run `timed_out`; also the cron's max runtime.
@@ -48,6 +48,19 @@ pub(crate) struct ExecArgs {
     /// The command and its arguments, after `--`.
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<OsString>,
+}
+
+/// `--schedule`: checked before the command runs, by the rules the monitor applies (a typo
+/// here would otherwise only show as a warning at each run).
+fn schedule(text: &str) -> Result<String, String> {
+    cronmon::rules::cron_expression(text).map_err(|e| e.message)?;
+    Ok(text.to_owned())
+}
+
+/// `--timezone`: an IANA name the monitor knows.
+fn timezone(text: &str) -> Result<String, String> {
+    cronmon::rules::timezone(text).map_err(|e| e.message)?;
+    Ok(text.to_owned())
 }
 
 /// Bytes of each stream kept for the run (the last ones).

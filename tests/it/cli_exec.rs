@@ -242,10 +242,18 @@ async fn monitor_down_then_replayed(kind: Kind) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_invocations_are_clear_errors() {
     let spool = common::spool_dir();
-    let cases: [(&[&str], &str); 3] = [
+    let cases: [(&[&str], &str); 5] = [
         (&["exec", "x", "echo", "hi"], "unexpected argument"),
         (&["exec", "x"], "required"),
         (&["frobnicate"], "unrecognized subcommand"),
+        (
+            &["exec", "x", "--schedule", "61 * * * *", "--", "true"],
+            "--schedule",
+        ),
+        (
+            &["exec", "x", "--timezone", "Mars/Olympus", "--", "true"],
+            "--timezone",
+        ),
     ];
     for (args, says) in cases {
         let o = output(cronmon("sqlite:///nonexistent/x.db", &spool, args)).await;
