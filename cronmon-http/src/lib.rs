@@ -177,6 +177,8 @@ struct Inner {
     sender: Option<notify::Sender>,
     /// Batch kinds and where their figures come from, by kind.
     batch_sources: std::sync::RwLock<Vec<(String, Arc<dyn cronmon_core::batch::BatchSource>)>>,
+    /// Where the dashboard's lists and figures are read from (a read replica), if not `store`.
+    reads: std::sync::RwLock<Option<Arc<dyn Store>>>,
 }
 
 impl Api {
@@ -200,6 +202,7 @@ impl Api {
                 health: Default::default(),
                 sender,
                 batch_sources: Default::default(),
+                reads: Default::default(),
             }),
         }
     }
@@ -235,6 +238,37 @@ impl Api {
             sources.sort_by(|a, b| a.0.cmp(&b.0));
         }
         Ok(self)
+    }
+
+    /// Reads the dashboard's lists and figures (runs, schedules, stats, incidents,
+    /// notifications, batch runs, the CSV exports, `/metrics`) from `reads`, a read replica of
+    /// the store's database, so they cost the primary nothing. Writes, and the reads that must
+    /// see a write just made (one run by id, what a write checks first), stay on the store.
+    ///
+    /// ```no_run
+    /// # async fn demo(store: std::sync::Arc<dyn cronmon_core::Store>) -> cronmon_core::Result<()> {
+    /// use cronmon_http::{Api, Config};
+    /// let replica = cronmon_core::store::connect_read_only("postgres://cronmon@replica/cronmon").await?;
+    /// let api = Api::new(store, Config::new("s3cret")).read_store(replica);
+    /// # Ok(()) }
+    /// ```
+    pub fn read_store(self, reads: Arc<dyn Store>) -> Self {
+        *self
+            .inner
+            .reads
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(reads);
+        self
+    }
+
+    /// Where lists and figures are read from: the read store, else the store.
+    pub(crate) fn reader(&self) -> Arc<dyn Store> {
+        self.inner
+            .reads
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+            .unwrap_or_else(|| self.inner.store.clone())
     }
 
     /// The batch kinds and their sources.

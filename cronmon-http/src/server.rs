@@ -45,6 +45,9 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub struct ServerConfig {
     /// `sqlite://…` (default `sqlite://cronmon.db`) or `postgres://…`.
     pub database_url: String,
+    /// A read replica of the PostgreSQL database (`postgres://…`) for the dashboard's lists
+    /// and figures ([`Api::read_store`]); none by default.
+    pub read_database_url: Option<String>,
     /// Address to listen on (default `127.0.0.1:8080`; port 0 picks a free one).
     pub bind: String,
     /// The API secret; a random one is made (and reported by [`Server::generated_secret`])
@@ -92,6 +95,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             database_url: "sqlite://cronmon.db".into(),
+            read_database_url: None,
             bind: "127.0.0.1:8080".into(),
             secret: None,
             retention: cronmon_core::store::DEFAULT_RETENTION,
@@ -116,6 +120,13 @@ impl std::fmt::Debug for ServerConfig {
             .field(
                 "database_url",
                 &cronmon_core::store::redact(&self.database_url),
+            )
+            .field(
+                "read_database_url",
+                &self
+                    .read_database_url
+                    .as_deref()
+                    .map(cronmon_core::store::redact),
             )
             .field("bind", &self.bind)
             .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
@@ -196,6 +207,16 @@ impl Server {
         api_config.notify_timeout = config.notifier.timeout;
         api_config.public_url = config.notifier.public_url.clone();
         let mut api = Api::new(store.clone(), api_config);
+        if let Some(url) = config.read_database_url.as_deref() {
+            let reads = cronmon_core::store::connect_read_only(url)
+                .await
+                .map_err(|e| format!("the read database: {e}"))?;
+            tracing::info!(
+                database = %cronmon_core::store::redact(url),
+                "lists and figures read from the read database"
+            );
+            api = api.read_store(reads);
+        }
         for (kind, sql) in &config.batch_sources {
             let source = cronmon_core::batch::SqlBatchSource::new(store.clone(), sql.as_str())
                 .await

@@ -13,6 +13,10 @@ use crate::server::{ServerConfig, serve, shutdown_signal};
 /// The standalone server's flags (`cronmon serve`, `cargo run --example server`).
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
+    /// A read replica of the PostgreSQL database (postgres://…): the dashboard's lists and
+    /// figures are read there, writes go to the primary.
+    #[arg(long, env = "CRONMON_READ_URL", value_name = "URL")]
+    read_database_url: Option<String>,
     /// Address to listen on.
     #[arg(long, env = "CRONMON_BIND", default_value = "127.0.0.1:8080")]
     bind: String,
@@ -351,6 +355,7 @@ pub async fn run_server(database_url: Option<String>, args: ServeArgs) -> i32 {
     init_logging(args.log_format);
     let config = ServerConfig {
         database_url: self::database_url(database_url),
+        read_database_url: args.read_database_url.filter(|u| !u.trim().is_empty()),
         bind: args.bind,
         // The secret comes from the environment only: never on a command line.
         secret: std::env::var("CRON_SECRET").ok().filter(|s| !s.is_empty()),

@@ -29,6 +29,7 @@ mod http_server;
 mod jobs;
 mod macro_ui;
 mod notify;
+mod read_replica;
 mod recorder;
 mod spool;
 mod sql_surface;

@@ -357,6 +357,28 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
     }
 }
 
+/// Opens the store at `url` to read only (a PostgreSQL read replica for the dashboard): see
+/// [`PgStore::connect_read_only`]. SQLite has no replicas: its URLs are refused.
+///
+/// ```no_run
+/// # async fn demo() -> cronmon_core::Result<()> {
+/// let reads = cronmon_core::store::connect_read_only("postgres://cronmon@replica/cronmon").await?;
+/// # Ok(()) }
+/// ```
+pub async fn connect_read_only(url: &str) -> Result<Arc<dyn Store>> {
+    match url.split_once(':').map(|(scheme, _)| scheme) {
+        #[cfg(feature = "postgres")]
+        Some("postgres" | "postgresql") => Ok(Arc::new(PgStore::connect_read_only(url).await?)),
+        _ => Err(Error::InvalidField {
+            field: "read database URL",
+            message: format!(
+                "`{}`: a read database is a PostgreSQL replica (postgres://…)",
+                redact(url)
+            ),
+        }),
+    }
+}
+
 /// `url` without its password, fit for messages and logs. Never fails: text that is not a
 /// URL comes back as it is, unless it holds a `user:password@` part, which is hidden.
 ///

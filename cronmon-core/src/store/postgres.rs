@@ -170,6 +170,55 @@ impl PgStore {
     /// `postgres://…/db?options=-c%20lock_timeout%3D2s` or `?options[statement_timeout]=60s`
     /// (`0` turns one off).
     pub async fn connect(url: &str) -> Result<Self> {
+        Self::from_pool(Self::pool_for(url, false).await?).await
+    }
+
+    /// Connects to `url` to read only: a read replica (a hot standby) for the dashboard's
+    /// reads. Nothing is migrated and every transaction is read-only
+    /// (`default_transaction_read_only`); the schema must already be at this version's last
+    /// migration (the primary's, replicated), else the error says how far behind it is.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> cronmon_core::Result<()> {
+    /// let replica = cronmon_core::store::PgStore::connect_read_only("postgres://cronmon@replica/cronmon").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn connect_read_only(url: &str) -> Result<Self> {
+        let pool = Self::pool_for(url, true).await?;
+        let latest = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+        let applied: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT max(version) FROM {SCHEMA}.{MIGRATIONS_TABLE} WHERE success"
+        )))
+        .fetch_one(&pool)
+        .await
+        .map_err(|e| {
+            Error::Migrate(crate::error::DatabaseError::new(
+                Box::new(std::io::Error::other(format!(
+                    "the read database has no cronmon schema ({e}); point it at a replica of \
+                     the primary, which the server migrates"
+                ))),
+                None,
+                false,
+                false,
+            ))
+        })?;
+        if applied.unwrap_or(0) < latest {
+            return Err(Error::Migrate(crate::error::DatabaseError::new(
+                Box::new(std::io::Error::other(format!(
+                    "the read database's schema is at migration {}, this version needs {latest}: \
+                     let the replica catch up with the primary",
+                    applied.unwrap_or(0)
+                ))),
+                None,
+                false,
+                false,
+            )));
+        }
+        Ok(Self { pool })
+    }
+
+    /// A pool on `url` with cronmon's connection settings, read-only if asked.
+    async fn pool_for(url: &str, read_only: bool) -> Result<Pool> {
         let mut options = PgConnectOptions::from_str(url)
             .map_err(|_| Error::UnsupportedUrl(super::redact(url)))?
             // cronmon's own SQL names its schema; the search path serves the host app's
@@ -185,13 +234,15 @@ impl PgStore {
                 options = options.options([(setting, default)]);
             }
         }
-        let pool = PgPoolOptions::new()
+        if read_only {
+            options = options.options([("default_transaction_read_only", "on")]);
+        }
+        PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options)
             .await
-            .map_err(db::unreachable)?;
-        Self::from_pool(pool).await
+            .map_err(db::unreachable)
     }
 
     /// A store on the host application's own pool: migrates the `cronmon` schema (tracked in

@@ -558,7 +558,7 @@ pub(crate) async fn list(
 ) -> Result<Json<BatchRunsResponse>, ApiError> {
     let filter = filter.into_filter()?;
     let (limit, before) = page.parse()?;
-    let runs = api.store().batch_runs(&filter, before, limit).await?;
+    let runs = api.reader().batch_runs(&filter, before, limit).await?;
     // A full page may have a next one; a short page is the last.
     let next_before = (runs.len() == limit as usize)
         .then(|| runs.last().map(|r| cursor::encode((r.started_at, r.id))))
@@ -635,7 +635,7 @@ pub(crate) async fn export_csv(
     QueryParams(filter): QueryParams<BatchRunsQuery>,
 ) -> Result<Response, ApiError> {
     let filter = filter.into_filter()?;
-    let store = api.store().clone();
+    let store = api.reader();
     // The first page is read before answering, so a failing database is a 503, not a cut body.
     let first = store.batch_runs(&filter, None, CHUNK).await?;
     let pages = Pages {

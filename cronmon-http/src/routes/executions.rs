@@ -432,7 +432,7 @@ pub(crate) async fn list(
 ) -> Result<Json<ListResponse>, ApiError> {
     let request = q.into_request()?;
     let filter = filter.into_filter()?;
-    let found = api.store().list_executions(&filter, request).await?;
+    let found = api.reader().list_executions(&filter, request).await?;
     Ok(Json(ListResponse {
         success: true,
         pagination: Pagination::of(&found),

@@ -67,7 +67,7 @@ pub(crate) async fn export_csv(
     QueryParams(filter): QueryParams<FilterQuery>,
 ) -> Result<Response, ApiError> {
     let filter = filter.into_filter()?;
-    let store = api.store().clone();
+    let store = api.reader();
     // The first page is read before answering, so a failing database is a 503, not a cut body.
     let first = store
         .list_executions(&filter, PageRequest::new(1, CHUNK)?)

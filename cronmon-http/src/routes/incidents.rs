@@ -63,7 +63,7 @@ pub(crate) async fn list(
 ) -> Result<Json<IncidentsResponse>, ApiError> {
     let request = q.into_request()?;
     let filter = filter.into_filter()?;
-    let found = api.store().incidents(&filter, request).await?;
+    let found = api.reader().incidents(&filter, request).await?;
     Ok(Json(IncidentsResponse {
         success: true,
         pagination: Pagination::of(&found),
@@ -116,7 +116,7 @@ pub(crate) async fn events(
     QueryParams(q): QueryParams<EventsQuery>,
 ) -> Result<Json<IncidentEventsResponse>, ApiError> {
     let (after, limit) = q.parse()?;
-    let events = api.store().incident_events(after, limit).await?;
+    let events = api.reader().incident_events(after, limit).await?;
     Ok(Json(IncidentEventsResponse {
         success: true,
         events,

@@ -48,7 +48,8 @@ pub(crate) const CONTENT_TYPE_PROMETHEUS: &str = "text/plain; version=0.0.4; cha
     security(("secret" = []), ("bearer" = []))
 )]
 pub(crate) async fn metrics(State(api): State<Api>) -> Result<Response, ApiError> {
-    let store = api.store();
+    let reader = api.reader();
+    let store = &reader;
     let waiting = |status| {
         let filter = NotificationFilter {
             status: Some(status),

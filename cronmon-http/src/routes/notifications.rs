@@ -102,7 +102,7 @@ pub(crate) async fn list(
 ) -> Result<Json<NotificationsResponse>, ApiError> {
     let request = q.into_request()?;
     let filter = filter.into_filter()?;
-    let found = api.store().notifications(&filter, request).await?;
+    let found = api.reader().notifications(&filter, request).await?;
     Ok(Json(NotificationsResponse {
         success: true,
         pagination: Pagination::of(&found),

@@ -76,7 +76,7 @@ pub(crate) struct PauseRequest {
     security(("secret" = []), ("bearer" = []))
 )]
 pub(crate) async fn schedules(State(api): State<Api>) -> Result<Json<SchedulesResponse>, ApiError> {
-    let rows = api.store().schedules().await?;
+    let rows = api.reader().schedules().await?;
     Ok(Json(SchedulesResponse {
         success: true,
         schedules: rows.into_iter().map(ScheduleRow::from).collect(),

@@ -74,7 +74,7 @@ pub(crate) async fn stats(
         Some(h) => parse_number::<u32>("hours", h)?,
     };
     rules::stats_hours(hours).map_err(refused_query)?;
-    let store = api.store();
+    let store = api.reader();
     let (stats, stuck, timeline) =
         tokio::try_join!(store.stats(hours), store.stuck_runs(), store.timeline(7))?;
     Ok(Json(StatsResponse {
@@ -139,9 +139,10 @@ pub(crate) async fn batch_reports(
             };
             (kind, answer)
         });
+    let reader = api.reader();
     let (asked, recorded) = tokio::join!(
         futures_util::future::join_all(asked),
-        api.store().batch_kinds_recorded(Utc::now())
+        reader.batch_kinds_recorded(Utc::now())
     );
     let mut recorded: BTreeMap<String, RecordedBatchKind> =
         recorded?.into_iter().map(|k| (k.kind.clone(), k)).collect();
