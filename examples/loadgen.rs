@@ -10,6 +10,15 @@
 //! robin; answers other than 2xx are counted by status. `--batch N` sends N events a request
 //! to `POST /cron-executions/events` (N / 2 runs, each a start and its completion), as the
 //! recorder does; latencies are then per request.
+//!
+//! `--burst N` is the top of the minute instead: N distinct crons each start once, the starts
+//! spread evenly over one second (at most `--connections` requests in flight), then each
+//! completes. It prints each start's latency from its due time (waiting for a free connection
+//! included, as a job would wait), then checks with `GET /cron-executions/stats` that all N
+//! runs were stored, completed, once.
+//! ```sh
+//! CRON_SECRET=s3cret cargo run --release --example loadgen -- --burst 10000 --connections 512
+//! ```
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,6 +45,10 @@ struct Args {
     /// posts that many to the batch endpoint.
     #[arg(long, default_value_t = 1)]
     batch: usize,
+    /// The top-of-the-minute burst: this many distinct crons start within one second, then
+    /// complete (instead of the steady loop).
+    #[arg(long)]
+    burst: Option<usize>,
 }
 
 #[tokio::main]
@@ -47,6 +60,10 @@ async fn main() {
         .timeout(Duration::from_secs(30))
         .build()
         .expect("client");
+    if let Some(n) = args.burst {
+        burst(&args, client, &secret, n).await;
+        return;
+    }
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let began = Instant::now();
     let errors = Arc::new(std::sync::Mutex::new(std::collections::BTreeMap::<
@@ -129,5 +146,115 @@ async fn main() {
         pct(0.50),
         pct(0.99),
         pct(1.0),
+    );
+}
+
+/// Milliseconds at the quantile `p` of sorted durations.
+fn quantile(sorted: &[Duration], p: f64) -> f64 {
+    sorted
+        .get(((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1)))
+        .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+}
+
+/// `--burst N`: N crons start within one second, then complete; then the count is checked.
+async fn burst(args: &Args, client: reqwest::Client, secret: &str, n: usize) {
+    let url = args.url[0].clone();
+    let tag = uuid::Uuid::now_v7().simple().to_string()[..8].to_owned();
+    let slots = Arc::new(tokio::sync::Semaphore::new(args.connections.max(1)));
+    let began = Instant::now();
+    let post = |path: &'static str, body: serde_json::Value| {
+        let (client, url, secret, slots) = (
+            client.clone(),
+            url.clone(),
+            secret.to_owned(),
+            slots.clone(),
+        );
+        async move {
+            let _slot = slots.acquire_owned().await.expect("semaphore");
+            match client
+                .post(format!("{url}/cron-executions/{path}"))
+                .header("X-Cron-Secret", &secret)
+                .json(&body)
+                .send()
+                .await
+            {
+                Ok(r) if r.status().is_success() => None,
+                Ok(r) => Some(r.status().as_u16().to_string()),
+                Err(_) => Some("connection".to_owned()),
+            }
+        }
+    };
+    let mut starts = Vec::with_capacity(n);
+    let ids: Vec<uuid::Uuid> = (0..n).map(|_| uuid::Uuid::now_v7()).collect();
+    for (k, id) in ids.iter().enumerate() {
+        let due = began + Duration::from_secs_f64(k as f64 / n as f64);
+        let body = json!({"cronName": format!("burst-{tag}-{k}"), "executionId": id});
+        let send = post("start", body);
+        starts.push(tokio::spawn(async move {
+            tokio::time::sleep_until(due.into()).await;
+            let error = send.await;
+            (due.elapsed(), error)
+        }));
+    }
+    let mut latencies = Vec::with_capacity(n);
+    let mut errors = std::collections::BTreeMap::<String, u64>::new();
+    for t in starts {
+        let (latency, error) = t.await.expect("start");
+        latencies.push(latency);
+        if let Some(e) = error {
+            *errors.entry(e).or_default() += 1;
+        }
+    }
+    let start_phase = began.elapsed().as_secs_f64();
+    latencies.sort();
+    let completing = Instant::now();
+    let completes: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            tokio::spawn(post(
+                "complete",
+                json!({"executionId": id, "status": "completed", "durationMs": 12}),
+            ))
+        })
+        .collect();
+    for t in completes {
+        if let Some(e) = t.await.expect("complete") {
+            *errors.entry(format!("complete {e}")).or_default() += 1;
+        }
+    }
+    let complete_phase = completing.elapsed().as_secs_f64();
+    // Nothing lost: every cron of this burst has one run, completed.
+    let stats: serde_json::Value = client
+        .get(format!("{url}/cron-executions/stats?hours=1"))
+        .header("X-Cron-Secret", secret)
+        .send()
+        .await
+        .expect("stats")
+        .json()
+        .await
+        .expect("stats json");
+    let prefix = format!("burst-{tag}-");
+    let (mut crons, mut runs, mut completed) = (0, 0, 0);
+    for s in stats["stats"].as_array().into_iter().flatten() {
+        if s["cron_name"]
+            .as_str()
+            .is_some_and(|c| c.starts_with(&prefix))
+        {
+            crons += 1;
+            runs += s["total_executions"].as_i64().unwrap_or(0);
+            completed += s["completed_count"].as_i64().unwrap_or(0);
+        }
+    }
+    println!(
+        "burst of {n} starts in {start_phase:.2} s over at most {} connections: latency from due time ms p50 {:.1} p99 {:.1} max {:.1}; completions in {complete_phase:.2} s; errors {errors:?}; stored {crons} crons, {runs} runs, {completed} completed ({})",
+        args.connections,
+        quantile(&latencies, 0.50),
+        quantile(&latencies, 0.99),
+        quantile(&latencies, 1.0),
+        if crons == n as i64 && runs == n as i64 && completed == n as i64 {
+            "nothing lost"
+        } else {
+            "MISSING RUNS"
+        },
     );
 }
