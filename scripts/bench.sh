@@ -106,5 +106,9 @@ batch=$(CRON_SECRET=$secret "$bin/loadgen" --url "http://127.0.0.1:$port/api/adm
   --connections 16 --batch 100 --seconds 10 2>/dev/null | grep 'events/s')
 batch_eps=$(echo "$batch" | sed -n 's/.* = \([0-9]*\) events\/s.*/\1/p')
 echo "http batch  $batch  (× PostgreSQL commits/s: $(ratio "${batch_eps:-0}"))"
+# The top of the minute: 10,000 distinct crons start within one second, then complete.
+burst=$(CRON_SECRET=$secret "$bin/loadgen" --url "http://127.0.0.1:$port/api/admin" \
+  --burst 10000 --connections 512 2>/dev/null | grep '^burst')
+echo "$burst; server RSS $(( $(ps -o rss= -p "$server" | tr -d ' ') / 1024 )) MB"
 kill "$server" 2>/dev/null || true
 wait "$server" 2>/dev/null || true
