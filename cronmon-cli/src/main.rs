@@ -22,7 +22,7 @@ use reader::{Reader, RunQuery};
 
 /// cronmon: monitor cron jobs and batch jobs.
 #[derive(Debug, Parser)]
-#[command(version, about, propagate_version = true)]
+#[command(name = "cronmon", version, about, propagate_version = true)]
 struct Cli {
     /// Where runs go and are read from: a database (sqlite://FILE, postgres://…) or a cronmon
     /// server (http://HOST:PORT/api/admin). Falls back to DATABASE_URL.
