@@ -21,32 +21,14 @@ crate::on_both_test_dbs!(
 );
 
 /// The application's own table, as the seed's indexing table: one row per document.
-const FIGURES_SQL: &str = "SELECT
+pub(crate) const FIGURES_SQL: &str = "SELECT
     SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END) AS pending,
     SUM(CASE WHEN status = 'indexing' THEN 1 ELSE 0 END) AS processing,
     SUM(CASE WHEN status = 'indexed' THEN 1 ELSE 0 END) AS completed_today,
     SUM(CASE WHEN status = 'error' THEN 1 ELSE 0 END) AS failed_today
 FROM kb_documents";
 
-async fn execute(db: &TestDb, sql: &str) {
-    if db.url.starts_with("sqlite") {
-        let pool = sqlx::SqlitePool::connect(&db.url).await.expect("sqlite");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
-            .execute(&pool)
-            .await
-            .expect("sql");
-        pool.close().await;
-    } else {
-        let pool = sqlx::PgPool::connect(&db.url).await.expect("postgres");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
-            .execute(&pool)
-            .await
-            .expect("sql");
-        pool.close().await;
-    }
-}
-
-async fn kb_documents(db: &TestDb) {
+pub(crate) async fn kb_documents(db: &TestDb) {
     let mut sql =
         String::from("CREATE TABLE kb_documents (id INTEGER PRIMARY KEY, status TEXT NOT NULL);");
     let statuses = [
@@ -64,7 +46,7 @@ async fn kb_documents(db: &TestDb) {
             ));
         }
     }
-    execute(db, &sql).await;
+    db.execute(&sql).await;
 }
 
 fn app(api: Api) -> Router {
@@ -89,11 +71,8 @@ async fn a_sql_source_reports_the_applications_table(db: &TestDb) {
     assert_eq!(kb["successRate"], 97.7);
 
     // The figures follow the table.
-    execute(
-        db,
-        "UPDATE kb_documents SET status = 'indexed' WHERE status = 'pending'",
-    )
-    .await;
+    db.execute("UPDATE kb_documents SET status = 'indexed' WHERE status = 'pending'")
+        .await;
     let (_, body) = get(&app, "/cron-executions/batches").await;
     assert_eq!(body["batches"]["kbIndexation"]["pending"], 0);
     assert_eq!(body["batches"]["kbIndexation"]["completedToday"], 373);
@@ -134,7 +113,7 @@ async fn a_failing_or_hanging_source_answers_for_its_kind_only(db: &TestDb) {
     let kb = SqlBatchSource::new(store.clone(), FIGURES_SQL)
         .await
         .expect("source");
-    execute(db, "CREATE TABLE crawl_pages (status TEXT)").await;
+    db.execute("CREATE TABLE crawl_pages (status TEXT)").await;
     let crawl = SqlBatchSource::new(
         store.clone(),
         "SELECT count(*) AS pending, 0 AS processing, 0 AS completed_today, 0 AS failed_today FROM crawl_pages",
@@ -142,7 +121,7 @@ async fn a_failing_or_hanging_source_answers_for_its_kind_only(db: &TestDb) {
     .await
     .expect("source");
     // The application drops its table: that source now fails.
-    execute(db, "DROP TABLE crawl_pages").await;
+    db.execute("DROP TABLE crawl_pages").await;
     let mut config = Config::new(SECRET);
     config.batch_timeout = Duration::from_millis(300);
     let app = app(Api::new(store, config)

@@ -15,6 +15,7 @@ use cronmon::http::{Api, Config};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::batches::{FIGURES_SQL, kb_documents};
 use crate::common::http::{app, assert_error, call, get, get_text, post};
 use crate::common::server::Running;
 use crate::common::{SECRET, TestDb};
@@ -496,45 +497,6 @@ async fn the_events_endpoint_takes_batch_items(db: &TestDb) {
     );
 }
 
-/// The application's table for the SQL source, as the seed's indexing table.
-async fn kb_documents(db: &TestDb) {
-    let mut sql =
-        String::from("CREATE TABLE kb_documents (id INTEGER PRIMARY KEY, status TEXT NOT NULL);");
-    let mut id = 0;
-    for (status, n) in [
-        ("pending", 245),
-        ("indexing", 2),
-        ("indexed", 128),
-        ("error", 3),
-    ] {
-        for _ in 0..n {
-            id += 1;
-            sql.push_str(&format!(
-                "INSERT INTO kb_documents VALUES ({id}, '{status}');"
-            ));
-        }
-    }
-    execute(db, &sql).await;
-}
-
-async fn execute(db: &TestDb, sql: &str) {
-    if db.url.starts_with("sqlite") {
-        let pool = sqlx::SqlitePool::connect(&db.url).await.expect("sqlite");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
-            .execute(&pool)
-            .await
-            .expect("sql");
-        pool.close().await;
-    } else {
-        let pool = sqlx::PgPool::connect(&db.url).await.expect("postgres");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
-            .execute(&pool)
-            .await
-            .expect("sql");
-        pool.close().await;
-    }
-}
-
 /// Rows of the unified view that a source reported for `kind`, with their `pending`.
 async fn reported_in_view(db: &TestDb, kind: &str) -> Vec<Option<i64>> {
     if db.url.starts_with("sqlite") {
@@ -562,16 +524,9 @@ async fn reported_in_view(db: &TestDb, kind: &str) -> Vec<Option<i64>> {
     }
 }
 
-const FIGURES_SQL: &str = "SELECT
-    SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END) AS pending,
-    SUM(CASE WHEN status = 'indexing' THEN 1 ELSE 0 END) AS processing,
-    SUM(CASE WHEN status = 'indexed' THEN 1 ELSE 0 END) AS completed_today,
-    SUM(CASE WHEN status = 'error' THEN 1 ELSE 0 END) AS failed_today
-FROM kb_documents";
-
 async fn batches_and_metrics_show_recorded_and_source_kinds(db: &TestDb) {
     kb_documents(db).await;
-    execute(db, "CREATE TABLE crawl_pages (status TEXT)").await;
+    db.execute("CREATE TABLE crawl_pages (status TEXT)").await;
     let kb = SqlBatchSource::new(db.store.clone(), FIGURES_SQL)
         .await
         .expect("source");
@@ -582,7 +537,7 @@ async fn batches_and_metrics_show_recorded_and_source_kinds(db: &TestDb) {
     .await
     .expect("source");
     // The application drops the table: that source now fails.
-    execute(db, "DROP TABLE crawl_pages").await;
+    db.execute("DROP TABLE crawl_pages").await;
     let api = Api::new(db.store.clone(), Config::new(SECRET))
         .batch_source("kbIndexation", kb)
         .and_then(|a| a.batch_source("webCrawl", crawl))

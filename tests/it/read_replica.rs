@@ -90,12 +90,11 @@ async fn lists_and_figures_come_from_the_read_database() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_database_behind_or_not_postgres_is_refused() {
     let db = TestDb::postgres().await;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(
-        "DELETE FROM cronmon._cronmon_migrations WHERE version = (SELECT max(version) FROM cronmon._cronmon_migrations)",
-    ))
-    .execute(&sqlx::PgPool::connect(&db.url).await.unwrap())
-    .await
-    .unwrap();
+    db.execute(
+        "DELETE FROM cronmon._cronmon_migrations \
+         WHERE version = (SELECT max(version) FROM cronmon._cronmon_migrations)",
+    )
+    .await;
     let behind = cronmon::store::connect_read_only(&db.url)
         .await
         .expect_err("behind");
@@ -111,10 +110,7 @@ async fn a_read_database_behind_or_not_postgres_is_refused() {
         "{sqlite}"
     );
     let empty = TestDb::postgres().await;
-    sqlx::raw_sql(sqlx::AssertSqlSafe("DROP SCHEMA cronmon CASCADE"))
-        .execute(&sqlx::PgPool::connect(&empty.url).await.unwrap())
-        .await
-        .unwrap();
+    empty.execute("DROP SCHEMA cronmon CASCADE").await;
     let none = cronmon::store::connect_read_only(&empty.url)
         .await
         .expect_err("no schema");

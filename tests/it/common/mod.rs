@@ -165,6 +165,21 @@ impl TestDb {
         }
     }
 
+    /// Runs `sql` (one statement or several) on this database over a connection of its own:
+    /// the host application's tables and rows, made as the application would.
+    pub async fn execute(&self, sql: &str) {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        if self.url.starts_with("sqlite") {
+            let pool = sqlx::SqlitePool::connect(&self.url).await.expect("sqlite");
+            sqlx::raw_sql(sql).execute(&pool).await.expect("sql");
+            pool.close().await;
+        } else {
+            let pool = sqlx::PgPool::connect(&self.url).await.expect("postgres");
+            sqlx::raw_sql(sql).execute(&pool).await.expect("sql");
+            pool.close().await;
+        }
+    }
+
     /// Closes the store and drops its database. A failed test skips this and leaves the
     /// database for a look.
     pub async fn finish(self) {
