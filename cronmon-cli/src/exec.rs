@@ -34,16 +34,16 @@ pub(crate) struct ExecArgs {
     pub timezone: Option<String>,
     /// Stops the command after this long (SIGTERM, then SIGKILL after --kill-after) and
     /// records the run `timed_out`; also the cron's max runtime.
-    #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[arg(long, value_parser = timeout, value_name = "DURATION")]
     pub timeout: Option<Duration>,
     /// How late a scheduled run may start before it counts as late.
-    #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[arg(long, value_parser = grace, value_name = "DURATION")]
     pub grace: Option<Duration>,
     /// After --timeout's SIGTERM, how long before SIGKILL.
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "10s", value_name = "DURATION")]
+    #[arg(long, value_parser = up_to_an_hour, default_value = "10s", value_name = "DURATION")]
     pub kill_after: Duration,
     /// Longest wait for the monitor at the end; past it the run waits in the spool.
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "5s", value_name = "DURATION")]
+    #[arg(long, value_parser = up_to_an_hour, default_value = "5s", value_name = "DURATION")]
     pub flush_timeout: Duration,
     /// The command and its arguments, after `--`.
     #[arg(last = true, required = true, value_name = "CMD")]
@@ -61,6 +61,33 @@ fn schedule(text: &str) -> Result<String, String> {
 fn timezone(text: &str) -> Result<String, String> {
     cronmon::rules::timezone(text).map_err(|e| e.message)?;
     Ok(text.to_owned())
+}
+
+/// A duration as the monitor's rules take it (`rule` gets milliseconds).
+fn duration_by(text: &str, rule: fn(i64) -> cronmon::rules::Result) -> Result<Duration, String> {
+    let d = humantime::parse_duration(text.trim()).map_err(|e| e.to_string())?;
+    let ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    rule(ms).map_err(|e| e.message)?;
+    Ok(d)
+}
+
+/// `--timeout`: also the cron's max runtime, so within the monitor's bounds for it.
+fn timeout(text: &str) -> Result<Duration, String> {
+    duration_by(text, cronmon::rules::timeout_ms)
+}
+
+/// `--grace`: the cron's start deadline, within the monitor's bounds for it.
+fn grace(text: &str) -> Result<Duration, String> {
+    duration_by(text, cronmon::rules::grace_ms)
+}
+
+/// `--kill-after`, `--flush-timeout`: 0 to 1 hour.
+fn up_to_an_hour(text: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(text.trim()).map_err(|e| e.to_string())?;
+    if d > Duration::from_secs(3600) {
+        return Err("must be at most 1 hour (\"1h\")".into());
+    }
+    Ok(d)
 }
 
 /// Bytes of each stream kept for the run (the last ones).

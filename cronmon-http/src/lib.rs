@@ -179,6 +179,8 @@ struct Inner {
     batch_sources: std::sync::RwLock<Vec<(String, Arc<dyn cronmon_core::batch::BatchSource>)>>,
     /// Where the dashboard's lists and figures are read from (a read replica), if not `store`.
     reads: std::sync::RwLock<Option<Arc<dyn Store>>>,
+    /// When the batch sources' answers were last stored (Unix ms; 0: never).
+    reports_stored_ms: std::sync::atomic::AtomicI64,
 }
 
 impl Api {
@@ -203,6 +205,7 @@ impl Api {
                 sender,
                 batch_sources: Default::default(),
                 reads: Default::default(),
+                reports_stored_ms: Default::default(),
             }),
         }
     }
@@ -269,6 +272,20 @@ impl Api {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
             .unwrap_or_else(|| self.inner.store.clone())
+    }
+
+    /// Whether the batch sources' answers are due to be stored again (at most every 10 s,
+    /// however many dashboards and scrapers ask); claims the slot when they are.
+    pub(crate) fn reports_due(&self, now: chrono::DateTime<chrono::Utc>) -> bool {
+        use std::sync::atomic::Ordering;
+        let now = now.timestamp_millis();
+        let last = self.inner.reports_stored_ms.load(Ordering::Acquire);
+        now.saturating_sub(last) >= 10_000
+            && self
+                .inner
+                .reports_stored_ms
+                .compare_exchange(last, now, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
     }
 
     /// The batch kinds and their sources.

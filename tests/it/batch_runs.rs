@@ -83,7 +83,10 @@ async fn reports_are_idempotent_and_order_free(db: &TestDb) {
     };
     assert!(matches!(
         record(db, &other).await,
-        Err(Error::InvalidField { field: "kind", .. })
+        Err(Error::InvalidField {
+            field: "batchKind",
+            ..
+        })
     ));
     // Out of bounds: refused alone.
     let bad = BatchEvent {

@@ -242,7 +242,7 @@ async fn monitor_down_then_replayed(kind: Kind) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_invocations_are_clear_errors() {
     let spool = common::spool_dir();
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 7] = [
         (&["exec", "x", "echo", "hi"], "unexpected argument"),
         (&["exec", "x"], "required"),
         (&["frobnicate"], "unrecognized subcommand"),
@@ -253,6 +253,14 @@ async fn bad_invocations_are_clear_errors() {
         (
             &["exec", "x", "--timezone", "Mars/Olympus", "--", "true"],
             "--timezone",
+        ),
+        (
+            &["exec", "x", "--timeout", "900d", "--", "true"],
+            "--timeout",
+        ),
+        (
+            &["exec", "x", "--kill-after", "2h", "--", "true"],
+            "--kill-after",
         ),
     ];
     for (args, says) in cases {

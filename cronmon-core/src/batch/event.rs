@@ -61,10 +61,10 @@ impl BatchEvent {
     }
 
     /// Checks the report against cronmon's limits, `now` being the checker's clock: the kind's
-    /// name ([`batch_kind`](super::batch_kind)), its times within a day ahead and ten years
+    /// name ([`batch_kind`](super::batch_kind), refused as `batchKind`), its times within a day ahead and ten years
     /// back, counts from 0 to 10^15, a short host name.
     pub fn validate(&self, now: DateTime<Utc>) -> Result<()> {
-        super::batch_kind(&self.batch_kind)?;
+        super::batch_kind_named("batchKind", &self.batch_kind)?;
         rules::sent_time("startedAt", self.started_at, now)?;
         rules::sent_time("at", self.at, now)?;
         rules::progress("done", self.done)?;
@@ -120,7 +120,7 @@ mod tests {
                 batch_kind: "a b".into(),
                 ..ok.clone()
             }),
-            Some("kind")
+            Some("batchKind")
         );
         assert_eq!(
             field(BatchEvent {

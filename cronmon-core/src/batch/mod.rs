@@ -274,6 +274,11 @@ impl BatchSource for SqlBatchSource {
 /// Checks a batch kind's name: 1 to 64 of letters, digits, `-`, `_`, `.` (the seed's
 /// `kbIndexation`, `webCrawl`).
 pub fn batch_kind(kind: &str) -> Result<()> {
+    batch_kind_named("kind", kind)
+}
+
+/// [`batch_kind`], the refusal naming `field` (a report's `batchKind`).
+pub(crate) fn batch_kind_named(field: &'static str, kind: &str) -> Result<()> {
     let ok = !kind.is_empty()
         && kind.len() <= BATCH_KIND_MAX_CHARS
         && kind
@@ -283,7 +288,7 @@ pub fn batch_kind(kind: &str) -> Result<()> {
         Ok(())
     } else {
         Err(Error::InvalidField {
-            field: "kind",
+            field,
             message: format!(
                 "a batch kind is 1 to {BATCH_KIND_MAX_CHARS} of letters, digits, `-`, `_`, `.`"
             ),

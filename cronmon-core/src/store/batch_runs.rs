@@ -263,7 +263,7 @@ macro_rules! batch_ops {
                 };
                 if kind != e.batch_kind {
                     return Err(Error::InvalidField {
-                        field: "kind",
+                        field: "batchKind",
                         message: format!("batch run {} is of the kind `{kind}`", e.id),
                     });
                 }
@@ -320,15 +320,7 @@ macro_rules! batch_ops {
                 if let Some(to) = filter.to {
                     q.push(" AND started_at < ").push_bind(to);
                 }
-                if let Some((started_at, id)) = before {
-                    q.push(" AND (started_at < ")
-                        .push_bind(started_at)
-                        .push(" OR (started_at = ")
-                        .push_bind(started_at)
-                        .push(" AND id < ")
-                        .push_bind(id)
-                        .push("))");
-                }
+                $crate::store::sql::push_before!(q, before);
                 // A literal: with `LIMIT $n` PostgreSQL's generic plan sorts instead of
                 // walking the index.
                 q.push(" ORDER BY started_at DESC, id DESC LIMIT ")

@@ -288,6 +288,23 @@ macro_rules! push_filters {
     }};
 }
 
+/// Appends the keyset condition "after the row `(started_at, id)` in the order `started_at
+/// DESC, id DESC`" to `qb`, if `after` names one. Spelled out rather than a row comparison,
+/// which SQLite plans less well.
+macro_rules! push_before {
+    ($qb:expr, $after:expr) => {{
+        if let Some((started_at, id)) = $after {
+            $qb.push(" AND (started_at < ")
+                .push_bind(started_at)
+                .push(" OR (started_at = ")
+                .push_bind(started_at)
+                .push(" AND id < ")
+                .push_bind(id)
+                .push("))");
+        }
+    }};
+}
+
 /// The longest the per-event fallback of a refused batch may take in all
 /// (`record_each_alone`): each event alone may wait for the busy or lock timeout, and a
 /// batch holds up to 512 of them.
@@ -573,16 +590,7 @@ macro_rules! shared_ops {
             let mut rows = sqlx::QueryBuilder::<$Db>::new($sql.select_executions.as_str());
             rows.push(" WHERE TRUE");
             $crate::store::sql::push_filters!(rows, filter);
-            if let Some((started_at, id)) = after {
-                // Spelled out rather than a row comparison, which SQLite plans less well.
-                rows.push(" AND (started_at < ")
-                    .push_bind(started_at)
-                    .push(" OR (started_at = ")
-                    .push_bind(started_at)
-                    .push(" AND id < ")
-                    .push_bind(id)
-                    .push("))");
-            }
+            $crate::store::sql::push_before!(rows, after);
             rows.push(" ORDER BY started_at DESC, id DESC LIMIT ")
                 .push(limit);
             let items: Vec<rows::ExecutionRow> =
@@ -837,4 +845,4 @@ macro_rules! shared_ops {
     };
 }
 
-pub(super) use {push_filters, shared_ops};
+pub(super) use {push_before, push_filters, shared_ops};

@@ -234,8 +234,12 @@ impl BatchRunsQuery {
         let kind = match self.kind.filter(|k| !k.is_empty()) {
             None => None,
             Some(kind) => {
-                cronmon_core::batch::batch_kind(&kind)
-                    .map_err(|_| ApiError::bad_query("kind", kind_rule()))?;
+                cronmon_core::batch::batch_kind(&kind).map_err(|e| match e {
+                    cronmon_core::Error::InvalidField { message, .. } => {
+                        ApiError::bad_query("kind", message)
+                    }
+                    other => ApiError::from(other),
+                })?;
                 Some(kind)
             }
         };
@@ -321,24 +325,6 @@ pub(crate) mod cursor {
     }
 }
 
-fn kind_rule() -> String {
-    format!(
-        "a batch kind is 1 to {} of letters, digits, `-`, `_`, `.`",
-        cronmon_core::batch::BATCH_KIND_MAX_CHARS
-    )
-}
-
-/// The core names the kind `kind`; these bodies call it `batchKind`.
-fn body_field(mut e: ApiError) -> ApiError {
-    if e.field.as_deref() == Some("kind") {
-        e.field = Some("batchKind".to_owned());
-        if let Some(rest) = e.message.strip_prefix("kind: ") {
-            e.message = format!("batchKind: {rest}");
-        }
-    }
-    e
-}
-
 fn outcome_text(outcome: Outcome) -> &'static str {
     match outcome {
         Outcome::Recorded => "recorded",
@@ -406,11 +392,7 @@ pub(crate) async fn start(
     };
     event.sanitize();
     let (id, kind, mut started_at) = (event.id, event.batch_kind.clone(), event.started_at);
-    let outcome = api
-        .ingest()
-        .submit(Event::Batch(event))
-        .await
-        .map_err(body_field)?;
+    let outcome = api.ingest().submit(Event::Batch(event)).await?;
     let status = match (outcome, &stored) {
         (Outcome::Recorded, None) => StatusCode::CREATED,
         _ => StatusCode::OK,
@@ -465,11 +447,7 @@ pub(crate) async fn advance(
         host: None,
         error_message: None,
     };
-    let outcome = api
-        .ingest()
-        .submit(Event::Batch(event))
-        .await
-        .map_err(body_field)?;
+    let outcome = api.ingest().submit(Event::Batch(event)).await?;
     Ok(Json(AdvanceBatchResponse {
         success: true,
         batch_run_id: id,
@@ -526,11 +504,7 @@ pub(crate) async fn complete(
         error_message: body.error_message,
     };
     event.sanitize();
-    let outcome = api
-        .ingest()
-        .submit(Event::Batch(event))
-        .await
-        .map_err(body_field)?;
+    let outcome = api.ingest().submit(Event::Batch(event)).await?;
     Ok(Json(CompleteBatchResponse {
         success: true,
         batch_run_id: id,
@@ -708,17 +682,5 @@ mod tests {
         ] {
             assert!(!re_ok(bad), "{bad}");
         }
-    }
-
-    #[test]
-    fn the_kind_is_named_as_the_body_names_it() {
-        let e = body_field(ApiError::unprocessable(
-            "kind",
-            "batch run x is of the kind `a`",
-        ));
-        assert_eq!(e.field.as_deref(), Some("batchKind"));
-        assert!(e.message.starts_with("batchKind: "), "{}", e.message);
-        let other = body_field(ApiError::unprocessable("done", "must be 0 or more"));
-        assert_eq!(other.field.as_deref(), Some("done"));
     }
 }
