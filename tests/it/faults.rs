@@ -225,7 +225,7 @@ async fn assert_every_run_once(pg: &sqlx::PgPool, seen: &Seen, monitors: &[&Moni
     );
     let (started, completed, failed): (i64, i64, i64) = sqlx::query_as(
         "SELECT sum(started)::int8, sum(completed)::int8, sum(failed)::int8
-         FROM cronmon.cron_stats_hourly",
+         FROM cronmon.cron_stats_hourly_live",
     )
     .fetch_one(pg)
     .await

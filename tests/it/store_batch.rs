@@ -168,3 +168,161 @@ on_both_databases!(
     a_refused_value_costs_only_its_event,
     a_timed_out_run_takes_its_real_end,
 );
+
+/// Every figure the dashboard reads from the roll-ups, in one comparable value.
+async fn figures(
+    store: &dyn Store,
+) -> (
+    Vec<(String, i64, i64, i64, i64, Option<i64>)>,
+    Vec<(i64, i64, i64)>,
+    i64,
+    Vec<(String, Option<f64>)>,
+) {
+    let mut stats: Vec<_> = store
+        .stats(24)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| {
+            (
+                s.cron_name,
+                s.total_executions,
+                s.completed_count,
+                s.failed_count,
+                s.running_count,
+                s.p95_duration_ms,
+            )
+        })
+        .collect();
+    stats.sort();
+    let days = store
+        .timeline(7)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| (d.total, d.completed, d.failed))
+        .collect();
+    let total = store
+        .list_executions(&cronmon::ExecutionFilter::default(), Default::default())
+        .await
+        .unwrap()
+        .total;
+    let mut rates: Vec<_> = store
+        .schedules()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.cron_name.to_string(), s.success_rate_7d))
+        .collect();
+    rates.sort_by(|a, b| a.0.cmp(&b.0));
+    (stats, days, total, rates)
+}
+
+/// On PostgreSQL, writes leave roll-up changes pending and a fold moves them (migration 0007):
+/// reads count both, so a fold changes no figure, concurrent writers and folders lose or
+/// double nothing, and retention's removals are folded before emptied rows are dropped.
+#[tokio::test]
+async fn pending_rollups_fold_without_changing_a_figure() {
+    let db = crate::common::TestDb::postgres().await;
+    let store = db.store.clone();
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    let pending = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT (SELECT count(*) FROM cronmon.cron_rollup_pending)
+                  + (SELECT count(*) FROM cronmon.cron_durations_pending)",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    };
+    let fold = || async {
+        sqlx::query_scalar::<_, i64>("SELECT cronmon.cron_rollup_fold()")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+
+    // Four writers, 25 batches each of 8 runs over 5 crons (a quarter failed, one in eight
+    // left running), while a folder folds as fast as it can.
+    let writing = (0..4).map(|w| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            for b in 0..25 {
+                let mut events = Vec::new();
+                for i in 0..8 {
+                    let s = start(&format!("fold-{}", (w + b + i) % 5), 60_000);
+                    let id = s.id;
+                    events.push(Event::Start(s));
+                    match i {
+                        0 | 4 => events.push(Event::Finish(finish(id, Status::Failed))),
+                        7 => {}
+                        _ => events.push(Event::Finish(finish(id, Status::Completed))),
+                    }
+                }
+                let results = store.record_batch(&events).await.unwrap();
+                assert!(results.iter().all(|r| matches!(r, Ok(Outcome::Recorded))));
+            }
+        })
+    });
+    let writers: Vec<_> = writing.collect();
+    let folding = {
+        let url = db.url.clone();
+        tokio::spawn(async move {
+            let pool = sqlx::PgPool::connect(&url).await.unwrap();
+            let mut folded = 0;
+            for _ in 0..50 {
+                folded += sqlx::query_scalar::<_, i64>("SELECT cronmon.cron_rollup_fold()")
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+            }
+            folded
+        })
+    };
+    for w in writers {
+        w.await.unwrap();
+    }
+    folding.await.unwrap();
+
+    // A start on its own (no batch, so no fold of the writer's) is certainly pending.
+    store.record_start(&start("fold-0", 1_000)).await.unwrap();
+    assert!(
+        pending().await > 0,
+        "a write leaves its roll-up change pending"
+    );
+    let before = figures(store.as_ref()).await;
+    let (stats, days, total, rates) = &before;
+    assert_eq!(*total, 801);
+    assert_eq!(days.iter().map(|d| d.0).sum::<i64>(), 801);
+    assert_eq!(days.iter().map(|d| d.2).sum::<i64>(), 200);
+    assert_eq!(stats.iter().map(|s| s.1).sum::<i64>(), 801);
+    assert_eq!(stats.iter().map(|s| s.2).sum::<i64>(), 500);
+    assert_eq!(stats.iter().map(|s| s.3).sum::<i64>(), 200);
+    assert_eq!(stats.iter().map(|s| s.4).sum::<i64>(), 101);
+    assert!(stats.iter().all(|s| s.5.is_some()), "{stats:?}");
+    assert_eq!(rates.len(), 5);
+    assert!(rates.iter().all(|r| r.1 == Some(71.43)), "{rates:?}");
+
+    assert!(fold().await > 0);
+    assert_eq!(pending().await, 0);
+    assert_eq!(
+        figures(store.as_ref()).await,
+        before,
+        "a fold changes no figure"
+    );
+
+    // Retention takes every ended run out; its removals are folded, then the rows it emptied go.
+    store
+        .record_batch(&[Event::Start(start("fold-1", 1_000))])
+        .await
+        .unwrap();
+    store
+        .cleanup(std::time::Duration::from_millis(1), 1000)
+        .await
+        .unwrap();
+    let (stats, _, total, _) = figures(store.as_ref()).await;
+    assert_eq!(total, 102, "the running runs stay");
+    assert_eq!(stats.iter().map(|s| s.2 + s.3).sum::<i64>(), 0);
+    pool.close().await;
+    db.finish().await;
+}

@@ -3,7 +3,8 @@
 
 use std::borrow::Cow;
 use std::str::FromStr;
-use std::sync::LazyLock;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
@@ -32,6 +33,8 @@ pub(super) struct Postgres;
 
 impl Dialect for Postgres {
     const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
+
+    const FOLD_ROLLUPS: Option<&'static str> = Some(FOLD_ROLLUPS);
 
     const SCHEMA: Option<&'static str> = Some(SCHEMA);
 
@@ -106,12 +109,12 @@ WITH since AS (SELECT date_trunc('hour', now() - make_interval(hours => $1)) AS 
 h AS (
     SELECT cron_name, sum(started)::int8 AS total, sum(completed)::int8 AS completed,
            sum(failed)::int8 AS failed, sum(duration_sum_ms) AS dsum, sum(duration_count) AS dn
-    FROM cronmon.cron_stats_hourly, since WHERE bucket >= since.t
+    FROM cronmon.cron_stats_hourly_live, since WHERE bucket >= since.t
     GROUP BY cron_name HAVING sum(started) > 0
 ),
 hist AS (
     SELECT cron_name, le, sum(n) AS n
-    FROM cronmon.cron_durations_hourly, since WHERE bucket >= since.t
+    FROM cronmon.cron_durations_hourly_live, since WHERE bucket >= since.t
     GROUP BY cron_name, le HAVING sum(n) > 0
 ),
 cum AS (
@@ -156,10 +159,19 @@ pub const DEFAULT_STATEMENT_TIMEOUT: &str = "30s";
 /// API answers 503 and recorders retry, instead of every writer queueing behind it.
 pub const DEFAULT_LOCK_TIMEOUT: &str = "10s";
 
+/// Folds the roll-up changes that writes leave pending (migration 0007) into the roll-ups.
+const FOLD_ROLLUPS: &str = "SELECT cronmon.cron_rollup_fold()";
+
+/// How often a store folds pending roll-up changes while it writes. Reads add what is pending,
+/// so this bounds the work a read does, not what it sees.
+const FOLD_EVERY_MS: i64 = 1000;
+
 /// cronmon on PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: Pool,
+    /// When this store (and its clones) last started a fold, in ms since the epoch.
+    folded_at: Arc<AtomicI64>,
 }
 
 impl PgStore {
@@ -214,7 +226,7 @@ impl PgStore {
                 false,
             )));
         }
-        Ok(Self { pool })
+        Ok(Self::on(pool))
     }
 
     /// A pool on `url` with cronmon's connection settings, read-only if asked.
@@ -257,12 +269,44 @@ impl PgStore {
     /// ```
     pub async fn from_pool(pool: sqlx::PgPool) -> Result<Self> {
         MIGRATOR.run(&pool).await.map_err(db::migrate)?;
-        Ok(Self { pool })
+        Ok(Self::on(pool))
     }
 
     /// The pool, for queries of the host app's own.
     pub fn pool(&self) -> &sqlx::PgPool {
         &self.pool
+    }
+
+    fn on(pool: Pool) -> Self {
+        Self {
+            pool,
+            folded_at: Arc::default(),
+        }
+    }
+
+    /// Starts a fold of the pending roll-up changes if none started in the last second, beside
+    /// the writes rather than in their way. A fold that fails or is cut short loses nothing:
+    /// the changes stay pending (and counted by reads) for the next.
+    fn fold_if_due(&self) {
+        let now = chrono::Utc::now().timestamp_millis();
+        let last = self.folded_at.load(Ordering::Relaxed);
+        if now.saturating_sub(last) < FOLD_EVERY_MS
+            || self
+                .folded_at
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let pool = self.pool.clone();
+        runtime.spawn(async move {
+            if let Err(e) = sqlx::query(FOLD_ROLLUPS).execute(&pool).await {
+                tracing::debug!(error = %e, "roll-up changes stay pending until the next fold");
+            }
+        });
     }
 }
 
@@ -309,6 +353,7 @@ impl Store for PgStore {
                 other => break other?,
             }
         };
+        self.fold_if_due();
         Ok(super::merge_verdicts(verdicts, written))
     }
 

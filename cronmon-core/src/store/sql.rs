@@ -27,6 +27,10 @@ pub(super) trait Dialect {
     /// What makes a `SELECT` skip rows another transaction holds.
     const SKIP_LOCKED: &'static str;
 
+    /// The statement that folds pending roll-up changes into the roll-ups, where writes leave
+    /// them pending (PostgreSQL, migration 0007); SQLite's triggers write the roll-ups at once.
+    const FOLD_ROLLUPS: Option<&'static str>;
+
     /// An expression that makes a new random UUID (a notification's id).
     const NEW_UUID: &'static str;
 
@@ -75,6 +79,8 @@ pub(super) struct Sql {
     pub(super) schedule: String,
     pub(super) cleanup_batch: String,
     pub(super) cleanup_rollups: [String; 2],
+    /// [`Dialect::FOLD_ROLLUPS`].
+    pub(super) fold_rollups: Option<&'static str>,
     /// Notifications older than retention that are done with (delivered, given up, muted).
     pub(super) cleanup_notifications: String,
     pub(super) timeline: String,
@@ -158,7 +164,8 @@ WHERE id = $1 AND status = 'running'"
             ),
             select_executions: format!("SELECT {EXECUTION_COLUMNS} FROM {executions}"),
             executions: executions.clone(),
-            stats_daily: format!("{s}cron_stats_daily"),
+            // Folded and pending changes together (the roll-up as of the last commit).
+            stats_daily: format!("{s}cron_stats_daily_live"),
             // A new cron takes the table's defaults (one hour max runtime, …); the update
             // then sets what was given.
             register_schedule: format!(
@@ -210,6 +217,7 @@ FROM {schedules} WHERE cron_name = $1"
     LIMIT $2)"
             ),
             // Roll-up rows that retention emptied.
+            fold_rollups: D::FOLD_ROLLUPS,
             cleanup_rollups: [
                 format!("DELETE FROM {s}cron_stats_hourly WHERE started <= 0"),
                 format!("DELETE FROM {s}cron_stats_daily WHERE started <= 0"),
@@ -218,7 +226,7 @@ FROM {schedules} WHERE cron_name = $1"
             timeline: format!(
                 "SELECT day, CAST(sum(completed) AS BIGINT), CAST(sum(failed) AS BIGINT), \
                  CAST(sum(started) AS BIGINT)
-FROM {s}cron_stats_daily WHERE day >= $1 GROUP BY day"
+FROM {s}cron_stats_daily_live WHERE day >= $1 GROUP BY day"
             ),
             // Closes one running run as crash detection decided.
             close_run: format!(
@@ -742,6 +750,10 @@ macro_rules! shared_ops {
                 })?;
             let before = chrono::Utc::now() - retention;
             let deleted = delete_in_batches(pool, $sql.cleanup_batch.as_str(), before, batch).await?;
+            // What retention took out is pending: folded first, the emptied rows show.
+            if let Some(fold) = $sql.fold_rollups {
+                sqlx::query(fold).execute(pool).await.db()?;
+            }
             for statement in &$sql.cleanup_rollups {
                 sqlx::query(statement.as_str()).execute(pool).await.db()?;
             }

@@ -27,6 +27,8 @@ pub(super) struct Sqlite;
 impl Dialect for Sqlite {
     const SKIP_LOCKED: &'static str = "";
 
+    const FOLD_ROLLUPS: Option<&'static str> = None;
+
     const SCHEMA: Option<&'static str> = None;
 
     fn elapsed_ms(from: &str, to: &str) -> String {

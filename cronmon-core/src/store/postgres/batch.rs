@@ -128,6 +128,10 @@ pub(super) async fn lock_crons(conn: &mut sqlx::PgConnection, events: &[Event]) 
     .bind(&names)
     .bind(&ids)
     .bind(LOCK_SPACE)
+    // Planned with the batch's own ids each time: a plan cached on a young database looks the
+    // ids up by scanning the whole table, and a connection keeps it for its lifetime (it
+    // scanned every run ever stored, once per batch).
+    .persistent(false)
     .execute(&mut *conn)
     .await
     .db()?;

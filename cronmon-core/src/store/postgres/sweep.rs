@@ -195,12 +195,10 @@ pub(super) async fn record_judgements(
     }
     let names: Vec<&str> = judgements.iter().map(|j| j.cron_name.as_str()).collect();
     let mut tx = pool.begin().await.db()?;
-    let missing: Vec<&str> = judgements
-        .iter()
-        .filter(|j| !j.missed.is_empty())
-        .map(|j| j.cron_name.as_str())
-        .collect();
-    lock_crons(&mut tx, &missing).await?;
+    // Every judged cron, not only those with missed rows: a writer may hold one's schedule row
+    // (its roll-up trigger marks it dirty) while waiting for another's that this transaction
+    // would lock first. Under the writers' advisory locks, taken before any row, the two queue.
+    lock_crons(&mut tx, &names).await?;
     lock_schedules(&mut tx, &names).await?;
     let moved: Vec<String> = sqlx::query_scalar(ADVANCE_CURSORS)
         .bind(&names)
@@ -355,6 +353,13 @@ async fn lock_schedules(conn: &mut sqlx::PgConnection, names: &[&str]) -> Result
 /// before an opening (all resolutions are written before any opening), as in the loop.
 pub(super) async fn apply_health(pool: &Pool, changes: &[HealthChange]) -> Result<Vec<Uuid>> {
     let mut tx = pool.begin().await.db()?;
+    // The writers' protocol for every cron this touches, before any row: the statements below
+    // lock runs and schedule rows that a writer's batch, holding some of them, may also want
+    // (a deadlock, found only after `deadlock_timeout`, which stalled ingest for a second).
+    let mut touched: Vec<&str> = changes.iter().map(|c| c.cron_name.as_str()).collect();
+    touched.sort_unstable();
+    touched.dedup();
+    lock_crons(&mut tx, &touched).await?;
 
     let (crons, slots): (Vec<&str>, Vec<DateTime<Utc>>) = changes
         .iter()
@@ -365,10 +370,6 @@ pub(super) async fn apply_health(pool: &Pool, changes: &[HealthChange]) -> Resul
         })
         .unzip();
     if !crons.is_empty() {
-        // Deleting runs changes roll-ups: the writers' protocol.
-        let mut names = crons.clone();
-        names.dedup();
-        lock_crons(&mut tx, &names).await?;
         sqlx::query(DELETE_MISSED)
             .bind(&crons)
             .bind(&slots)
