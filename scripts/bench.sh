@@ -21,7 +21,7 @@ cd "$(dirname "$0")/.."
 pg=${CRONMON_BENCH_PG:-postgres://postgres@127.0.0.1:5432}
 bin=${1:-}
 if [ -z "$bin" ]; then
-  cargo build --release --features postgres,notify --example server --example loadgen \
+  cargo build --release --features postgres,notify,remote --example server --example loadgen \
     --example recorder_bench --example start_bench --example sweep_bench --example notify_bench \
     --example batch_bench
   bin=target/release/examples
@@ -44,6 +44,29 @@ rm -f "$script"
 echo "postgresql  single-row commits/s (pgbench -c 64 -T 10): $pg_tps"
 
 ratio() { awk -v a="$1" -v b="$pg_tps" 'BEGIN { printf "%.2f", a / b }'; }
+
+# PostgreSQL alone, grouped: transactions of 50 runs (one multi-row INSERT of starts, then one
+# UPDATE closing them) on a table of the same columns without triggers or roll-ups, the
+# ceiling a group commit could reach on this machine. Rows (events) per second.
+psql -q "$pg/cronmon_bench_pg" -c "CREATE TABLE r (id uuid PRIMARY KEY, cron_name text NOT NULL,
+  status text NOT NULL, started_at timestamptz NOT NULL, completed_at timestamptz,
+  duration_ms bigint, output jsonb)" -c "CREATE INDEX ON r (cron_name, started_at DESC)" >/dev/null
+script=$(mktemp)
+cat >"$script" <<'SQL'
+\set seed random(1, 1000000000000)
+BEGIN;
+INSERT INTO r (id, cron_name, status, started_at)
+SELECT md5(:seed::text || '-' || g)::uuid, 'load-' || ((:seed + g) % 1000), 'running', now()
+FROM generate_series(1, 50) g;
+UPDATE r SET status = 'completed', completed_at = now(), duration_ms = 12, output = '{"n":1}'
+WHERE id IN (SELECT md5(:seed::text || '-' || g)::uuid FROM generate_series(1, 50) g);
+COMMIT;
+SQL
+pg_grouped=$(pgbench -n -c 8 -j 2 -T 10 -f "$script" "$pg/cronmon_bench_pg" 2>/dev/null |
+  sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -1)
+rm -f "$script"
+pg_grouped=$(awk -v t="$pg_grouped" 'BEGIN { printf "%.0f", t * 100 }')
+echo "postgresql  50-run transactions, events/s (pgbench -c 8 -T 10): $pg_grouped  (× single-row commits/s: $(ratio "$pg_grouped"))"
 
 start=$("$bin/start_bench" 2>/dev/null | grep 'CronRun::start')
 echo "start       $start"
@@ -106,6 +129,11 @@ batch=$(CRON_SECRET=$secret "$bin/loadgen" --url "http://127.0.0.1:$port/api/adm
   --connections 16 --batch 100 --seconds 10 2>/dev/null | grep 'events/s')
 batch_eps=$(echo "$batch" | sed -n 's/.* = \([0-9]*\) events\/s.*/\1/p')
 echo "http batch  $batch  (× PostgreSQL commits/s: $(ratio "${batch_eps:-0}"))"
+# The recorder of one job process, through the batch endpoint of the server.
+remote=$(CRON_SECRET=$secret "$bin/recorder_bench" "http://127.0.0.1:$port/api/admin" 200000 \
+  2>/dev/null | grep -m1 'events/s' || true)
+remote_eps=$(echo "$remote" | grep -o '[0-9.]* events/s' | head -1 | cut -d' ' -f1)
+echo "remote rec  ${remote%% (*}  (× PostgreSQL commits/s: $(ratio "${remote_eps:-0}"))"
 # The top of the minute: 10,000 distinct crons start within one second, then complete.
 burst=$(CRON_SECRET=$secret "$bin/loadgen" --url "http://127.0.0.1:$port/api/admin" \
   --burst 10000 --connections 512 2>/dev/null | grep '^burst')
