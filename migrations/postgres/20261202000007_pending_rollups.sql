@@ -65,10 +65,13 @@ BEGIN
 END
 $$;
 
--- Moves every pending change into the roll-ups; answers how many pending rows it folded. One
--- folder at a time (others answer 0 at once): the roll-up rows are then only ever written by
--- one transaction, in key order. Deleting and upserting in one statement per table keeps it
--- exact if it fails: the changes stay pending.
+-- Moves pending changes into the roll-ups, at most 100,000 rows of each table a call, so a
+-- backlog (folds failing for a while, a bulk load) is drained over several calls instead of
+-- making one that outlasts the statement timeout again and again; answers how many pending
+-- rows it folded. One folder at a time (others answer 0 at once): the roll-up rows are then
+-- only ever written by one transaction, in key order, and the rows it picks by `ctid` cannot
+-- move under it (writers only insert). Deleting and upserting in one statement per table keeps
+-- it exact if it fails: the changes stay pending.
 CREATE FUNCTION cronmon.cron_rollup_fold() RETURNS BIGINT
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -80,7 +83,10 @@ BEGIN
         RETURN 0;
     END IF;
 
-    WITH moved AS (DELETE FROM cronmon.cron_rollup_pending RETURNING *),
+    WITH moved AS (
+        DELETE FROM cronmon.cron_rollup_pending
+        WHERE ctid = ANY(ARRAY(SELECT ctid FROM cronmon.cron_rollup_pending LIMIT 100000))
+        RETURNING *),
     hourly AS (
         INSERT INTO cronmon.cron_stats_hourly AS h
             (cron_name, bucket, started, completed, failed, duration_sum_ms, duration_count)
@@ -115,7 +121,10 @@ BEGIN
     )
     SELECT count(*) INTO runs FROM moved;
 
-    WITH moved AS (DELETE FROM cronmon.cron_durations_pending RETURNING *)
+    WITH moved AS (
+        DELETE FROM cronmon.cron_durations_pending
+        WHERE ctid = ANY(ARRAY(SELECT ctid FROM cronmon.cron_durations_pending LIMIT 100000))
+        RETURNING *)
     , folded AS (
         INSERT INTO cronmon.cron_durations_hourly AS h (cron_name, bucket, le, n)
         SELECT m.cron_name, m.bucket, m.le, cronmon.cron_clamp(sum(m.n))

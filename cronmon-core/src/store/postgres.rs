@@ -304,7 +304,8 @@ impl PgStore {
         let pool = self.pool.clone();
         runtime.spawn(async move {
             if let Err(e) = sqlx::query(FOLD_ROLLUPS).execute(&pool).await {
-                tracing::debug!(error = %e, "roll-up changes stay pending until the next fold");
+                // At most once a second: pending changes that keep growing slow every read.
+                tracing::warn!(error = %e, "roll-up changes stay pending until the next fold");
             }
         });
     }
