@@ -326,3 +326,156 @@ async fn pending_rollups_fold_without_changing_a_figure() {
     pool.close().await;
     db.finish().await;
 }
+
+/// A cron's figures over a window: name, total, completed, failed, running, avg, p95.
+type Figures = (String, i64, i64, i64, i64, Option<i64>, Option<i64>);
+
+/// What `stats(hours)` should say of the runs `(cron, started_at, status, duration)`, counted
+/// from the runs themselves: per cron, (total, completed, failed, running, avg, p95) over the
+/// runs started since the start of the hour `hours` ago.
+fn expected_stats(
+    runs: &[(String, chrono::DateTime<Utc>, Status, i64)],
+    hours: i64,
+) -> Vec<Figures> {
+    use chrono::DurationRound;
+    let since = (Utc::now() - chrono::Duration::hours(hours))
+        .duration_trunc(chrono::Duration::hours(1))
+        .unwrap();
+    let mut by_cron: std::collections::BTreeMap<&str, Vec<&(String, _, Status, i64)>> =
+        Default::default();
+    for run in runs.iter().filter(|r| r.1 >= since) {
+        by_cron.entry(run.0.as_str()).or_default().push(run);
+    }
+    by_cron
+        .into_iter()
+        .map(|(cron, runs)| {
+            let count = |s: Status| runs.iter().filter(|r| r.2 == s).count() as i64;
+            let ended: Vec<i64> = runs
+                .iter()
+                .filter(|r| r.2 != Status::Running)
+                .map(|r| r.3)
+                .collect();
+            let avg = (!ended.is_empty())
+                .then(|| (ended.iter().sum::<i64>() as f64 / ended.len() as f64).round() as i64);
+            // The histogram's p95, from the runs' own buckets (floor(4 log2(ms + 1))).
+            let mut buckets = std::collections::BTreeMap::<i64, f64>::new();
+            for ms in &ended {
+                *buckets
+                    .entry((4.0 * ((*ms + 1) as f64).log2()).floor() as i64)
+                    .or_default() += 1.0;
+            }
+            let total = ended.len() as f64;
+            let mut before = 0.0;
+            let mut p95 = None;
+            for (le, n) in buckets {
+                if (before + n) * 20.0 >= total * 19.0 {
+                    let low = 2f64.powf(le as f64 / 4.0);
+                    let high = 2f64.powf((le + 1) as f64 / 4.0);
+                    p95 = Some(
+                        ((low - 1.0) + (high - low) * ((0.95 * total - before) / n)).round() as i64,
+                    );
+                    break;
+                }
+                before += n;
+            }
+            (
+                cron.to_owned(),
+                runs.len() as i64,
+                count(Status::Completed),
+                count(Status::Failed),
+                count(Status::Running),
+                avg,
+                p95,
+            )
+        })
+        .collect()
+}
+
+/// The window roll-ups (a cumulative row per cron and day, migration 0008) give the figures of
+/// any window, whole hours back, as the runs themselves do: across midnight, with the first
+/// day's earlier hours left out, pending or folded, and after retention.
+#[tokio::test]
+async fn window_rollups_count_any_window_as_the_runs_do() {
+    let db = crate::common::TestDb::postgres().await;
+    let store = db.store.clone();
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    let fold = || async {
+        while sqlx::query_scalar::<_, i64>("SELECT cronmon.cron_rollup_fold()")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+            > 0
+        {}
+    };
+    // Three crons over the last 80 hours: a run every 47 minutes, durations spread over three
+    // orders of magnitude, one in five failed; the newest of each left running.
+    let mut runs = Vec::new();
+    let mut events = Vec::new();
+    for i in 0..300i64 {
+        let cron = format!("win-{}", i % 3);
+        let s = start(&cron, i * 47 * 60_000 + 30_000);
+        let duration = 5 + (i * 7919) % 4000 * (1 + i % 3) * 10;
+        let status = match i {
+            0..3 => Status::Running,
+            _ if i % 5 == 0 => Status::Failed,
+            _ => Status::Completed,
+        };
+        runs.push((cron, s.started_at, status, duration));
+        let id = s.id;
+        events.push(Event::Start(s));
+        if status != Status::Running {
+            let mut f = finish(id, status);
+            f.duration_ms = Some(duration);
+            events.push(Event::Finish(f));
+        }
+    }
+    for chunk in events.chunks(97) {
+        let results = store.record_batch(chunk).await.unwrap();
+        assert!(results.iter().all(|r| matches!(r, Ok(Outcome::Recorded))));
+    }
+    let figures = || async {
+        let mut got = Vec::new();
+        for hours in [1, 5, 23, 24, 25, 47, 72, 200] {
+            let stats = store.stats(hours).await.unwrap();
+            got.push((
+                hours,
+                stats
+                    .into_iter()
+                    .map(|s| {
+                        (
+                            s.cron_name,
+                            s.total_executions,
+                            s.completed_count,
+                            s.failed_count,
+                            s.running_count,
+                            s.avg_duration_ms,
+                            s.p95_duration_ms,
+                        )
+                    })
+                    .collect::<Vec<_>>(),
+            ));
+        }
+        got
+    };
+    let expected = |runs: &[(String, chrono::DateTime<Utc>, Status, i64)]| {
+        [1, 5, 23, 24, 25, 47, 72, 200]
+            .map(|h| (h, expected_stats(runs, i64::from(h))))
+            .to_vec()
+    };
+    // Partly pending (the writers fold at most once a second), then all folded.
+    assert_eq!(figures().await, expected(&runs));
+    fold().await;
+    assert_eq!(figures().await, expected(&runs));
+
+    // Retention takes the ended runs older than 30 hours out of every window.
+    store
+        .cleanup(std::time::Duration::from_secs(30 * 3600), 1000)
+        .await
+        .unwrap();
+    fold().await;
+    let cutoff = Utc::now() - chrono::Duration::hours(30);
+    runs.retain(|r| r.1 >= cutoff || r.2 == Status::Running);
+    assert_eq!(figures().await, expected(&runs));
+    pool.close().await;
+    db.finish().await;
+}

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
+use chrono::{DurationRound, Timelike};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
@@ -98,38 +99,35 @@ pub static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| Migrator {
     ..sqlx::migrate!("migrations/postgres")
 });
 
-/// Per-cron figures over the last `$1` hours, counted by whole hours from the roll-ups (so a
-/// window of 24 covers 24 to 25 hours) and never from the history itself. The p95 comes from
-/// the duration histogram: the bucket that holds it, interpolated inside (buckets are 19 %
-/// wide). `get_cron_monitoring_stats()` gives the exact figures for psql, at the cost of a
-/// scan. The mean and the p95 are clamped to what a BIGINT holds, so roll-ups an older version
-/// or a hand-written row left extreme never fail the read.
+/// Per-cron figures since the hour `$1` (UTC day `$2`, hour of the day `$3`), counted by whole
+/// hours from the roll-ups and never from the history itself: per cron, one row of the window
+/// roll-ups (migration 0008) per day the window touches, plus what is pending. The p95 comes
+/// from [`HISTOGRAM`], read beside it. `get_cron_monitoring_stats()` gives the exact figures for
+/// psql, at the cost of a scan. Sums are clamped to what a BIGINT holds, so no stored row,
+/// however extreme, fails the read.
 const STATS: &str = "\
-WITH since AS (SELECT date_trunc('hour', now() - make_interval(hours => $1)) AS t),
+WITH since AS (SELECT $1::timestamptz AS t, $2::date AS day, $3::int AS h),
+-- A window row's part: the whole day, less the hours before the window on its first day.
+runs AS (
+    SELECT w.cron_name,
+           w.started[24] - CASE WHEN w.day = since.day THEN coalesce(w.started[since.h], 0) ELSE 0 END AS started,
+           w.completed[24] - CASE WHEN w.day = since.day THEN coalesce(w.completed[since.h], 0) ELSE 0 END AS completed,
+           w.failed[24] - CASE WHEN w.day = since.day THEN coalesce(w.failed[since.h], 0) ELSE 0 END AS failed,
+           w.duration_sum_ms[24] - CASE WHEN w.day = since.day THEN coalesce(w.duration_sum_ms[since.h], 0) ELSE 0 END AS dsum,
+           w.duration_count[24] - CASE WHEN w.day = since.day THEN coalesce(w.duration_count[since.h], 0) ELSE 0 END AS dn
+    FROM cronmon.cron_stats_window w, since
+    WHERE w.day >= $2
+    UNION ALL
+    SELECT p.cron_name, p.started, p.completed, p.failed, p.duration_sum_ms, p.duration_count
+    FROM cronmon.cron_rollup_pending p, since
+    WHERE p.bucket >= since.t
+),
 h AS (
-    SELECT cron_name, sum(started)::int8 AS total, sum(completed)::int8 AS completed,
-           sum(failed)::int8 AS failed, sum(duration_sum_ms) AS dsum, sum(duration_count) AS dn
-    FROM cronmon.cron_stats_hourly_live, since WHERE bucket >= since.t
+    SELECT cron_name, cronmon.cron_clamp(sum(started)) AS total,
+           cronmon.cron_clamp(sum(completed)) AS completed, cronmon.cron_clamp(sum(failed)) AS failed,
+           sum(dsum)::numeric AS dsum, sum(dn) AS dn
+    FROM runs
     GROUP BY cron_name HAVING sum(started) > 0
-),
-hist AS (
-    SELECT cron_name, le, sum(n) AS n
-    FROM cronmon.cron_durations_hourly_live, since WHERE bucket >= since.t
-    GROUP BY cron_name, le HAVING sum(n) > 0
-),
-cum AS (
-    SELECT cron_name, le, n,
-           sum(n) OVER (PARTITION BY cron_name ORDER BY le) - n AS before,
-           sum(n) OVER (PARTITION BY cron_name) AS total
-    FROM hist
-),
-p95 AS (
-    SELECT DISTINCT ON (cron_name) cron_name,
-           least(greatest(round((2 ^ (le / 4.0) - 1)
-                 + (2 ^ ((le + 1) / 4.0) - 2 ^ (le / 4.0)) * (0.95 * total - before) / n), 0),
-                 9223372036854775807)::int8 AS ms
-    FROM cum WHERE before + n >= 0.95 * total
-    ORDER BY cron_name, le
 )
 SELECT h.cron_name, h.total AS total_executions, h.completed AS completed_count,
        h.failed AS failed_count, h.total - h.completed - h.failed AS running_count,
@@ -137,14 +135,53 @@ SELECT h.cron_name, h.total AS total_executions, h.completed AS completed_count,
             ELSE round(100.0 * h.completed / (h.completed + h.failed), 2)::float8 END AS success_rate,
        CASE WHEN h.dn = 0 THEN NULL
             ELSE least(greatest(round(h.dsum / h.dn), 0), 9223372036854775807)::int8 END AS avg_duration_ms,
-       p95.ms AS p95_duration_ms,
+       NULL::int8 AS p95_duration_ms,
        l.started_at AS last_execution_at, l.status AS last_status
 FROM h
-LEFT JOIN p95 ON p95.cron_name = h.cron_name
 LEFT JOIN LATERAL (SELECT e.started_at, e.status FROM cronmon.cron_executions e
                    WHERE e.cron_name = h.cron_name
                    ORDER BY e.started_at DESC LIMIT 1) l ON TRUE
 ORDER BY h.cron_name";
+
+/// The duration histogram of [`STATS`]' window: per cron (in order) and bucket `le` (in order),
+/// how many runs ended with a duration in it. Counts as floats: exact up to 2^53, and far cheaper
+/// to sum than NUMERIC.
+const HISTOGRAM: &str = "\
+SELECT cron_name, le, sum(n::float8) AS n
+FROM (SELECT w.cron_name, w.le,
+             w.n[24] - CASE WHEN w.day = $2 THEN coalesce(w.n[$3], 0) ELSE 0 END AS n
+      FROM cronmon.cron_durations_window w
+      WHERE w.day >= $2
+      UNION ALL
+      SELECT p.cron_name, p.le, p.n
+      FROM cronmon.cron_durations_pending p
+      WHERE p.bucket >= $1) d
+GROUP BY cron_name, le HAVING sum(n::float8) > 0
+ORDER BY cron_name, le";
+
+/// The p95 of each cron in `hist` (rows of [`HISTOGRAM`], in its order), in ms: the bucket that
+/// holds it, interpolated inside (bucket `le` holds 2^(le/4) - 1 to 2^((le+1)/4) - 1 ms, 19 %
+/// wide). Clamped to 0..=9e18, so no stored bucket, however extreme, breaks the read.
+fn p95_of(hist: &[(String, i16, f64)]) -> std::collections::HashMap<&str, i64> {
+    let mut p95 = std::collections::HashMap::new();
+    for cron in hist.chunk_by(|a, b| a.0 == b.0) {
+        let total: f64 = cron.iter().map(|(_, _, n)| n).sum();
+        let mut before = 0.0;
+        for (name, le, n) in cron {
+            // (before + n) / total >= 0.95, exactly for whole counts below 2^48.
+            if (before + n) * 20.0 >= total * 19.0 {
+                let low = 2f64.powf(f64::from(*le) / 4.0);
+                let high = 2f64.powf(f64::from(*le + 1) / 4.0);
+                let ms = (low - 1.0) + (high - low) * ((0.95 * total - before) / n);
+                // NaN (from infinite bounds) casts to 0; the clamp keeps the rest in range.
+                p95.insert(name.as_str(), ms.round().clamp(0.0, 9e18) as i64);
+                break;
+            }
+            before += n;
+        }
+    }
+    p95
+}
 
 /// Times a batch is run again after the database rolled it back on a deadlock or a
 /// serialization failure, before the error is returned (and the caller retries later).
@@ -241,6 +278,10 @@ impl PgStore {
         for (setting, default) in [
             ("statement_timeout", DEFAULT_STATEMENT_TIMEOUT),
             ("lock_timeout", DEFAULT_LOCK_TIMEOUT),
+            // JIT compiles any statement the planner estimates dear; cronmon's reads are
+            // estimated dear on a large history yet run in milliseconds, and compiling them
+            // would cost more than running them.
+            ("jit", "off"),
         ] {
             if !options.get_options().is_some_and(|o| o.contains(setting)) {
                 options = options.options([(setting, default)]);
@@ -381,12 +422,35 @@ impl Store for PgStore {
 
     async fn stats(&self, hours: u32) -> Result<Vec<CronStats>> {
         crate::rules::stats_hours(hours)?;
-        let rows: Vec<super::rows::CronStatsRow> = sqlx::query_as(STATS)
-            .bind(hours as i32)
-            .fetch_all(&self.pool)
-            .await
-            .db()?;
-        Ok(super::rows::into_model(rows))
+        // Whole hours, so a window of 24 covers 24 to 25 hours.
+        let since = chrono::Utc::now() - chrono::Duration::hours(i64::from(hours));
+        let since = since
+            .duration_trunc(chrono::Duration::hours(1))
+            .unwrap_or(since);
+        // Planned with their values each time (`persistent(false)`): the days asked for pick
+        // the window rows through their key, where a generic plan would read the whole table.
+        // The two run side by side, on two connections.
+        let (rows, hist) = tokio::try_join!(
+            sqlx::query_as::<_, super::rows::CronStatsRow>(STATS)
+                .bind(since)
+                .bind(since.date_naive())
+                .bind(since.hour() as i32)
+                .persistent(false)
+                .fetch_all(&self.pool),
+            sqlx::query_as::<_, (String, i16, f64)>(HISTOGRAM)
+                .bind(since)
+                .bind(since.date_naive())
+                .bind(since.hour() as i32)
+                .persistent(false)
+                .fetch_all(&self.pool),
+        )
+        .db()?;
+        let p95 = p95_of(&hist);
+        let mut rows: Vec<CronStats> = super::rows::into_model(rows);
+        for row in &mut rows {
+            row.p95_duration_ms = p95.get(row.cron_name.as_str()).copied();
+        }
+        Ok(rows)
     }
 
     async fn timeline(&self, days: u32) -> Result<Vec<TimelineDay>> {
@@ -466,6 +530,23 @@ impl Store for PgStore {
             .execute(&self.pool)
             .await
             .db()?;
+        // Window rows that retention emptied: only days it reached (their key comes first).
+        let Some(last_day) = chrono::Utc::now()
+            .date_naive()
+            .checked_sub_days(chrono::Days::new(retention.as_secs() / 86_400))
+        else {
+            return Ok(deleted);
+        };
+        for emptied in [
+            "DELETE FROM cronmon.cron_stats_window WHERE day <= $1 AND started[24] <= 0",
+            "DELETE FROM cronmon.cron_durations_window WHERE day <= $1 AND n[24] <= 0",
+        ] {
+            sqlx::query(emptied)
+                .bind(last_day)
+                .execute(&self.pool)
+                .await
+                .db()?;
+        }
         Ok(deleted)
     }
 
