@@ -744,7 +744,111 @@ async fn keyset_pages_miss_nothing_when_runs_change_meanwhile(store: Arc<dyn Sto
     assert!(store.executions_after(&running, None, 201).await.is_err());
 }
 
+/// A cron's newest run, as the schedules and the statistics show it: set by its start, its end
+/// and only its own end, by an older run stored late not at all, and after retention took it,
+/// by what is left.
+async fn the_newest_run_follows_starts_ends_and_retention(store: Arc<dyn Store>) {
+    let newest = |store: Arc<dyn Store>| async move {
+        let schedule = store.schedule(&name("newest")).await.unwrap().unwrap();
+        let stats = store.stats(24 * 30).await.unwrap();
+        let stat = stats.iter().find(|s| s.cron_name == "newest").unwrap();
+        assert_eq!(
+            (stat.last_execution_at, stat.last_status.clone()),
+            (schedule.last_execution_at, schedule.last_status.clone()),
+            "the statistics and the schedule agree"
+        );
+        (
+            schedule.last_execution_at.map(|t| t.timestamp_micros()),
+            schedule.last_status,
+        )
+    };
+    let old = run(
+        store.as_ref(),
+        "newest",
+        chrono::Duration::days(20),
+        Status::Completed,
+        5,
+    )
+    .await;
+    let at = |id: Uuid| {
+        let store = store.clone();
+        async move {
+            let e = store.execution(id).await.unwrap().unwrap();
+            Some(e.started_at.timestamp_micros())
+        }
+    };
+    assert_eq!(
+        newest(store.clone()).await,
+        (at(old).await, Some("completed".into()))
+    );
+
+    // A new run, running; then an older one stored late, ended: the newest stays.
+    let current = run(
+        store.as_ref(),
+        "newest",
+        chrono::Duration::minutes(5),
+        Status::Running,
+        0,
+    )
+    .await;
+    assert_eq!(
+        newest(store.clone()).await,
+        (at(current).await, Some("running".into()))
+    );
+    let late = run(
+        store.as_ref(),
+        "newest",
+        chrono::Duration::hours(1),
+        Status::Failed,
+        5,
+    )
+    .await;
+    let stuck = run(
+        store.as_ref(),
+        "newest",
+        chrono::Duration::hours(2),
+        Status::Running,
+        0,
+    )
+    .await;
+    assert_eq!(
+        newest(store.clone()).await,
+        (at(current).await, Some("running".into()))
+    );
+
+    // Its end is the newest run's end.
+    store
+        .record_finish(&finish(current, Status::Failed, 9))
+        .await
+        .unwrap();
+    assert_eq!(
+        newest(store.clone()).await,
+        (at(current).await, Some("failed".into()))
+    );
+
+    // Retention of 10 days takes the oldest run only; of a minute, every ended run, the newest
+    // with them.
+    store
+        .cleanup(Duration::from_secs(10 * 86_400), 100)
+        .await
+        .unwrap();
+    assert!(store.execution(old).await.unwrap().is_none());
+    assert_eq!(
+        newest(store.clone()).await,
+        (at(current).await, Some("failed".into()))
+    );
+    store.cleanup(Duration::from_secs(60), 100).await.unwrap();
+    assert!(store.execution(current).await.unwrap().is_none());
+    assert!(store.execution(late).await.unwrap().is_none());
+    assert_eq!(
+        newest(store.clone()).await,
+        (at(stuck).await, Some("running".into())),
+        "the newest run left"
+    );
+}
+
 on_both_databases!(
+    the_newest_run_follows_starts_ends_and_retention,
     keyset_pages_miss_nothing_when_runs_change_meanwhile,
     one_schedule_and_ping,
     batches_commit_together_with_results_per_event,
@@ -875,6 +979,7 @@ macro_rules! on_a_host_pool {
 }
 
 on_a_host_pool!(
+    the_newest_run_follows_starts_ends_and_retention,
     one_schedule_and_ping,
     batches_commit_together_with_results_per_event,
     start_is_idempotent_and_registers_the_cron,

@@ -136,11 +136,10 @@ SELECT h.cron_name, h.total AS total_executions, h.completed AS completed_count,
        CASE WHEN h.dn = 0 THEN NULL
             ELSE least(greatest(round(h.dsum / h.dn), 0), 9223372036854775807)::int8 END AS avg_duration_ms,
        NULL::int8 AS p95_duration_ms,
-       l.started_at AS last_execution_at, l.status AS last_status
+       s.last_started_at AS last_execution_at, s.last_status
 FROM h
-LEFT JOIN LATERAL (SELECT e.started_at, e.status FROM cronmon.cron_executions e
-                   WHERE e.cron_name = h.cron_name
-                   ORDER BY e.started_at DESC LIMIT 1) l ON TRUE
+-- Every cron with runs has a schedule row (the run triggers make it), holding its newest run.
+LEFT JOIN cronmon.cron_schedules s ON s.cron_name = h.cron_name
 ORDER BY h.cron_name";
 
 /// The duration histogram of [`STATS`]' window: per cron (in order) and bucket `le` (in order),
@@ -526,6 +525,37 @@ impl Store for PgStore {
 
     async fn cleanup(&self, retention: Duration, batch: u32) -> Result<u64> {
         let deleted = cleanup(&self.pool, retention, batch).await?;
+        // A cron whose newest run retention may have taken: its schedule row names it again
+        // from what is left (migration 0009). One cron a statement, so no lock order arises
+        // with the writers, and a cron a writer just ran is left as the writer set it.
+        let before = chrono::Duration::from_std(retention)
+            .ok()
+            .and_then(|r| chrono::Utc::now().checked_sub_signed(r));
+        if let Some(before) = before {
+            let stale: Vec<String> = sqlx::query_scalar(
+                "SELECT cron_name FROM cronmon.cron_schedules WHERE last_started_at < $1
+                 ORDER BY cron_name",
+            )
+            .bind(before)
+            .fetch_all(&self.pool)
+            .await
+            .db()?;
+            for name in stale {
+                sqlx::query(
+                    "UPDATE cronmon.cron_schedules s
+                     SET (last_started_at, last_status, last_reason, last_completed_at) =
+                         (SELECT e.started_at, e.status, e.reason, e.completed_at
+                          FROM cronmon.cron_executions e WHERE e.cron_name = s.cron_name
+                          ORDER BY e.started_at DESC LIMIT 1)
+                     WHERE s.cron_name = $1 AND s.last_started_at < $2",
+                )
+                .bind(name)
+                .bind(before)
+                .execute(&self.pool)
+                .await
+                .db()?;
+            }
+        }
         sqlx::query("DELETE FROM cronmon.cron_durations_hourly WHERE n <= 0")
             .execute(&self.pool)
             .await
