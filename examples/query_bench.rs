@@ -172,6 +172,17 @@ async fn fill(
     .bind(crons)
     .execute(&mut *tx)
     .await?;
+    // Each cron's newest run, as the run triggers would leave it (migration 0009).
+    sqlx::query(
+        "UPDATE cron_schedules s
+         SET (last_started_at, last_status, last_reason, last_completed_at) =
+             (SELECT e.started_at, e.status, e.reason, e.completed_at FROM cron_executions e
+              WHERE e.cron_name = s.cron_name ORDER BY e.started_at DESC LIMIT 1),
+             last_success_at = (SELECT max(e.started_at) FROM cron_executions e
+                                WHERE e.cron_name = s.cron_name AND e.status = 'completed')",
+    )
+    .execute(&mut *tx)
+    .await?;
     // The roll-ups as the run triggers would leave them (pending, grouped by cron and hour),
     // then folded by the same function the server calls.
     sqlx::query(

@@ -14,7 +14,9 @@
 # (then an idle one), on SQLite and on PostgreSQL; the notification outbox (written with
 # failed runs, then delivered) on both; and batch kinds: BatchRun::advance next to
 # CronRun::start, and GET /cron-executions/batches with 20 kinds and a million batch runs of
-# history on both.
+# history on both. Last, the dashboard's reads on PostgreSQL with 1,000 crons each running once a
+# minute, at 1, 10 and 30 million runs of history (CRONMON_BENCH_READS sets the sizes; loading
+# 30 million takes some minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,7 +25,7 @@ bin=${1:-}
 if [ -z "$bin" ]; then
   cargo build --release --features postgres,notify,remote --example server --example loadgen \
     --example recorder_bench --example start_bench --example sweep_bench --example notify_bench \
-    --example batch_bench
+    --example batch_bench --example query_bench
   bin=target/release/examples
 fi
 port=${CRONMON_BENCH_PORT:-18080}
@@ -140,3 +142,8 @@ burst=$(CRON_SECRET=$secret "$bin/loadgen" --url "http://127.0.0.1:$port/api/adm
 echo "$burst; server RSS $(( $(ps -o rss= -p "$server" | tr -d ' ') / 1024 )) MB"
 kill "$server" 2>/dev/null || true
 wait "$server" 2>/dev/null || true
+
+# Reads flat with history: the same last day of runs behind more and more history.
+for rows in ${CRONMON_BENCH_READS:-1000000 10000000 30000000}; do
+  "$bin/query_bench" "$pg/postgres" "$rows" 1000 2>/dev/null | sed "s/^/reads $rows  /"
+done

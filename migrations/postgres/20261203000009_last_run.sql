@@ -9,12 +9,28 @@ ALTER TABLE cronmon.cron_schedules
     ADD COLUMN last_started_at   TIMESTAMPTZ,
     ADD COLUMN last_status       TEXT,
     ADD COLUMN last_reason       TEXT,
-    ADD COLUMN last_completed_at TIMESTAMPTZ;
+    ADD COLUMN last_completed_at TIMESTAMPTZ,
+    -- The start of the newest run that completed: where the failure streak begins.
+    ADD COLUMN last_success_at   TIMESTAMPTZ;
 
 UPDATE cronmon.cron_schedules s
 SET (last_started_at, last_status, last_reason, last_completed_at) =
     (SELECT e.started_at, e.status, e.reason, e.completed_at FROM cronmon.cron_executions e
      WHERE e.cron_name = s.cron_name ORDER BY e.started_at DESC LIMIT 1);
+UPDATE cronmon.cron_schedules s
+SET last_success_at = (SELECT max(e.started_at) FROM cronmon.cron_executions e
+                       WHERE e.cron_name = s.cron_name AND e.status = 'completed');
+
+-- Moves each cron's `last_success_at` on to the newest of `runs` (completed runs), never back.
+-- Retention needs no care here: the newest completed run goes only with every ended run before
+-- it, so counting the failures after it counts what is left.
+CREATE FUNCTION cronmon.cron_note_successes(runs cronmon.cron_rollup_change[]) RETURNS void
+LANGUAGE sql AS $$
+    UPDATE cronmon.cron_schedules s SET last_success_at = r.started_at
+    FROM (SELECT c.cron_name, max(c.started_at) AS started_at FROM unnest(runs) c GROUP BY 1) r
+    WHERE s.cron_name = r.cron_name
+      AND (s.last_success_at IS NULL OR r.started_at > s.last_success_at)
+$$;
 
 -- 0004's trigger, keeping the newest run too.
 CREATE OR REPLACE FUNCTION cronmon.cron_executions_rollup() RETURNS trigger
@@ -43,6 +59,9 @@ BEGIN
               FROM new_rows ORDER BY cron_name, started_at DESC) n
         WHERE s.cron_name = n.cron_name
           AND (s.last_started_at IS NULL OR n.started_at >= s.last_started_at);
+        PERFORM cronmon.cron_note_successes(ARRAY(
+            SELECT (n.cron_name, n.started_at, n.status, n.duration_ms, 1)::cronmon.cron_rollup_change
+            FROM new_rows n WHERE n.status = 'completed'));
     ELSIF TG_OP = 'DELETE' THEN
         PERFORM cronmon.cron_rollup_apply(ARRAY(
             SELECT (o.cron_name, o.started_at, NULL, NULL, -1)::cronmon.cron_rollup_change FROM old_rows o
@@ -73,11 +92,15 @@ BEGIN
                  OR n.completed_at IS DISTINCT FROM o.completed_at
               ORDER BY n.cron_name, n.started_at DESC) n
         WHERE s.cron_name = n.cron_name AND n.started_at = s.last_started_at;
+        PERFORM cronmon.cron_note_successes(ARRAY(
+            SELECT (n.cron_name, n.started_at, n.status, n.duration_ms, 1)::cronmon.cron_rollup_change
+            FROM old_rows o JOIN new_rows n ON n.id = o.id
+            WHERE n.status = 'completed' AND o.status IS DISTINCT FROM 'completed'));
     END IF;
     RETURN NULL;
 END $$;
 
--- 0008's dashboard view, the newest run read from the schedule row.
+-- 0008's dashboard view, the newest run and the last success read from the schedule row.
 CREATE OR REPLACE VIEW cronmon.vw_cron_monitoring_dashboard AS
 SELECT s.cron_name,
        s.display_name,
@@ -99,9 +122,7 @@ SELECT s.cron_name,
        CASE WHEN s.last_status = 'completed' THEN 0 ELSE
        (SELECT CAST(coalesce(sum(coalesce(e.slots_missed, 1)), 0) AS BIGINT) FROM cronmon.cron_executions e
          WHERE e.cron_name = s.cron_name AND e.status = 'failed'
-           AND e.started_at > coalesce((SELECT max(c.started_at) FROM cronmon.cron_executions c
-                                        WHERE c.cron_name = s.cron_name AND c.status = 'completed'),
-                                       '-infinity')) END AS consecutive_failures,
+           AND e.started_at > coalesce(s.last_success_at, '-infinity')) END AS consecutive_failures,
        (SELECT CASE WHEN coalesce(sum(d.completed + d.failed), 0) + coalesce(p.ended, 0) = 0 THEN NULL
                     ELSE round(100.0 * (coalesce(sum(d.completed), 0) + coalesce(p.completed, 0))
                                / (coalesce(sum(d.completed + d.failed), 0) + coalesce(p.ended, 0)), 2) END

@@ -825,6 +825,30 @@ async fn the_newest_run_follows_starts_ends_and_retention(store: Arc<dyn Store>)
         newest(store.clone()).await,
         (at(current).await, Some("failed".into()))
     );
+    let streak = || {
+        let store = store.clone();
+        async move {
+            let schedule = store.schedule(&name("newest")).await.unwrap().unwrap();
+            schedule.consecutive_failures
+        }
+    };
+    assert_eq!(
+        streak().await,
+        2,
+        "the two failures since the 20-day-old success"
+    );
+    // A success stored late ends the streak where it started, and an older one changes nothing.
+    for (ago, want) in [(30, 1), (180, 1)] {
+        run(
+            store.as_ref(),
+            "newest",
+            chrono::Duration::minutes(ago),
+            Status::Completed,
+            5,
+        )
+        .await;
+        assert_eq!(streak().await, want);
+    }
 
     // Retention of 10 days takes the oldest run only; of a minute, every ended run, the newest
     // with them.
@@ -845,6 +869,7 @@ async fn the_newest_run_follows_starts_ends_and_retention(store: Arc<dyn Store>)
         (at(stuck).await, Some("running".into())),
         "the newest run left"
     );
+    assert_eq!(streak().await, 0);
 }
 
 on_both_databases!(
