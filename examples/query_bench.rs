@@ -172,14 +172,14 @@ async fn fill(
     .bind(crons)
     .execute(&mut *tx)
     .await?;
-    // Each cron's newest run, as the run triggers would leave it (migration 0009).
+    // Each cron's newest run, as the fold leaves it (migration 0009).
     sqlx::query(
-        "UPDATE cron_schedules s
-         SET (last_started_at, last_status, last_reason, last_completed_at) =
-             (SELECT e.started_at, e.status, e.reason, e.completed_at FROM cron_executions e
-              WHERE e.cron_name = s.cron_name ORDER BY e.started_at DESC LIMIT 1),
-             last_success_at = (SELECT max(e.started_at) FROM cron_executions e
-                                WHERE e.cron_name = s.cron_name AND e.status = 'completed')",
+        "INSERT INTO cron_latest_runs (cron_name, started_at, status, reason, completed_at)
+         SELECT s.cron_name, l.started_at, l.status, l.reason, l.completed_at
+         FROM cron_schedules s
+         LEFT JOIN LATERAL (SELECT e.started_at, e.status, e.reason, e.completed_at
+                            FROM cron_executions e WHERE e.cron_name = s.cron_name
+                            ORDER BY e.started_at DESC LIMIT 1) l ON TRUE",
     )
     .execute(&mut *tx)
     .await?;

@@ -173,10 +173,16 @@ on_both_databases!(
 async fn figures(
     store: &dyn Store,
 ) -> (
-    Vec<(String, i64, i64, i64, i64, Option<i64>)>,
+    Vec<(String, i64, i64, i64, i64, Option<i64>, Option<String>)>,
     Vec<(i64, i64, i64)>,
     i64,
-    Vec<(String, Option<f64>)>,
+    Vec<(
+        String,
+        Option<f64>,
+        Option<chrono::DateTime<Utc>>,
+        Option<String>,
+        i64,
+    )>,
 ) {
     let mut stats: Vec<_> = store
         .stats(24)
@@ -191,6 +197,7 @@ async fn figures(
                 s.failed_count,
                 s.running_count,
                 s.p95_duration_ms,
+                s.last_status,
             )
         })
         .collect();
@@ -212,7 +219,15 @@ async fn figures(
         .await
         .unwrap()
         .into_iter()
-        .map(|s| (s.cron_name.to_string(), s.success_rate_7d))
+        .map(|s| {
+            (
+                s.cron_name.to_string(),
+                s.success_rate_7d,
+                s.last_execution_at,
+                s.last_status,
+                s.consecutive_failures,
+            )
+        })
         .collect();
     rates.sort_by(|a, b| a.0.cmp(&b.0));
     (stats, days, total, rates)
@@ -229,17 +244,20 @@ async fn pending_rollups_fold_without_changing_a_figure() {
     let pending = || async {
         sqlx::query_scalar::<_, i64>(
             "SELECT (SELECT count(*) FROM cronmon.cron_rollup_pending)
-                  + (SELECT count(*) FROM cronmon.cron_durations_pending)",
+                  + (SELECT count(*) FROM cronmon.cron_durations_pending)
+                  + (SELECT count(*) FROM cronmon.cron_latest_pending)",
         )
         .fetch_one(&pool)
         .await
         .unwrap()
     };
     let fold = || async {
-        sqlx::query_scalar::<_, i64>("SELECT cronmon.cron_rollup_fold()")
-            .fetch_one(&pool)
-            .await
-            .unwrap()
+        sqlx::query_scalar::<_, i64>(
+            "SELECT cronmon.cron_rollup_fold() + cronmon.cron_latest_fold()",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap()
     };
 
     // Four writers, 25 batches each of 8 runs over 5 crons (a quarter failed, one in eight
@@ -302,6 +320,10 @@ async fn pending_rollups_fold_without_changing_a_figure() {
     assert!(stats.iter().all(|s| s.5.is_some()), "{stats:?}");
     assert_eq!(rates.len(), 5);
     assert!(rates.iter().all(|r| r.1 == Some(71.43)), "{rates:?}");
+    assert!(
+        rates.iter().all(|r| r.2.is_some() && r.3.is_some()),
+        "{rates:?}"
+    );
 
     assert!(fold().await > 0);
     assert_eq!(pending().await, 0);

@@ -136,10 +136,16 @@ SELECT h.cron_name, h.total AS total_executions, h.completed AS completed_count,
        CASE WHEN h.dn = 0 THEN NULL
             ELSE least(greatest(round(h.dsum / h.dn), 0), 9223372036854775807)::int8 END AS avg_duration_ms,
        NULL::int8 AS p95_duration_ms,
-       s.last_started_at AS last_execution_at, s.last_status
+       CASE WHEN lp.cron_name IS NULL THEN lr.started_at ELSE l.started_at END AS last_execution_at,
+       CASE WHEN lp.cron_name IS NULL THEN lr.status ELSE l.status END AS last_status
 FROM h
--- Every cron with runs has a schedule row (the run triggers make it), holding its newest run.
-LEFT JOIN cronmon.cron_schedules s ON s.cron_name = h.cron_name
+-- The newest run as last folded (migration 0009), or looked up where a write since left the
+-- cron pending.
+LEFT JOIN cronmon.cron_latest_runs lr ON lr.cron_name = h.cron_name
+LEFT JOIN (SELECT DISTINCT cron_name FROM cronmon.cron_latest_pending) lp ON lp.cron_name = h.cron_name
+LEFT JOIN LATERAL (SELECT e.started_at, e.status FROM cronmon.cron_executions e
+                   WHERE lp.cron_name IS NOT NULL AND e.cron_name = h.cron_name
+                   ORDER BY e.started_at DESC LIMIT 1) l ON TRUE
 ORDER BY h.cron_name";
 
 /// The duration histogram of [`STATS`]' window: per cron (in order) and bucket `le` (in order),
@@ -196,7 +202,8 @@ pub const DEFAULT_STATEMENT_TIMEOUT: &str = "30s";
 pub const DEFAULT_LOCK_TIMEOUT: &str = "10s";
 
 /// Folds the roll-up changes that writes leave pending (migration 0007) into the roll-ups.
-const FOLD_ROLLUPS: &str = "SELECT cronmon.cron_rollup_fold()";
+/// Also looks up the newest run of the crons written since (migration 0009).
+const FOLD_ROLLUPS: &str = "SELECT cronmon.cron_rollup_fold() + cronmon.cron_latest_fold()";
 
 /// How often a store folds pending roll-up changes while it writes. Reads add what is pending,
 /// so this bounds the work a read does, not what it sees.
@@ -525,37 +532,6 @@ impl Store for PgStore {
 
     async fn cleanup(&self, retention: Duration, batch: u32) -> Result<u64> {
         let deleted = cleanup(&self.pool, retention, batch).await?;
-        // A cron whose newest run retention may have taken: its schedule row names it again
-        // from what is left (migration 0009). One cron a statement, so no lock order arises
-        // with the writers, and a cron a writer just ran is left as the writer set it.
-        let before = chrono::Duration::from_std(retention)
-            .ok()
-            .and_then(|r| chrono::Utc::now().checked_sub_signed(r));
-        if let Some(before) = before {
-            let stale: Vec<String> = sqlx::query_scalar(
-                "SELECT cron_name FROM cronmon.cron_schedules WHERE last_started_at < $1
-                 ORDER BY cron_name",
-            )
-            .bind(before)
-            .fetch_all(&self.pool)
-            .await
-            .db()?;
-            for name in stale {
-                sqlx::query(
-                    "UPDATE cronmon.cron_schedules s
-                     SET (last_started_at, last_status, last_reason, last_completed_at) =
-                         (SELECT e.started_at, e.status, e.reason, e.completed_at
-                          FROM cronmon.cron_executions e WHERE e.cron_name = s.cron_name
-                          ORDER BY e.started_at DESC LIMIT 1)
-                     WHERE s.cron_name = $1 AND s.last_started_at < $2",
-                )
-                .bind(name)
-                .bind(before)
-                .execute(&self.pool)
-                .await
-                .db()?;
-            }
-        }
         sqlx::query("DELETE FROM cronmon.cron_durations_hourly WHERE n <= 0")
             .execute(&self.pool)
             .await

@@ -1,38 +1,61 @@
--- A cron's newest run on its schedule row. The dashboard view and the statistics looked it up
--- in the runs' index once per cron and read: a thousand probes into an index that grows with the
--- history (10-15 ms of each read at 10 M runs, the largest part of both). The run triggers now
--- write it as they write the runs: the schedule rows they touch are the ones each batch already
--- locks (`cron_mark_dirty`), under the writers' per-cron locks, so no new lock order appears.
--- Retention, which may delete a cron's newest run, sets it again from what is left
--- (`PgStore::cleanup`).
-ALTER TABLE cronmon.cron_schedules
-    ADD COLUMN last_started_at   TIMESTAMPTZ,
-    ADD COLUMN last_status       TEXT,
-    ADD COLUMN last_reason       TEXT,
-    ADD COLUMN last_completed_at TIMESTAMPTZ,
-    -- The start of the newest run that completed: where the failure streak begins.
-    ADD COLUMN last_success_at   TIMESTAMPTZ;
+-- A cron's newest run without a probe per cron. The dashboard view and the statistics looked it
+-- up in the runs' index once per cron and read: a thousand probes into an index that grows with
+-- the history (10-15 ms of each read at 10 M runs, the largest part of both). Keeping it on the
+-- schedule row from the run triggers cost a fifth of HTTP ingest (an update of a hot row per
+-- cron and batch), so it is kept like the roll-ups: the run triggers append the names of the
+-- crons they touch to an unindexed table, the fold looks their newest runs up once, and readers
+-- look up only the crons still pending.
+CREATE TABLE cronmon.cron_latest_runs (
+    cron_name    TEXT PRIMARY KEY,
+    started_at   TIMESTAMPTZ,
+    status       TEXT,
+    reason       TEXT,
+    completed_at TIMESTAMPTZ
+);
 
-UPDATE cronmon.cron_schedules s
-SET (last_started_at, last_status, last_reason, last_completed_at) =
-    (SELECT e.started_at, e.status, e.reason, e.completed_at FROM cronmon.cron_executions e
-     WHERE e.cron_name = s.cron_name ORDER BY e.started_at DESC LIMIT 1);
-UPDATE cronmon.cron_schedules s
-SET last_success_at = (SELECT max(e.started_at) FROM cronmon.cron_executions e
-                       WHERE e.cron_name = s.cron_name AND e.status = 'completed');
+CREATE TABLE cronmon.cron_latest_pending (
+    cron_name TEXT NOT NULL
+) WITH (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 10000,
+        autovacuum_vacuum_insert_scale_factor = 0, autovacuum_vacuum_insert_threshold = 10000);
 
--- Moves each cron's `last_success_at` on to the newest of `runs` (completed runs), never back.
--- Retention needs no care here: the newest completed run goes only with every ended run before
--- it, so counting the failures after it counts what is left.
-CREATE FUNCTION cronmon.cron_note_successes(runs cronmon.cron_rollup_change[]) RETURNS void
-LANGUAGE sql AS $$
-    UPDATE cronmon.cron_schedules s SET last_success_at = r.started_at
-    FROM (SELECT c.cron_name, max(c.started_at) AS started_at FROM unnest(runs) c GROUP BY 1) r
-    WHERE s.cron_name = r.cron_name
-      AND (s.last_success_at IS NULL OR r.started_at > s.last_success_at)
-$$;
+INSERT INTO cronmon.cron_latest_runs (cron_name, started_at, status, reason, completed_at)
+SELECT s.cron_name, l.started_at, l.status, l.reason, l.completed_at
+FROM cronmon.cron_schedules s
+LEFT JOIN LATERAL (SELECT e.started_at, e.status, e.reason, e.completed_at FROM cronmon.cron_executions e
+                   WHERE e.cron_name = s.cron_name ORDER BY e.started_at DESC LIMIT 1) l ON TRUE;
 
--- 0004's trigger, keeping the newest run too.
+-- Looks up the newest run of the crons pending (at most 100,000 names a call), in one statement:
+-- the names it takes and the runs it reads are of one snapshot, so a write committed after it
+-- stays pending and readers look it up themselves. One folder at a time; answers how many
+-- names it took.
+CREATE FUNCTION cronmon.cron_latest_fold() RETURNS BIGINT
+LANGUAGE plpgsql AS $$
+DECLARE
+    taken BIGINT;
+BEGIN
+    IF NOT pg_try_advisory_xact_lock(1718578276, 1) THEN
+        RETURN 0;
+    END IF;
+    WITH moved AS (
+        DELETE FROM cronmon.cron_latest_pending
+        WHERE ctid = ANY(ARRAY(SELECT ctid FROM cronmon.cron_latest_pending LIMIT 100000))
+        RETURNING cron_name),
+    latest AS (
+        INSERT INTO cronmon.cron_latest_runs AS r (cron_name, started_at, status, reason, completed_at)
+        SELECT m.cron_name, l.started_at, l.status, l.reason, l.completed_at
+        FROM (SELECT DISTINCT cron_name FROM moved) m
+        LEFT JOIN LATERAL (SELECT e.started_at, e.status, e.reason, e.completed_at
+                           FROM cronmon.cron_executions e WHERE e.cron_name = m.cron_name
+                           ORDER BY e.started_at DESC LIMIT 1) l ON TRUE
+        ORDER BY 1
+        ON CONFLICT (cron_name) DO UPDATE SET
+            started_at = EXCLUDED.started_at, status = EXCLUDED.status,
+            reason = EXCLUDED.reason, completed_at = EXCLUDED.completed_at)
+    SELECT count(*) INTO taken FROM moved;
+    RETURN taken;
+END $$;
+
+-- 0004's trigger, noting the crons whose newest run may have changed.
 CREATE OR REPLACE FUNCTION cronmon.cron_executions_rollup() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -52,22 +75,14 @@ BEGIN
         PERFORM cronmon.cron_mark_dirty(ARRAY(
             SELECT DISTINCT n.cron_name FROM new_rows n
             WHERE n.reason IS DISTINCT FROM 'missed'));
-        UPDATE cronmon.cron_schedules s
-        SET last_started_at = n.started_at, last_status = n.status, last_reason = n.reason,
-            last_completed_at = n.completed_at
-        FROM (SELECT DISTINCT ON (cron_name) cron_name, started_at, status, reason, completed_at
-              FROM new_rows ORDER BY cron_name, started_at DESC) n
-        WHERE s.cron_name = n.cron_name
-          AND (s.last_started_at IS NULL OR n.started_at >= s.last_started_at);
-        PERFORM cronmon.cron_note_successes(ARRAY(
-            SELECT (n.cron_name, n.started_at, n.status, n.duration_ms, 1)::cronmon.cron_rollup_change
-            FROM new_rows n WHERE n.status = 'completed'));
+        INSERT INTO cronmon.cron_latest_pending (cron_name) SELECT DISTINCT cron_name FROM new_rows;
     ELSIF TG_OP = 'DELETE' THEN
         PERFORM cronmon.cron_rollup_apply(ARRAY(
             SELECT (o.cron_name, o.started_at, NULL, NULL, -1)::cronmon.cron_rollup_change FROM old_rows o
             UNION ALL
             SELECT (o.cron_name, o.started_at, o.status, o.duration_ms, -1)::cronmon.cron_rollup_change
             FROM old_rows o WHERE o.status <> 'running'));
+        INSERT INTO cronmon.cron_latest_pending (cron_name) SELECT DISTINCT cron_name FROM old_rows;
     ELSE
         -- Only runs whose outcome changed: a heartbeat touches no roll-up.
         PERFORM cronmon.cron_rollup_apply(ARRAY(
@@ -83,24 +98,15 @@ BEGIN
         PERFORM cronmon.cron_mark_dirty(ARRAY(
             SELECT DISTINCT n.cron_name FROM old_rows o JOIN new_rows n ON n.id = o.id
             WHERE n.status IS DISTINCT FROM o.status));
-        -- The end of a cron's newest run (an older run's end changes nothing here).
-        UPDATE cronmon.cron_schedules s
-        SET last_status = n.status, last_reason = n.reason, last_completed_at = n.completed_at
-        FROM (SELECT DISTINCT ON (n.cron_name) n.cron_name, n.started_at, n.status, n.reason, n.completed_at
-              FROM old_rows o JOIN new_rows n ON n.id = o.id
-              WHERE n.status IS DISTINCT FROM o.status OR n.reason IS DISTINCT FROM o.reason
-                 OR n.completed_at IS DISTINCT FROM o.completed_at
-              ORDER BY n.cron_name, n.started_at DESC) n
-        WHERE s.cron_name = n.cron_name AND n.started_at = s.last_started_at;
-        PERFORM cronmon.cron_note_successes(ARRAY(
-            SELECT (n.cron_name, n.started_at, n.status, n.duration_ms, 1)::cronmon.cron_rollup_change
-            FROM old_rows o JOIN new_rows n ON n.id = o.id
-            WHERE n.status = 'completed' AND o.status IS DISTINCT FROM 'completed'));
+        INSERT INTO cronmon.cron_latest_pending (cron_name)
+        SELECT DISTINCT n.cron_name FROM old_rows o JOIN new_rows n ON n.id = o.id
+        WHERE n.status IS DISTINCT FROM o.status OR n.reason IS DISTINCT FROM o.reason
+           OR n.completed_at IS DISTINCT FROM o.completed_at;
     END IF;
     RETURN NULL;
 END $$;
 
--- 0008's dashboard view, the newest run and the last success read from the schedule row.
+-- 0008's dashboard view, the newest run read as above.
 CREATE OR REPLACE VIEW cronmon.vw_cron_monitoring_dashboard AS
 SELECT s.cron_name,
        s.display_name,
@@ -119,18 +125,20 @@ SELECT s.cron_name,
            AND e.started_at >= now() - interval '24 hours') AS failures_24h,
        -- A missed row that counts several slots counts each. When the last run completed
        -- there is none, and most crons are read without looking further.
-       CASE WHEN s.last_status = 'completed' THEN 0 ELSE
+       CASE WHEN (CASE WHEN lp.cron_name IS NULL THEN lr.status ELSE l.status END) = 'completed' THEN 0 ELSE
        (SELECT CAST(coalesce(sum(coalesce(e.slots_missed, 1)), 0) AS BIGINT) FROM cronmon.cron_executions e
          WHERE e.cron_name = s.cron_name AND e.status = 'failed'
-           AND e.started_at > coalesce(s.last_success_at, '-infinity')) END AS consecutive_failures,
+           AND e.started_at > coalesce((SELECT max(c.started_at) FROM cronmon.cron_executions c
+                                        WHERE c.cron_name = s.cron_name AND c.status = 'completed'),
+                                       '-infinity')) END AS consecutive_failures,
        (SELECT CASE WHEN coalesce(sum(d.completed + d.failed), 0) + coalesce(p.ended, 0) = 0 THEN NULL
                     ELSE round(100.0 * (coalesce(sum(d.completed), 0) + coalesce(p.completed, 0))
                                / (coalesce(sum(d.completed + d.failed), 0) + coalesce(p.ended, 0)), 2) END
           FROM cronmon.cron_stats_daily d
          WHERE d.cron_name = s.cron_name
            AND d.day > (now() AT TIME ZONE 'UTC')::date - 7) AS success_rate_7d,
-       s.last_started_at AS last_execution_at,
-       s.last_status AS last_status,
+       CASE WHEN lp.cron_name IS NULL THEN lr.started_at ELSE l.started_at END AS last_execution_at,
+       CASE WHEN lp.cron_name IS NULL THEN lr.status ELSE l.status END AS last_status,
        s.anomaly_factor,
        s.min_duration_ms,
        s.anomaly_incidents,
@@ -140,8 +148,8 @@ SELECT s.cron_name,
        s.judged_through,
        s.created_at,
        s.updated_at,
-       s.last_reason AS last_reason,
-       s.last_completed_at AS last_completed_at,
+       CASE WHEN lp.cron_name IS NULL THEN lr.reason ELSE l.reason END AS last_reason,
+       CASE WHEN lp.cron_name IS NULL THEN lr.completed_at ELSE l.completed_at END AS last_completed_at,
        (SELECT min(e.started_at) FROM cronmon.cron_executions e
          WHERE e.cron_name = s.cron_name AND e.status = 'running') AS oldest_running_at,
        -- The oldest stuck run's start; the time it crossed its limit is worked out by the
@@ -158,6 +166,12 @@ SELECT s.cron_name,
        i.kind AS incident_kind,
        i.opened_at AS incident_opened_at
 FROM cronmon.cron_schedules s
+-- The newest run as last folded, or looked up where a write since has left it pending.
+LEFT JOIN cronmon.cron_latest_runs lr ON lr.cron_name = s.cron_name
+LEFT JOIN (SELECT DISTINCT cron_name FROM cronmon.cron_latest_pending) lp ON lp.cron_name = s.cron_name
+LEFT JOIN LATERAL (SELECT e.started_at, e.status, e.reason, e.completed_at FROM cronmon.cron_executions e
+                   WHERE lp.cron_name IS NOT NULL AND e.cron_name = s.cron_name
+                   ORDER BY e.started_at DESC LIMIT 1) l ON TRUE
 LEFT JOIN cronmon.incidents i ON i.cron_name = s.cron_name AND i.resolved_at IS NULL
 -- What is not folded yet, read once for all crons rather than once per cron.
 LEFT JOIN (SELECT r.cron_name, sum(r.completed) AS completed, sum(r.completed + r.failed) AS ended
