@@ -28,6 +28,31 @@ CREATE TABLE cronmon.cron_durations_window (
     PRIMARY KEY (day, cron_name, le)
 );
 
+-- All crons together per UTC day: what the timeline and the list's total read, one row a day
+-- instead of one per cron and day.
+CREATE TABLE cronmon.cron_stats_days (
+    day       DATE PRIMARY KEY,
+    started   BIGINT NOT NULL,
+    completed BIGINT NOT NULL,
+    failed    BIGINT NOT NULL
+);
+
+INSERT INTO cronmon.cron_stats_days (day, started, completed, failed)
+SELECT day, cronmon.cron_clamp(sum(started)), cronmon.cron_clamp(sum(completed)),
+       cronmon.cron_clamp(sum(failed))
+FROM cronmon.cron_stats_daily
+GROUP BY day;
+
+-- Folded and pending together, as the other `_live` views.
+CREATE VIEW cronmon.cron_stats_days_live AS
+SELECT day, cronmon.cron_clamp(sum(started)) AS started,
+       cronmon.cron_clamp(sum(completed)) AS completed, cronmon.cron_clamp(sum(failed)) AS failed
+FROM (SELECT day, started, completed, failed FROM cronmon.cron_stats_days
+      UNION ALL
+      SELECT (bucket AT TIME ZONE 'UTC')::date, started, completed, failed
+      FROM cronmon.cron_rollup_pending) r
+GROUP BY day;
+
 -- The SQL below repeats an expression for each of a day's 24 positions; these write it out.
 -- `cumulative('x')`: the array whose position k sums `x` over the grouped rows with hour `h < k`.
 CREATE FUNCTION pg_temp.cumulative(col TEXT) RETURNS TEXT LANGUAGE sql AS $$
@@ -76,7 +101,7 @@ EXECUTE format($sql$
     GROUP BY 1, 2, 3 $sql$, pg_temp.cumulative('n'));
 END $$;
 
--- 0007's fold, folding into the window tables too. Its text is built here once: %1$s to %4$s
+-- 0007's fold, folding into the day totals and the window tables too. Its text is built here once: %1$s to %4$s
 -- are the 24-position expressions written out.
 DO $$ BEGIN
 EXECUTE format($def$
@@ -129,6 +154,17 @@ BEGIN
             failed = cronmon.cron_saturating_add(h.failed, EXCLUDED.failed),
             duration_sum_ms = cronmon.cron_saturating_add(h.duration_sum_ms, EXCLUDED.duration_sum_ms),
             duration_count = cronmon.cron_saturating_add(h.duration_count, EXCLUDED.duration_count)),
+    days AS (
+        INSERT INTO cronmon.cron_stats_days AS d (day, started, completed, failed)
+        SELECT (p.bucket AT TIME ZONE 'UTC')::date, cronmon.cron_clamp(sum(p.started)),
+               cronmon.cron_clamp(sum(p.completed)), cronmon.cron_clamp(sum(p.failed))
+        FROM per_hour p
+        GROUP BY 1
+        ORDER BY 1
+        ON CONFLICT (day) DO UPDATE SET
+            started = cronmon.cron_saturating_add(d.started, EXCLUDED.started),
+            completed = cronmon.cron_saturating_add(d.completed, EXCLUDED.completed),
+            failed = cronmon.cron_saturating_add(d.failed, EXCLUDED.failed)),
     windowed AS (
         INSERT INTO cronmon.cron_stats_window AS w
             (day, cron_name, started, completed, failed, duration_sum_ms, duration_count)
@@ -183,73 +219,3 @@ DROP INDEX cronmon.cron_executions_failed_idx;
 CREATE INDEX cron_executions_failed_idx ON cronmon.cron_executions (cron_name, started_at DESC)
     INCLUDE (slots_missed) WHERE status = 'failed';
 
--- The dashboard view of 0007, reading a cron's failure streak only when its last run did not
--- complete.
-CREATE OR REPLACE VIEW cronmon.vw_cron_monitoring_dashboard AS
-SELECT s.cron_name,
-       s.display_name,
-       s.cron_expression,
-       s.timezone,
-       s.is_enabled,
-       s.timeout_ms,
-       s.grace_ms,
-       s.heartbeat_timeout_ms,
-       s.failure_threshold,
-       s.recovery_threshold,
-       (SELECT count(*) FROM cronmon.cron_executions e
-         WHERE e.cron_name = s.cron_name AND e.status = 'running') AS running_count,
-       (SELECT count(*) FROM cronmon.cron_executions e
-         WHERE e.cron_name = s.cron_name AND e.status = 'failed'
-           AND e.started_at >= now() - interval '24 hours') AS failures_24h,
-       -- A missed row that counts several slots counts each. When the last run completed
-       -- there is none, and most crons are read without looking further.
-       CASE WHEN l.status = 'completed' THEN 0 ELSE
-       (SELECT CAST(coalesce(sum(coalesce(e.slots_missed, 1)), 0) AS BIGINT) FROM cronmon.cron_executions e
-         WHERE e.cron_name = s.cron_name AND e.status = 'failed'
-           AND e.started_at > coalesce((SELECT max(c.started_at) FROM cronmon.cron_executions c
-                                        WHERE c.cron_name = s.cron_name AND c.status = 'completed'),
-                                       '-infinity')) END AS consecutive_failures,
-       (SELECT CASE WHEN coalesce(sum(d.completed + d.failed), 0) + coalesce(p.ended, 0) = 0 THEN NULL
-                    ELSE round(100.0 * (coalesce(sum(d.completed), 0) + coalesce(p.completed, 0))
-                               / (coalesce(sum(d.completed + d.failed), 0) + coalesce(p.ended, 0)), 2) END
-          FROM cronmon.cron_stats_daily d
-         WHERE d.cron_name = s.cron_name
-           AND d.day > (now() AT TIME ZONE 'UTC')::date - 7) AS success_rate_7d,
-       l.started_at AS last_execution_at,
-       l.status AS last_status,
-       s.anomaly_factor,
-       s.min_duration_ms,
-       s.anomaly_incidents,
-       s.paused_at,
-       s.paused_until,
-       s.next_deadline_at,
-       s.judged_through,
-       s.created_at,
-       s.updated_at,
-       l.reason AS last_reason,
-       l.completed_at AS last_completed_at,
-       (SELECT min(e.started_at) FROM cronmon.cron_executions e
-         WHERE e.cron_name = s.cron_name AND e.status = 'running') AS oldest_running_at,
-       -- The oldest stuck run's start; the time it crossed its limit is worked out by the
-       -- reader, with checked arithmetic, so no stored time can overflow this view.
-       (SELECT min(e.started_at)
-          FROM cronmon.cron_executions e
-         WHERE e.cron_name = s.cron_name AND e.status = 'running'
-           -- In milliseconds as numbers, as detect_stuck_crons() does: no interval overflows.
-           AND (extract(epoch FROM now() - e.started_at) * 1000 > s.timeout_ms
-                OR (s.heartbeat_timeout_ms IS NOT NULL
-                    AND extract(epoch FROM now() - coalesce(e.last_heartbeat_at, e.started_at)) * 1000
-                        > s.heartbeat_timeout_ms))) AS stuck_since,
-       i.id AS incident_id,
-       i.kind AS incident_kind,
-       i.opened_at AS incident_opened_at
-FROM cronmon.cron_schedules s
-LEFT JOIN LATERAL (SELECT e.started_at, e.status, e.reason, e.completed_at FROM cronmon.cron_executions e
-                   WHERE e.cron_name = s.cron_name
-                   ORDER BY e.started_at DESC LIMIT 1) l ON TRUE
-LEFT JOIN cronmon.incidents i ON i.cron_name = s.cron_name AND i.resolved_at IS NULL
--- What is not folded yet, read once for all crons rather than once per cron.
-LEFT JOIN (SELECT r.cron_name, sum(r.completed) AS completed, sum(r.completed + r.failed) AS ended
-           FROM cronmon.cron_rollup_pending r
-           WHERE (r.bucket AT TIME ZONE 'UTC')::date > (now() AT TIME ZONE 'UTC')::date - 7
-           GROUP BY r.cron_name) p ON p.cron_name = s.cron_name;

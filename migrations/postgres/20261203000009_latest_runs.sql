@@ -106,7 +106,8 @@ BEGIN
     RETURN NULL;
 END $$;
 
--- 0008's dashboard view, the newest run read as above.
+-- 0007's dashboard view, the newest run read as above, and a cron's failure streak read only
+-- when its newest run did not complete.
 CREATE OR REPLACE VIEW cronmon.vw_cron_monitoring_dashboard AS
 SELECT s.cron_name,
        s.display_name,

@@ -546,6 +546,7 @@ impl Store for PgStore {
         for emptied in [
             "DELETE FROM cronmon.cron_stats_window WHERE day <= $1 AND started[24] <= 0",
             "DELETE FROM cronmon.cron_durations_window WHERE day <= $1 AND n[24] <= 0",
+            "DELETE FROM cronmon.cron_stats_days WHERE day <= $1 AND started <= 0",
         ] {
             sqlx::query(emptied)
                 .bind(last_day)

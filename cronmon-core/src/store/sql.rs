@@ -69,8 +69,10 @@ pub(super) struct Sql {
     pub(super) executions: String,
     /// `SELECT … FROM executions`, for the list to append its filters to.
     pub(super) select_executions: String,
-    /// The daily roll-up, which the list counts from.
+    /// The daily roll-up, which the list of one cron counts from.
     pub(super) stats_daily: String,
+    /// The daily totals of all crons, which the list of all crons counts from.
+    pub(super) stats_days: String,
     pub(super) register_schedule: String,
     pub(super) update_schedule: String,
     /// What decides whether a change of settings moves the judging cursor.
@@ -166,6 +168,7 @@ WHERE id = $1 AND status = 'running'"
             executions: executions.clone(),
             // Folded and pending changes together (the roll-up as of the last commit).
             stats_daily: format!("{s}cron_stats_daily_live"),
+            stats_days: format!("{s}cron_stats_days_live"),
             // A new cron takes the table's defaults (one hour max runtime, …); the update
             // then sets what was given.
             register_schedule: format!(
@@ -222,11 +225,11 @@ FROM {schedules} WHERE cron_name = $1"
                 format!("DELETE FROM {s}cron_stats_hourly WHERE started <= 0"),
                 format!("DELETE FROM {s}cron_stats_daily WHERE started <= 0"),
             ],
-            // Runs per UTC day from the daily roll-up.
+            // Runs per UTC day from the daily totals of all crons.
             timeline: format!(
                 "SELECT day, CAST(sum(completed) AS BIGINT), CAST(sum(failed) AS BIGINT), \
                  CAST(sum(started) AS BIGINT)
-FROM {s}cron_stats_daily_live WHERE day >= $1 GROUP BY day"
+FROM {s}cron_stats_days_live WHERE day >= $1 GROUP BY day"
             ),
             // Closes one running run as crash detection decided.
             close_run: format!(
@@ -549,8 +552,8 @@ macro_rules! shared_ops {
             page: PageRequest,
         ) -> Result<Page<Execution>> {
             let total: i64 = if filter.from.is_none() && filter.to.is_none() {
-                // The daily roll-up counts exactly what is stored: a few thousand rows to read
-                // instead of the whole history.
+                // The daily roll-ups count exactly what is stored: a row a day (a row a day of
+                // the one cron) to read instead of the whole history.
                 let counted = match filter.status {
                     None => "started",
                     Some(Status::Completed) => "completed",
@@ -558,13 +561,14 @@ macro_rules! shared_ops {
                     Some(Status::Running) => "started - completed - failed",
                 };
                 let mut count = sqlx::QueryBuilder::<$Db>::new("SELECT CAST(coalesce(sum(");
-                count
-                    .push(counted)
-                    .push("), 0) AS BIGINT) FROM ")
-                    .push($sql.stats_daily.as_str())
-                    .push(" WHERE TRUE");
+                count.push(counted).push("), 0) AS BIGINT) FROM ");
                 if let Some(name) = &filter.cron_name {
-                    count.push(" AND cron_name = ").push_bind(name.clone());
+                    count
+                        .push($sql.stats_daily.as_str())
+                        .push(" WHERE cron_name = ")
+                        .push_bind(name.clone());
+                } else {
+                    count.push($sql.stats_days.as_str());
                 }
                 count.build_query_scalar().fetch_one(pool).await.db()?
             } else {
