@@ -53,6 +53,13 @@ FROM (SELECT day, started, completed, failed FROM cronmon.cron_stats_days
       FROM cronmon.cron_rollup_pending) r
 GROUP BY day;
 
+-- A sum of floats kept within ±1e308: float arithmetic that overflows is an error in SQL.
+CREATE FUNCTION cronmon.cron_saturating_add_f(a DOUBLE PRECISION, b DOUBLE PRECISION)
+RETURNS DOUBLE PRECISION
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT least(greatest(a::numeric + b::numeric, -1e308), 1e308)::float8
+$$;
+
 -- The SQL below repeats an expression for each of a day's 24 positions; these write it out.
 -- `cumulative('x')`: the array whose position k sums `x` over the grouped rows with hour `h < k`.
 CREATE FUNCTION pg_temp.cumulative(col TEXT) RETURNS TEXT LANGUAGE sql AS $$
@@ -65,10 +72,12 @@ CREATE FUNCTION pg_temp.cumulative_f(col TEXT) RETURNS TEXT LANGUAGE sql AS $$
                                   ', ' ORDER BY k) || ']'
     FROM generate_series(1, 24) k
 $$;
--- `added('x')`: the stored array `w.x` plus the new one, position by position.
-CREATE FUNCTION pg_temp.added(col TEXT) RETURNS TEXT LANGUAGE sql AS $$
+-- `added('x', 'f')`: the stored array `w.x` plus the new one, position by position, with `f`,
+-- an addition that saturates (a row made by hand at the edge never fails the fold).
+CREATE FUNCTION pg_temp.added(col TEXT, f TEXT) RETURNS TEXT LANGUAGE sql AS $$
     SELECT format('%1$s = ARRAY[', col)
-           || string_agg(format('w.%1$s[%2$s] + EXCLUDED.%1$s[%2$s]', col, k), ', ' ORDER BY k) || ']'
+           || string_agg(format('%3$s(w.%1$s[%2$s], EXCLUDED.%1$s[%2$s])', col, k, f), ', ' ORDER BY k)
+           || ']'
     FROM generate_series(1, 24) k
 $$;
 CREATE FUNCTION pg_temp.stats_arrays() RETURNS TEXT LANGUAGE sql AS $$
@@ -77,8 +86,11 @@ CREATE FUNCTION pg_temp.stats_arrays() RETURNS TEXT LANGUAGE sql AS $$
                      pg_temp.cumulative('duration_count'))
 $$;
 CREATE FUNCTION pg_temp.stats_added() RETURNS TEXT LANGUAGE sql AS $$
-    SELECT concat_ws(', ', pg_temp.added('started'), pg_temp.added('completed'), pg_temp.added('failed'),
-                     pg_temp.added('duration_sum_ms'), pg_temp.added('duration_count'))
+    SELECT concat_ws(', ', pg_temp.added('started', 'cronmon.cron_saturating_add'),
+                     pg_temp.added('completed', 'cronmon.cron_saturating_add'),
+                     pg_temp.added('failed', 'cronmon.cron_saturating_add'),
+                     pg_temp.added('duration_sum_ms', 'cronmon.cron_saturating_add_f'),
+                     pg_temp.added('duration_count', 'cronmon.cron_saturating_add'))
 $$;
 
 -- What is folded so far.
@@ -202,12 +214,12 @@ BEGIN
         ON CONFLICT (day, cron_name, le) DO UPDATE SET %4$s)
     SELECT count(*) INTO durations FROM moved;
     RETURN runs + durations;
-END $fold$ $def$, pg_temp.stats_arrays(), pg_temp.stats_added(), pg_temp.cumulative('n'), pg_temp.added('n'));
+END $fold$ $def$, pg_temp.stats_arrays(), pg_temp.stats_added(), pg_temp.cumulative('n'), pg_temp.added('n', 'cronmon.cron_saturating_add'));
 END $$;
 
 DROP FUNCTION pg_temp.stats_added();
 DROP FUNCTION pg_temp.stats_arrays();
-DROP FUNCTION pg_temp.added(TEXT);
+DROP FUNCTION pg_temp.added(TEXT, TEXT);
 DROP FUNCTION pg_temp.cumulative_f(TEXT);
 DROP FUNCTION pg_temp.cumulative(TEXT);
 

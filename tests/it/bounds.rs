@@ -495,6 +495,27 @@ async fn extreme_rows_never_break_reads(db: &TestDb) {
              VALUES ('extreme', date_trunc('hour', now()), 32767, 5), ('extreme', date_trunc('hour', now()), 252, 1)
              ON CONFLICT (cron_name, bucket, le) DO UPDATE SET n = EXCLUDED.n",
         );
+        // The window roll-ups (migration 0008) the statistics read: sums of durations past
+        // what a float holds once added, buckets at the edge of a SMALLINT.
+        raw_sql!(
+            raw,
+            "INSERT INTO {s}cron_stats_window
+                 (day, cron_name, started, completed, failed, duration_sum_ms, duration_count)
+             VALUES ((now() AT TIME ZONE 'UTC')::date, 'extreme', array_fill(0::bigint, ARRAY[24]),
+                     array_fill(0::bigint, ARRAY[24]), array_fill(0::bigint, ARRAY[24]),
+                     array_fill(1.7e308::float8, ARRAY[24]), array_fill(0::bigint, ARRAY[24])),
+                    ((now() AT TIME ZONE 'UTC')::date - 1, 'extreme', array_fill(0::bigint, ARRAY[24]),
+                     array_fill(0::bigint, ARRAY[24]), array_fill(0::bigint, ARRAY[24]),
+                     array_fill(1.7e308::float8, ARRAY[24]), array_fill(0::bigint, ARRAY[24]))
+             ON CONFLICT (day, cron_name) DO UPDATE SET duration_sum_ms = EXCLUDED.duration_sum_ms",
+        );
+        raw_sql!(
+            raw,
+            "INSERT INTO {s}cron_durations_window (day, cron_name, le, n)
+             VALUES ((now() AT TIME ZONE 'UTC')::date, 'extreme', 32767, array_fill(5::bigint, ARRAY[24])),
+                    ((now() AT TIME ZONE 'UTC')::date, 'extreme', -32768, array_fill(1::bigint, ARRAY[24]))
+             ON CONFLICT (day, cron_name, le) DO UPDATE SET n = EXCLUDED.n",
+        );
     }
 
     every_read_answers(&store, &ids).await;

@@ -107,14 +107,20 @@ pub static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| Migrator {
 /// however extreme, fails the read.
 const STATS: &str = "\
 WITH since AS (SELECT $1::timestamptz AS t, $2::date AS day, $3::int AS h),
--- A window row's part: the whole day, less the hours before the window on its first day.
+-- A window row's part: the whole day, less the hours before the window on its first day (as
+-- NUMERIC, which no stored value overflows).
 runs AS (
     SELECT w.cron_name,
-           w.started[24] - CASE WHEN w.day = since.day THEN coalesce(w.started[since.h], 0) ELSE 0 END AS started,
-           w.completed[24] - CASE WHEN w.day = since.day THEN coalesce(w.completed[since.h], 0) ELSE 0 END AS completed,
-           w.failed[24] - CASE WHEN w.day = since.day THEN coalesce(w.failed[since.h], 0) ELSE 0 END AS failed,
-           w.duration_sum_ms[24] - CASE WHEN w.day = since.day THEN coalesce(w.duration_sum_ms[since.h], 0) ELSE 0 END AS dsum,
-           w.duration_count[24] - CASE WHEN w.day = since.day THEN coalesce(w.duration_count[since.h], 0) ELSE 0 END AS dn
+           w.started[24]::numeric
+               - CASE WHEN w.day = since.day THEN coalesce(w.started[since.h], 0)::numeric ELSE 0 END AS started,
+           w.completed[24]::numeric
+               - CASE WHEN w.day = since.day THEN coalesce(w.completed[since.h], 0)::numeric ELSE 0 END AS completed,
+           w.failed[24]::numeric
+               - CASE WHEN w.day = since.day THEN coalesce(w.failed[since.h], 0)::numeric ELSE 0 END AS failed,
+           w.duration_sum_ms[24]::numeric
+               - CASE WHEN w.day = since.day THEN coalesce(w.duration_sum_ms[since.h], 0)::numeric ELSE 0 END AS dsum,
+           w.duration_count[24]::numeric
+               - CASE WHEN w.day = since.day THEN coalesce(w.duration_count[since.h], 0)::numeric ELSE 0 END AS dn
     FROM cronmon.cron_stats_window w, since
     WHERE w.day >= $2
     UNION ALL
@@ -125,7 +131,7 @@ runs AS (
 h AS (
     SELECT cron_name, cronmon.cron_clamp(sum(started)) AS total,
            cronmon.cron_clamp(sum(completed)) AS completed, cronmon.cron_clamp(sum(failed)) AS failed,
-           sum(dsum)::numeric AS dsum, sum(dn) AS dn
+           sum(dsum) AS dsum, sum(dn) AS dn
     FROM runs
     GROUP BY cron_name HAVING sum(started) > 0
 )
@@ -154,7 +160,7 @@ ORDER BY h.cron_name";
 const HISTOGRAM: &str = "\
 SELECT cron_name, le, sum(n::float8) AS n
 FROM (SELECT w.cron_name, w.le,
-             w.n[24] - CASE WHEN w.day = $2 THEN coalesce(w.n[$3], 0) ELSE 0 END AS n
+             w.n[24]::float8 - CASE WHEN w.day = $2 THEN coalesce(w.n[$3], 0)::float8 ELSE 0 END AS n
       FROM cronmon.cron_durations_window w
       WHERE w.day >= $2
       UNION ALL
@@ -176,9 +182,14 @@ fn p95_of(hist: &[(String, i16, f64)]) -> std::collections::HashMap<&str, i64> {
             // (before + n) / total >= 0.95, exactly for whole counts below 2^48.
             if (before + n) * 20.0 >= total * 19.0 {
                 let low = 2f64.powf(f64::from(*le) / 4.0);
-                let high = 2f64.powf(f64::from(*le + 1) / 4.0);
-                let ms = (low - 1.0) + (high - low) * ((0.95 * total - before) / n);
-                // NaN (from infinite bounds) casts to 0; the clamp keeps the rest in range.
+                let high = 2f64.powf((f64::from(*le) + 1.0) / 4.0);
+                // A bucket too high for a float (only a hand-made row) is past every bound.
+                let ms = if high.is_finite() {
+                    (low - 1.0) + (high - low) * ((0.95 * total - before) / n)
+                } else {
+                    f64::INFINITY
+                };
+                // The clamp keeps every value in range (and a NaN casts to 0).
                 p95.insert(name.as_str(), ms.round().clamp(0.0, 9e18) as i64);
                 break;
             }
@@ -764,5 +775,39 @@ impl Store for PgStore {
 
     async fn notification(&self, id: uuid::Uuid) -> Result<Option<crate::notify::Notification>> {
         notify_ops::notification(&self.pool, id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::p95_of;
+
+    fn hist(rows: &[(&str, i16, f64)]) -> Vec<(String, i16, f64)> {
+        rows.iter()
+            .map(|(c, le, n)| ((*c).to_owned(), *le, *n))
+            .collect()
+    }
+
+    #[test]
+    fn the_p95_is_interpolated_in_its_bucket() {
+        // 19 runs in bucket 40 (1023 to 1216 ms), one in bucket 48 (4095 to 4869 ms): the 95th
+        // percentile is the last of bucket 40.
+        let rows = hist(&[("a", 40, 19.0), ("a", 48, 1.0), ("b", 0, 1.0)]);
+        let p95 = p95_of(&rows);
+        assert_eq!(p95["a"], 1217);
+        assert_eq!(p95["b"], 0);
+    }
+
+    #[test]
+    fn no_stored_bucket_breaks_the_read() {
+        let rows = hist(&[
+            ("huge", i16::MAX, 1.0),
+            ("tiny", i16::MIN, 1.0),
+            ("odd", 7, f64::MAX),
+        ]);
+        let p95 = p95_of(&rows);
+        assert_eq!(p95["huge"], 9_000_000_000_000_000_000);
+        assert_eq!(p95["tiny"], 0);
+        assert!(p95["odd"] >= 0);
     }
 }
