@@ -172,17 +172,11 @@ async fn fill(
     .bind(crons)
     .execute(&mut *tx)
     .await?;
-    // Each cron's newest run, as the fold leaves it (migration 0009).
-    sqlx::query(
-        "INSERT INTO cron_latest_runs (cron_name, started_at, status, reason, completed_at)
-         SELECT s.cron_name, l.started_at, l.status, l.reason, l.completed_at
-         FROM cron_schedules s
-         LEFT JOIN LATERAL (SELECT e.started_at, e.status, e.reason, e.completed_at
-                            FROM cron_executions e WHERE e.cron_name = s.cron_name
-                            ORDER BY e.started_at DESC LIMIT 1) l ON TRUE",
-    )
-    .execute(&mut *tx)
-    .await?;
+    // Each cron noted as written, as the run triggers note it; the fold below looks the newest
+    // runs up (migration 0009).
+    sqlx::query("INSERT INTO cron_latest_pending (cron_name) SELECT cron_name FROM cron_schedules")
+        .execute(&mut *tx)
+        .await?;
     // The roll-ups as the run triggers would leave them (pending, grouped by cron and hour),
     // then folded by the same function the server calls.
     sqlx::query(
@@ -203,7 +197,7 @@ async fn fill(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    while sqlx::query_scalar::<_, i64>("SELECT cron_rollup_fold()")
+    while sqlx::query_scalar::<_, i64>("SELECT cron_rollup_fold() + cron_latest_fold()")
         .fetch_one(&mut *conn)
         .await?
         > 0
