@@ -193,6 +193,44 @@ async fn many_runs_are_each_stored_once(s: &Setup) {
     }
 }
 
+/// Thousands of events waiting at once: a store takes them in several transactions, a server
+/// in several requests sent side by side (a run's events in one lane, in order). Each run is
+/// stored once and whole, and nothing goes to the spool.
+async fn a_backlog_is_delivered_whole_and_once(s: &Setup) {
+    let ids: Vec<_> = (0..3000)
+        .map(|i| {
+            let run = CronRun::start(&s.monitor, &format!("backlog-{}", i % 7));
+            let id = run.id();
+            if i % 5 == 0 {
+                run.fail("broken", Some(2));
+            } else {
+                run.complete();
+            }
+            id
+        })
+        .collect();
+    s.flush().await;
+    let stats = s.monitor.stats();
+    assert_eq!(stats.spooled, 0, "{stats:?}");
+    assert_eq!(stats.delivered, 6000, "{stats:?}");
+    let filter = ExecutionFilter::default();
+    let page = s
+        .store()
+        .list_executions(&filter, PageRequest::new(1, 200).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(page.total, 3000);
+    for (i, id) in ids.iter().enumerate().step_by(101) {
+        let run = one_run(&**s.store(), *id).await;
+        let expected = if i % 5 == 0 {
+            Status::Failed
+        } else {
+            Status::Completed
+        };
+        assert_eq!(run.status, expected, "run {i}");
+    }
+}
+
 /// Our own host facts, as the recorder reads them.
 fn this_host() -> (String, String) {
     let read = |p| std::fs::read_to_string(p).unwrap().trim().to_owned();
@@ -292,6 +330,7 @@ on_all_destinations!(
     guard_records_every_ending,
     track_records_the_future_result,
     many_runs_are_each_stored_once,
+    a_backlog_is_delivered_whole_and_once,
     runs_of_dead_processes_are_closed_as_crashed,
 );
 

@@ -18,8 +18,10 @@ use super::sinks::{EventResult, Sink, SinkError};
 use super::{Counters, Destination, spool};
 use crate::model::{CronName, Event, ScheduleUpdate};
 
-/// Most events delivered in one transaction.
-const MAX_BATCH: usize = 512;
+/// Most events taken off the queue for one delivery: a store writes them in transactions of
+/// [`STORE_BATCH`](super::sinks::store::STORE_BATCH), a server receives them in requests
+/// sent side by side.
+const MAX_BATCH: usize = 2048;
 /// Longest a single delivery attempt may take.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Attempts per batch before it is spooled.

@@ -10,7 +10,7 @@ use crate::error::Error;
 use crate::model::{CronName, Event, ScheduleUpdate};
 
 /// Why a sink could not take what it was given.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) enum SinkError {
     /// Down, busy or unreachable: try again later.
     Transient(String),

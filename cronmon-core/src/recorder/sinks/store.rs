@@ -11,6 +11,10 @@ use crate::model::{CronName, Event, Finish, Reason, ScheduleUpdate, Status};
 use crate::store::{self, Store};
 use crate::sys::{self, PidState};
 
+/// Most events written in one transaction: long enough to share a commit among many runs,
+/// short enough that a transaction holds its crons' locks only briefly.
+pub(crate) const STORE_BATCH: usize = 512;
+
 /// A store opened by the recorder thread.
 #[derive(Clone)]
 pub(crate) struct StoreSink(Arc<dyn Store>);
@@ -20,10 +24,29 @@ impl StoreSink {
         Ok(Self(store::connect(url).await?))
     }
 
-    /// Writes `events` in one transaction; one result per event.
+    /// Writes `events` in transactions of at most [`STORE_BATCH`]; one result per event. A
+    /// failure of the first transaction is the destination's; of a later one, what is left
+    /// comes back transient, to retry.
     pub(crate) async fn deliver(&self, events: &[Event]) -> Result<Vec<EventResult>, SinkError> {
+        let mut out = Vec::with_capacity(events.len());
+        for chunk in events.chunks(STORE_BATCH) {
+            match self.deliver_chunk(chunk, &mut out).await {
+                Err(SinkError::Transient(_)) if !out.is_empty() => {
+                    out.resize_with(events.len(), || EventResult::Transient);
+                    break;
+                }
+                r => r?,
+            }
+        }
+        Ok(out)
+    }
+
+    async fn deliver_chunk(
+        &self,
+        events: &[Event],
+        out: &mut Vec<EventResult>,
+    ) -> Result<(), SinkError> {
         let results = self.0.record_batch(events).await?;
-        let mut out = Vec::with_capacity(results.len());
         for (event, result) in events.iter().zip(results) {
             out.push(match result {
                 Ok(_) => EventResult::Done,
@@ -46,7 +69,7 @@ impl StoreSink {
                 Err(e) => return Err(SinkError::Refused(e.to_string())),
             });
         }
-        Ok(out)
+        Ok(())
     }
 
     pub(crate) async fn upsert_schedule(
