@@ -13,6 +13,7 @@ use std::collections::HashSet;
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
+use sqlx::Connection as _;
 use uuid::Uuid;
 
 use super::batch::LOCK_SPACE;
@@ -43,6 +44,16 @@ const LOCK_CRONS: &str = "\
 SELECT count(pg_advisory_xact_lock($2, k.key)) FROM (
     SELECT DISTINCT hashtext(n) AS key FROM unnest($1::text[]) n ORDER BY 1
 ) k";
+
+/// The crons marked for a second look, in name order (claimed by [`CLAIM_DIRTY`]).
+const DIRTY_NAMES: &str = "\
+SELECT cron_name FROM cronmon.cron_schedules WHERE health_dirty ORDER BY cron_name LIMIT $1";
+
+/// Clears the marks of `$1` still set, under their crons' locks; answers the crons claimed.
+const CLAIM_DIRTY: &str = "\
+UPDATE cronmon.cron_schedules SET health_dirty = FALSE
+WHERE cron_name = ANY($1) AND health_dirty
+RETURNING cron_name";
 
 /// The schedule rows, locked in name order (as writers lock them) before one statement
 /// updates them in whatever order its plan takes.
@@ -281,11 +292,29 @@ pub(super) async fn dirty_crons(
     also: &[String],
 ) -> Result<Vec<DirtyCron>> {
     let mut conn = pool.acquire().await.db()?;
-    let mut names: Vec<String> = sqlx::query_scalar(super::HEALTH_SQL.claim_dirty.as_str())
+    let marked: Vec<String> = sqlx::query_scalar(DIRTY_NAMES)
         .bind(i64::from(limit.max(1)))
         .fetch_all(&mut *conn)
         .await
         .db()?;
+    let mut names = Vec::new();
+    if !marked.is_empty() {
+        // Writers mark a cron without locking its row when the mark is already set, so a
+        // claim could land between a writer's mark and its commit, and this sweep read the
+        // cron without that writer's runs. Under the crons' locks, which every writer holds
+        // from its first statement to its commit, the claim waits for the writers in flight
+        // (and a second sweeper for the first, finding nothing left to claim).
+        let mut tx = conn.begin().await.db()?;
+        let keys: Vec<&str> = marked.iter().map(String::as_str).collect();
+        lock_crons(&mut tx, &keys).await?;
+        names = sqlx::query_scalar(CLAIM_DIRTY)
+            .bind(&marked)
+            .persistent(false)
+            .fetch_all(&mut *tx)
+            .await
+            .db()?;
+        tx.commit().await.db()?;
+    }
     names.extend(also.iter().cloned());
     names.sort();
     names.dedup();
