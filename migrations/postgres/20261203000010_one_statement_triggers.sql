@@ -10,9 +10,10 @@
 
 CREATE OR REPLACE FUNCTION cronmon.cron_mark_dirty(names TEXT[]) RETURNS void
 LANGUAGE plpgsql
--- Planned with the names each time: a generic plan made while `cron_schedules` was small reads
--- the whole table on every call (0007).
-SET plan_cache_mode = force_custom_plan
+-- Through the primary key whatever the table's size when the plan was made: a generic plan made
+-- while `cron_schedules` was small read the whole table on every call (0007), and planning
+-- each call afresh (0007's cure) cost more than the update.
+SET enable_seqscan = off
 AS $$
 BEGIN
     IF cardinality(names) > 0 THEN
