@@ -162,7 +162,53 @@ async fn a_timed_out_run_takes_its_real_end(store: Arc<dyn Store>) {
     assert_eq!((e.status, e.reason), (Status::Completed, None));
 }
 
+/// A start and its end in one batch: PostgreSQL inserts the run ended, and it must read as a
+/// start followed by its end would (the duration from the start when none is given); when the
+/// start was stored already, the end still applies to it.
+async fn a_start_and_its_end_in_one_batch(store: Arc<dyn Store>) {
+    let fresh = start("pair", 2_500);
+    let mut end = Finish::now(fresh.id, Status::Failed);
+    end.reason = Some(Reason::Error);
+    end.error_message = Some("exit 3".into());
+    end.exit_code = Some(3);
+    let known = start("pair", 1_200);
+    store.record_start(&known).await.unwrap();
+    let mut known_end = Finish::now(known.id, Status::Completed);
+    known_end.duration_ms = None;
+    let events = vec![
+        Event::Start(fresh.clone()),
+        Event::Finish(end),
+        Event::Start(known.clone()),
+        Event::Finish(known_end),
+    ];
+    let r = store.record_batch(&events).await.unwrap();
+    assert!(matches!(r[0], Ok(Outcome::Recorded)), "{:?}", r[0]);
+    assert!(matches!(r[1], Ok(Outcome::Recorded)), "{:?}", r[1]);
+    assert!(matches!(r[2], Ok(Outcome::AlreadyRecorded)), "{:?}", r[2]);
+    assert!(matches!(r[3], Ok(Outcome::Recorded)), "{:?}", r[3]);
+    let e = store.execution(fresh.id).await.unwrap().unwrap();
+    assert_eq!(
+        (e.status, e.reason, e.exit_code, e.error_message.as_deref()),
+        (Status::Failed, Some(Reason::Error), Some(3), Some("exit 3"))
+    );
+    let took = e.duration_ms.unwrap();
+    assert!((2_500..60_000).contains(&took), "from its start: {took}");
+    let k = store.execution(known.id).await.unwrap().unwrap();
+    assert_eq!(k.status, Status::Completed);
+    assert!(k.duration_ms.unwrap() >= 1_200, "{k:?}");
+    let stats = store.stats(1).await.unwrap();
+    let pair = stats
+        .iter()
+        .find(|s| s.cron_name.as_str() == "pair")
+        .unwrap();
+    assert_eq!(
+        (pair.total_executions, pair.failed_count, pair.running_count),
+        (2, 1, 0)
+    );
+}
+
 on_both_databases!(
+    a_start_and_its_end_in_one_batch,
     big_mixed_batch,
     repeats_conflicts_and_bad_events_in_one_batch,
     a_refused_value_costs_only_its_event,

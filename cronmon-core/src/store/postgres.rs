@@ -22,6 +22,7 @@ super::sql::shared_ops!(sqlx::Postgres, SQL);
 super::batch_runs::batch_ops!(sqlx::Postgres, super::BATCH_SQL);
 
 mod batch;
+mod one_statement;
 mod sweep;
 
 /// The schema that holds every object of cronmon's. The migration, and the statements below
@@ -397,7 +398,12 @@ impl Store for PgStore {
         // still close a cycle, and then the whole transaction is run again.
         let mut conflicts = 0;
         let written = loop {
-            let attempt = match batch::record_batch_fast(&self.pool, valid).await {
+            let fast = if one_statement::takes(valid) {
+                one_statement::record_runs(&self.pool, valid).await
+            } else {
+                batch::record_batch_fast(&self.pool, valid).await
+            };
+            let attempt = match fast {
                 Ok(Some(results)) => Ok(results),
                 Ok(None) => batch::record_batch_locked(&self.pool, valid).await,
                 Err(e) => Err(e),
