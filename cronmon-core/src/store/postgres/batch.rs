@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use super::Postgres;
 use crate::error::{Error, Result};
-use crate::model::{Event, Outcome};
+use crate::model::{Event, Finish, Outcome, Start};
 use crate::store::db::Db as _;
 use crate::store::sql::{Dialect as _, finish_applies};
 
@@ -58,34 +58,121 @@ RETURNING e.id",
     )
 });
 
+/// Runs' starts, as the multi-row statements' arrays take them (bound by [`bind_starts!`]).
+#[derive(Default)]
+pub(super) struct StartColumns {
+    pub(super) id: Vec<Uuid>,
+    pub(super) cron_name: Vec<String>,
+    pub(super) trigger_type: Vec<&'static str>,
+    pub(super) started_at: Vec<DateTime<Utc>>,
+    pub(super) host: Vec<Option<String>>,
+    pub(super) pid: Vec<Option<i32>>,
+    pub(super) boot_id: Vec<Option<String>>,
+    pub(super) version: Vec<Option<String>>,
+    pub(super) scheduled_for: Vec<Option<DateTime<Utc>>>,
+}
+
+impl StartColumns {
+    pub(super) fn push(&mut self, s: &Start) {
+        self.id.push(s.id);
+        self.cron_name.push(s.cron_name.as_str().to_owned());
+        self.trigger_type.push(s.trigger_type.as_str());
+        self.started_at.push(s.started_at);
+        self.host.push(s.host.clone());
+        self.pid.push(s.pid);
+        self.boot_id.push(s.boot_id.clone());
+        self.version.push(s.version.clone());
+        self.scheduled_for.push(s.scheduled_for);
+    }
+}
+
+/// Binds the nine arrays of a [`StartColumns`], in its fields' order.
+macro_rules! bind_starts {
+    ($query:expr, $s:expr) => {
+        $query
+            .bind(&$s.id)
+            .bind(&$s.cron_name)
+            .bind(&$s.trigger_type)
+            .bind(&$s.started_at)
+            .bind(&$s.host)
+            .bind(&$s.pid)
+            .bind(&$s.boot_id)
+            .bind(&$s.version)
+            .bind(&$s.scheduled_for)
+    };
+}
+
+/// Binds the ten arrays of an [`Ends`], in its fields' order.
+macro_rules! bind_ends {
+    ($query:expr, $e:expr) => {
+        $query
+            .bind(&$e.status)
+            .bind(&$e.reason)
+            .bind(&$e.completed_at)
+            .bind(&$e.duration_ms)
+            .bind(&$e.output)
+            .bind(&$e.truncated)
+            .bind(&$e.error_message)
+            .bind(&$e.exit_code)
+            .bind(&$e.cpu_ms)
+            .bind(&$e.max_rss_kb)
+    };
+}
+pub(super) use {bind_ends, bind_starts};
+
+/// The starts one `INSERT … FROM UNNEST` writes, each with its index in the batch.
 #[derive(Default)]
 struct Starts {
     at: Vec<usize>,
-    id: Vec<Uuid>,
-    cron_name: Vec<String>,
-    trigger_type: Vec<&'static str>,
-    started_at: Vec<DateTime<Utc>>,
-    host: Vec<Option<String>>,
-    pid: Vec<Option<i32>>,
-    boot_id: Vec<Option<String>>,
-    version: Vec<Option<String>>,
-    scheduled_for: Vec<Option<DateTime<Utc>>>,
+    columns: StartColumns,
 }
 
+/// Runs' ends, as the multi-row statements' arrays take them.
 #[derive(Default)]
-struct Finishes {
-    at: Vec<usize>,
-    id: Vec<Uuid>,
-    status: Vec<&'static str>,
-    reason: Vec<Option<&'static str>>,
-    completed_at: Vec<DateTime<Utc>>,
-    duration_ms: Vec<Option<i64>>,
-    output: Vec<Option<String>>,
-    truncated: Vec<bool>,
-    error_message: Vec<Option<String>>,
-    exit_code: Vec<Option<i32>>,
-    cpu_ms: Vec<Option<i64>>,
-    max_rss_kb: Vec<Option<i64>>,
+pub(super) struct Ends {
+    pub(super) status: Vec<&'static str>,
+    pub(super) reason: Vec<Option<&'static str>>,
+    pub(super) completed_at: Vec<Option<DateTime<Utc>>>,
+    pub(super) duration_ms: Vec<Option<i64>>,
+    pub(super) output: Vec<Option<String>>,
+    pub(super) truncated: Vec<bool>,
+    pub(super) error_message: Vec<Option<String>>,
+    pub(super) exit_code: Vec<Option<i32>>,
+    pub(super) cpu_ms: Vec<Option<i64>>,
+    pub(super) max_rss_kb: Vec<Option<i64>>,
+}
+
+impl Ends {
+    pub(super) fn push(&mut self, f: &Finish) {
+        let (output, truncated) = f.stored_output();
+        self.status.push(f.status.as_str());
+        self.reason.push(f.reason.map(|r| r.as_str()));
+        self.completed_at.push(Some(f.completed_at));
+        self.duration_ms.push(f.duration_ms);
+        self.output.push(output.map(|o| o.to_string()));
+        self.truncated.push(truncated);
+        self.error_message.push(f.stored_error());
+        self.exit_code.push(f.exit_code);
+        self.cpu_ms.push(f.cpu_ms);
+        self.max_rss_kb.push(f.max_rss_kb);
+    }
+}
+
+/// The finishes one `UPDATE … FROM UNNEST` applies: each one's index in the batch, its run, its
+/// end.
+#[derive(Default)]
+pub(super) struct Finishes {
+    pub(super) at: Vec<usize>,
+    pub(super) id: Vec<Uuid>,
+    pub(super) end: Ends,
+}
+
+impl Finishes {
+    pub(super) fn push(&mut self, at: usize, f: &Finish) {
+        self.at.push(at);
+        self.id.push(f.id);
+        self.end.push(f);
+    }
 }
 
 /// The first key of cronmon's advisory locks (`pg_advisory_xact_lock(int4, int4)`), so they
@@ -181,15 +268,7 @@ pub(super) async fn record_batch_fast(
                     continue;
                 }
                 starts.at.push(i);
-                starts.id.push(s.id);
-                starts.cron_name.push(s.cron_name.as_str().to_owned());
-                starts.trigger_type.push(s.trigger_type.as_str());
-                starts.started_at.push(s.started_at);
-                starts.host.push(s.host.clone());
-                starts.pid.push(s.pid);
-                starts.boot_id.push(s.boot_id.clone());
-                starts.version.push(s.version.clone());
-                starts.scheduled_for.push(s.scheduled_for);
+                starts.columns.push(s);
             }
             Event::Heartbeat(_) => heartbeats.push(i),
             Event::Batch(_) => batch_runs.push(i),
@@ -198,19 +277,7 @@ pub(super) async fn record_batch_fast(
                     later.push(i);
                     continue;
                 }
-                let (output, truncated) = f.stored_output();
-                finishes.at.push(i);
-                finishes.id.push(f.id);
-                finishes.status.push(f.status.as_str());
-                finishes.reason.push(f.reason.map(|r| r.as_str()));
-                finishes.completed_at.push(f.completed_at);
-                finishes.duration_ms.push(f.duration_ms);
-                finishes.output.push(output.map(|o| o.to_string()));
-                finishes.truncated.push(truncated);
-                finishes.error_message.push(f.stored_error());
-                finishes.exit_code.push(f.exit_code);
-                finishes.cpu_ms.push(f.cpu_ms);
-                finishes.max_rss_kb.push(f.max_rss_kb);
+                finishes.push(i, f);
             }
         }
     }
@@ -218,22 +285,14 @@ pub(super) async fn record_batch_fast(
     let mut tx = pool.begin().await.db()?;
     let attempt: Result<()> = async {
         lock_crons(&mut tx, events).await?;
-        if !starts.id.is_empty() {
-            let inserted: Vec<Uuid> = sqlx::query_scalar(INSERT_STARTS)
-                .bind(&starts.id)
-                .bind(&starts.cron_name)
-                .bind(&starts.trigger_type)
-                .bind(&starts.started_at)
-                .bind(&starts.host)
-                .bind(&starts.pid)
-                .bind(&starts.boot_id)
-                .bind(&starts.version)
-                .bind(&starts.scheduled_for)
-                .fetch_all(&mut *tx)
-                .await
-                .db()?;
+        if !starts.at.is_empty() {
+            let inserted: Vec<Uuid> =
+                bind_starts!(sqlx::query_scalar(INSERT_STARTS), starts.columns)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .db()?;
             let inserted: HashSet<Uuid> = inserted.into_iter().collect();
-            for (&i, id) in starts.at.iter().zip(&starts.id) {
+            for (&i, id) in starts.at.iter().zip(&starts.columns.id) {
                 results[i] = Some(Ok(if inserted.contains(id) {
                     Outcome::Recorded
                 } else {
@@ -257,18 +316,8 @@ pub(super) async fn record_batch_fast(
             results[i] = Some(r);
         }
         if !finishes.id.is_empty() {
-            let updated: Vec<Uuid> = sqlx::query_scalar(UPDATE_FINISHES.as_str())
-                .bind(&finishes.id)
-                .bind(&finishes.status)
-                .bind(&finishes.reason)
-                .bind(&finishes.completed_at)
-                .bind(&finishes.duration_ms)
-                .bind(&finishes.output)
-                .bind(&finishes.truncated)
-                .bind(&finishes.error_message)
-                .bind(&finishes.exit_code)
-                .bind(&finishes.cpu_ms)
-                .bind(&finishes.max_rss_kb)
+            let update = sqlx::query_scalar(UPDATE_FINISHES.as_str()).bind(&finishes.id);
+            let updated: Vec<Uuid> = bind_ends!(update, finishes.end)
                 // Planned afresh each time: a cached generic plan made while the table was
                 // small joins by seq-scanning it long after it has grown (it halved ingest on a
                 // young database until the next ANALYZE).
