@@ -398,12 +398,7 @@ impl Store for PgStore {
         // still close a cycle, and then the whole transaction is run again.
         let mut conflicts = 0;
         let written = loop {
-            let fast = if one_statement::takes(valid) {
-                one_statement::record_runs(&self.pool, valid).await
-            } else {
-                batch::record_batch_fast(&self.pool, valid).await
-            };
-            let attempt = match fast {
+            let attempt = match one_statement::record_runs(&self.pool, valid).await {
                 Ok(Some(results)) => Ok(results),
                 Ok(None) => batch::record_batch_locked(&self.pool, valid).await,
                 Err(e) => Err(e),

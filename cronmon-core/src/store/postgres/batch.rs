@@ -185,6 +185,36 @@ pub(super) const LOCK_SPACE: i32 = 0x6372_6f6e;
 /// name. A run whose start is not committed yet is not seen here; the rare deadlock that can
 /// still cause is retried by the caller ([`is_lock_conflict`]).
 pub(super) async fn lock_crons(conn: &mut sqlx::PgConnection, events: &[Event]) -> Result<()> {
+    let (names, ids) = lock_keys(events);
+    sqlx::query(LOCK_CRONS)
+        .bind(&names)
+        .bind(&ids)
+        .bind(LOCK_SPACE)
+        // Planned with the batch's own ids each time: a plan cached on a young database looks
+        // the ids up by scanning the whole table, and a connection keeps it for its lifetime
+        // (it scanned every run ever stored, once per batch).
+        .persistent(false)
+        .execute(&mut *conn)
+        .await
+        .db()?;
+    Ok(())
+}
+
+/// Takes the advisory locks of the crons named by `$1` and of the stored runs whose ids are
+/// `$2` (in the key space `$3`): the keys are sorted in the subquery and locked in that order
+/// by the aggregate over it. Answers how many keys it locked, as `locked`.
+pub(super) const LOCK_CRONS: &str = "\
+SELECT count(pg_advisory_xact_lock($3, k.key)) AS locked FROM (
+    SELECT DISTINCT hashtext(n) AS key FROM (
+        SELECT unnest($1::text[]) AS n
+        UNION SELECT cron_name FROM cronmon.cron_executions WHERE id = ANY($2::uuid[])
+    ) names
+    ORDER BY 1
+) k";
+
+/// What [`LOCK_CRONS`] takes for `events`: the crons named by starts (and by finishes that
+/// carry their start), and the runs that finishes and heartbeats name.
+pub(super) fn lock_keys(events: &[Event]) -> (Vec<&str>, Vec<Uuid>) {
     let mut names: Vec<&str> = Vec::new();
     let mut ids: Vec<Uuid> = Vec::new();
     for event in events {
@@ -202,36 +232,7 @@ pub(super) async fn lock_crons(conn: &mut sqlx::PgConnection, events: &[Event]) 
             Event::Batch(_) => {}
         }
     }
-    // The keys are sorted in the subquery and locked in that order by the aggregate over it.
-    sqlx::query(
-        "SELECT count(pg_advisory_xact_lock($3, k.key)) FROM (
-             SELECT DISTINCT hashtext(n) AS key FROM (
-                 SELECT unnest($1::text[]) AS n
-                 UNION SELECT cron_name FROM cronmon.cron_executions WHERE id = ANY($2::uuid[])
-             ) names
-             ORDER BY 1
-         ) k",
-    )
-    .bind(&names)
-    .bind(&ids)
-    .bind(LOCK_SPACE)
-    // Planned with the batch's own ids each time: a plan cached on a young database looks the
-    // ids up by scanning the whole table, and a connection keeps it for its lifetime (it
-    // scanned every run ever stored, once per batch).
-    .persistent(false)
-    .execute(&mut *conn)
-    .await
-    .db()?;
-    Ok(())
-}
-
-fn run_id(event: &Event) -> Uuid {
-    match event {
-        Event::Start(s) => s.id,
-        Event::Finish(f) => f.id,
-        Event::Heartbeat(h) => h.id,
-        Event::Batch(b) => b.id,
-    }
+    (names, ids)
 }
 
 /// A deadlock (40P01) or serialization failure (40001): the database rolled the transaction
@@ -258,7 +259,7 @@ pub(super) async fn record_batch_fast(
     let mut seen_finishes = HashSet::new();
     // Rows in id order: two batches that write the same runs lock them in the same order.
     let mut order: Vec<usize> = (0..events.len()).collect();
-    order.sort_by_key(|&i| run_id(&events[i]));
+    order.sort_by_key(|&i| events[i].execution_id());
     for i in order {
         let event = &events[i];
         match event {

@@ -21,25 +21,19 @@ use uuid::Uuid;
 
 use super::Postgres;
 use super::batch::{
-    Ends, Finishes, LOCK_SPACE, StartColumns, bind_ends, bind_starts, record_batch_locked,
+    Ends, Finishes, LOCK_CRONS, LOCK_SPACE, StartColumns, bind_ends, bind_starts, lock_keys,
+    record_batch_fast, record_batch_locked,
 };
 use crate::error::{Error, Result};
 use crate::model::{Event, Finish, Outcome, Start};
 use crate::store::db::Db as _;
 use crate::store::sql::{Dialect as _, finish_applies};
 
-/// The advisory locks first (an init plan that gates both writes, so no row is touched before
-/// every cron is locked, in key order, as in `lock_crons`), then the starts and the finishes.
+/// The cron locks first ([`LOCK_CRONS`], an init plan that gates both writes, so no row is
+/// touched before every cron is locked, in key order), then the starts and the finishes.
 static RECORD_RUNS: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "WITH locked AS MATERIALIZED (
-    SELECT count(pg_advisory_xact_lock($1, k.key)) AS n FROM (
-        SELECT DISTINCT hashtext(n) AS key FROM (
-            SELECT unnest($2::text[]) AS n
-            UNION SELECT cron_name FROM cronmon.cron_executions WHERE id = ANY($3::uuid[])
-        ) names
-        ORDER BY 1
-    ) k),
+        "WITH locked AS MATERIALIZED ({LOCK_CRONS}),
 started AS (
     INSERT INTO cronmon.cron_executions
         (id, cron_name, status, trigger_type, started_at, host, pid, boot_id, version,
@@ -56,7 +50,7 @@ started AS (
         AS u(id, cron_name, trigger_type, started_at, host, pid, boot_id, version, scheduled_for,
              status, reason, completed_at, duration_ms, output, truncated, error_message,
              exit_code, cpu_ms, max_rss_kb)
-    WHERE (SELECT n FROM locked) >= 0
+    WHERE (SELECT locked FROM locked) >= 0
     ON CONFLICT (id) DO NOTHING
     RETURNING id),
 finished AS (
@@ -69,7 +63,7 @@ finished AS (
                 $28::text[], $29::bool[], $30::text[], $31::int4[], $32::int8[], $33::int8[])
         AS u(id, status, reason, completed_at, duration_ms, output, truncated, error_message,
              exit_code, cpu_ms, max_rss_kb)
-    WHERE e.id = u.id AND {applies} AND (SELECT n FROM locked) >= 0
+    WHERE e.id = u.id AND {applies} AND (SELECT locked FROM locked) >= 0
     RETURNING e.id)
 SELECT TRUE AS started, id FROM started
 UNION ALL
@@ -115,16 +109,10 @@ impl Rows {
     }
 }
 
-/// Whether [`record_runs`] can take `events`: starts and finishes only.
-pub(super) fn takes(events: &[Event]) -> bool {
-    events
-        .iter()
-        .all(|e| matches!(e, Event::Start(_) | Event::Finish(_)))
-}
-
-/// Records `events` (starts and finishes, already checked by [`Event::validate`]): one
-/// statement, then the per-event path for what it did not settle. `None` when the database
-/// refused the data (the caller then takes the per-event path for the whole batch).
+/// Records `events` (already checked by [`Event::validate`]): starts and finishes in one
+/// statement, then the per-event path for what it did not settle; a batch with heartbeats or
+/// batch-run reports in [`record_batch_fast`]'s transaction. `None` when the database refused
+/// the data (the caller then takes the per-event path for the whole batch).
 pub(super) async fn record_runs(
     pool: &sqlx::PgPool,
     events: &[Event],
@@ -137,7 +125,7 @@ pub(super) async fn record_runs(
         let (firsts, id) = match event {
             Event::Start(s) => (&mut first_start, s.id),
             Event::Finish(f) => (&mut first_finish, f.id),
-            Event::Heartbeat(_) | Event::Batch(_) => return Ok(None),
+            Event::Heartbeat(_) | Event::Batch(_) => return record_batch_fast(pool, events).await,
         };
         match firsts.entry(id) {
             Entry::Occupied(_) => later.push(i),
@@ -155,7 +143,6 @@ pub(super) async fn record_runs(
     order.sort_by_key(|&i| (events[i].execution_id(), i));
     let mut rows = Rows::default();
     let mut updates = Finishes::default();
-    let mut names: Vec<&str> = Vec::new();
     for i in order {
         match &events[i] {
             Event::Start(s) => {
@@ -163,24 +150,19 @@ pub(super) async fn record_runs(
                     Event::Finish(f) => Some((j, f)),
                     _ => None,
                 });
-                names.push(s.cron_name.as_str());
                 rows.push(i, s, finish);
             }
-            Event::Finish(f) if !first_start.contains_key(&f.id) => {
-                if let Some(s) = &f.start {
-                    names.push(s.cron_name.as_str());
-                }
-                updates.push(i, f);
-            }
+            Event::Finish(f) if !first_start.contains_key(&f.id) => updates.push(i, f),
             // Ended with its start, above.
             _ => {}
         }
     }
 
+    let (names, ids) = lock_keys(events);
     let query = sqlx::query_as(RECORD_RUNS.as_str())
-        .bind(LOCK_SPACE)
         .bind(&names)
-        .bind(&updates.id);
+        .bind(&ids)
+        .bind(LOCK_SPACE);
     let query = bind_ends!(bind_starts!(query, rows.start), rows.end).bind(&updates.id);
     let written: Vec<(bool, Uuid)> = match bind_ends!(query, updates.end)
         // Planned with the batch's own ids each time: a generic plan made on a young database
@@ -203,17 +185,15 @@ pub(super) async fn record_runs(
 
     let mut results: Vec<Option<Result<Outcome>>> = events.iter().map(|_| None).collect();
     for (&(start, finish), id) in rows.at.iter().zip(&rows.start.id) {
-        match (inserted.contains(id), finish) {
-            (true, finish) => {
-                results[start] = Some(Ok(Outcome::Recorded));
-                if let Some(finish) = finish {
-                    results[finish] = Some(Ok(Outcome::Recorded));
-                }
+        if inserted.contains(id) {
+            results[start] = Some(Ok(Outcome::Recorded));
+            if let Some(finish) = finish {
+                results[finish] = Some(Ok(Outcome::Recorded));
             }
-            (false, finish) => {
-                results[start] = Some(Ok(Outcome::AlreadyRecorded));
-                later.extend(finish);
-            }
+        } else {
+            // The run was there already: its end applies to it on the per-event path.
+            results[start] = Some(Ok(Outcome::AlreadyRecorded));
+            later.extend(finish);
         }
     }
     for (&i, id) in updates.at.iter().zip(&updates.id) {
