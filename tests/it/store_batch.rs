@@ -1,5 +1,6 @@
-//! Group commit (`Store::record_batch`) with large mixed batches: the PostgreSQL multi-row
-//! path and SQLite's per-event path give the same results, event by event.
+//! Group commit (`Store::record_batch`) with large mixed batches: the multi-row paths of both
+//! databases give the per-event path's results, event by event, and a batch a database refuses
+//! half-way is recorded event by event without a transaction left open.
 
 use std::sync::Arc;
 
@@ -7,6 +8,8 @@ use chrono::Utc;
 use cronmon::store::Store;
 use cronmon::{CronName, Error, Event, Finish, Outcome, Reason, Start, Status};
 use serde_json::json;
+
+use crate::common::TestDb;
 
 fn start(cron: &str, ago_ms: i64) -> Start {
     let mut s = Start::now(CronName::new(cron).unwrap());
@@ -206,6 +209,76 @@ async fn a_start_and_its_end_in_one_batch(store: Arc<dyn Store>) {
         (2, 1, 0)
     );
 }
+
+/// A batch the database refuses half-way (a trigger of the host's refuses one cron) is
+/// recorded event by event instead, and leaves no transaction open behind it: the next
+/// batches are written at once (an open transaction would hold the write lock for the busy
+/// timeout), and what was acknowledged is there for a new connection.
+async fn a_refused_batch_leaves_no_transaction_open(db: &TestDb) {
+    if db.url.starts_with("sqlite") {
+        db.execute(
+            "CREATE TRIGGER poison BEFORE INSERT ON cron_executions WHEN NEW.cron_name = 'poison'
+             BEGIN SELECT RAISE(ABORT, 'poisoned'); END",
+        )
+        .await;
+    } else {
+        db.execute(
+            "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN RAISE EXCEPTION 'poisoned'; END $$;
+             CREATE TRIGGER poison BEFORE INSERT ON cronmon.cron_executions
+             FOR EACH ROW WHEN (NEW.cron_name = 'poison') EXECUTE FUNCTION poison();",
+        )
+        .await;
+    }
+    let store = &db.store;
+    let before = start("ok", 2_000);
+    store.record_start(&before).await.unwrap();
+    let fine = start("ok", 1_000);
+    let events = vec![
+        Event::Start(fine.clone()),
+        Event::Start(start("poison", 1_000)),
+        Event::Finish(finish(before.id, Status::Completed)),
+    ];
+    let r = store.record_batch(&events).await.unwrap();
+    assert!(matches!(r[0], Ok(Outcome::Recorded)), "{:?}", r[0]);
+    assert!(r[1].is_err(), "{:?}", r[1]);
+    assert!(matches!(r[2], Ok(Outcome::Recorded)), "{:?}", r[2]);
+
+    let mut ids = vec![before.id, fine.id];
+    for _ in 0..8 {
+        let s = start("after", 500);
+        ids.push(s.id);
+        let batch = [
+            Event::Start(s.clone()),
+            Event::Finish(finish(s.id, Status::Completed)),
+        ];
+        let written = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            store.record_batch(&batch),
+        )
+        .await
+        .expect("no transaction left open holds the write lock")
+        .unwrap();
+        assert!(written.iter().all(|r| matches!(r, Ok(Outcome::Recorded))));
+    }
+    let fresh = cronmon::store::connect(&db.url).await.unwrap();
+    for id in ids {
+        assert!(
+            fresh.execution(id).await.unwrap().is_some(),
+            "{id} committed"
+        );
+    }
+    assert_eq!(
+        fresh.execution(before.id).await.unwrap().unwrap().status,
+        Status::Completed
+    );
+    fresh.close().await;
+}
+
+crate::on_both_test_dbs!(
+    mods refused_sqlite, refused_postgres;
+    a_refused_batch_leaves_no_transaction_open
+);
 
 on_both_databases!(
     a_start_and_its_end_in_one_batch,

@@ -32,6 +32,7 @@ pub(crate) mod notify;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod rows;
+mod runs_plan;
 mod sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;

@@ -14,6 +14,8 @@ use super::sql::{Dialect, Sql};
 use super::{Backend, MIGRATIONS_TABLE, Store};
 use crate::model::{CronName, CronStats, Event, StuckRun, TimelineDay};
 
+mod multi_row;
+
 super::health::health_ops!(sqlx::Sqlite, super::HEALTH_SQL);
 super::notify::notify_ops!(sqlx::Sqlite, super::NOTIFY_SQL, super::Sqlite);
 super::sql::shared_ops!(sqlx::Sqlite, SQL);
@@ -166,6 +168,9 @@ impl SqliteStore {
         };
         let pool = SqlitePoolOptions::new()
             .max_connections(max)
+            // A file does not hang up as a server does; a ping before each use was a round
+            // trip to sqlx's worker thread on every write.
+            .test_before_acquire(false)
             .min_connections(if max == 1 { 1 } else { 0 })
             .idle_timeout(if max == 1 {
                 None
@@ -229,7 +234,12 @@ impl Store for SqliteStore {
     }
 
     async fn record_batch(&self, events: &[Event]) -> Result<Vec<Result<Outcome>>> {
-        record_batch(&self.pool, events).await
+        let (verdicts, valid) = super::valid_events(events);
+        match multi_row::record_runs(&self.pool, valid.as_deref().unwrap_or(events)).await? {
+            Some(written) => Ok(super::merge_verdicts(verdicts, written)),
+            // The per-event path checks each event itself.
+            None => record_batch(&self.pool, events).await,
+        }
     }
 
     async fn execution(&self, id: uuid::Uuid) -> Result<Option<Execution>> {

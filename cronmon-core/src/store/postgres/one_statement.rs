@@ -13,8 +13,7 @@
 //! transaction of its own, for its exact result; every event is idempotent, so the batch need
 //! not be one transaction.
 
-use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::LazyLock;
 
 use uuid::Uuid;
@@ -25,8 +24,9 @@ use super::batch::{
     record_batch_fast, record_batch_locked,
 };
 use crate::error::{Error, Result};
-use crate::model::{Event, Finish, Outcome, Start};
+use crate::model::{Event, Outcome};
 use crate::store::db::Db as _;
+use crate::store::runs_plan::{RunsPlan, all_settled};
 use crate::store::sql::{Dialect as _, finish_applies};
 
 /// The cron locks first ([`LOCK_CRONS`], an init plan that gates both writes, so no row is
@@ -89,26 +89,6 @@ impl Ends {
     }
 }
 
-/// The rows to insert: each a start, ended when its finish is in the batch too.
-#[derive(Default)]
-struct Rows {
-    /// The start's index in the batch, and its finish's.
-    at: Vec<(usize, Option<usize>)>,
-    start: StartColumns,
-    end: Ends,
-}
-
-impl Rows {
-    fn push(&mut self, at: usize, s: &Start, finish: Option<(usize, &Finish)>) {
-        self.at.push((at, finish.map(|(i, _)| i)));
-        self.start.push(s);
-        match finish {
-            Some((_, f)) => self.end.push(f),
-            None => self.end.push_running(),
-        }
-    }
-}
-
 /// Records `events` (already checked by [`Event::validate`]): starts and finishes in one
 /// statement, then the per-event path for what it did not settle; a batch with heartbeats or
 /// batch-run reports in [`record_batch_fast`]'s transaction. `None` when the database refused
@@ -117,45 +97,21 @@ pub(super) async fn record_runs(
     pool: &sqlx::PgPool,
     events: &[Event],
 ) -> Result<Option<Vec<Result<Outcome>>>> {
-    // The first start and the first finish of each run; a repeated one is settled later.
-    let mut first_start: HashMap<Uuid, usize> = HashMap::new();
-    let mut first_finish: HashMap<Uuid, usize> = HashMap::new();
-    let mut later = Vec::new();
-    for (i, event) in events.iter().enumerate() {
-        let (firsts, id) = match event {
-            Event::Start(s) => (&mut first_start, s.id),
-            Event::Finish(f) => (&mut first_finish, f.id),
-            Event::Heartbeat(_) | Event::Batch(_) => return record_batch_fast(pool, events).await,
-        };
-        match firsts.entry(id) {
-            Entry::Occupied(_) => later.push(i),
-            Entry::Vacant(v) => {
-                v.insert(i);
-            }
+    let Some(plan) = RunsPlan::of(events) else {
+        return record_batch_fast(pool, events).await;
+    };
+    let mut starts = StartColumns::default();
+    let mut ends = Ends::default();
+    for row in &plan.rows {
+        starts.push(row.start);
+        match row.finish {
+            Some((_, f)) => ends.push(f),
+            None => ends.push_running(),
         }
     }
-    // Rows in id order: two batches that write the same runs lock them in the same order.
-    let mut order: Vec<usize> = first_start
-        .values()
-        .chain(first_finish.values())
-        .copied()
-        .collect();
-    order.sort_by_key(|&i| (events[i].execution_id(), i));
-    let mut rows = Rows::default();
     let mut updates = Finishes::default();
-    for i in order {
-        match &events[i] {
-            Event::Start(s) => {
-                let finish = first_finish.get(&s.id).and_then(|&j| match &events[j] {
-                    Event::Finish(f) => Some((j, f)),
-                    _ => None,
-                });
-                rows.push(i, s, finish);
-            }
-            Event::Finish(f) if !first_start.contains_key(&f.id) => updates.push(i, f),
-            // Ended with its start, above.
-            _ => {}
-        }
+    for &(i, f) in &plan.updates {
+        updates.push(i, f);
     }
 
     let (names, ids) = lock_keys(events);
@@ -163,7 +119,7 @@ pub(super) async fn record_runs(
         .bind(&names)
         .bind(&ids)
         .bind(LOCK_SPACE);
-    let query = bind_ends!(bind_starts!(query, rows.start), rows.end).bind(&updates.id);
+    let query = bind_ends!(bind_starts!(query, starts), ends).bind(&updates.id);
     let written: Vec<(bool, Uuid)> = match bind_ends!(query, updates.end)
         // Planned with the batch's own ids each time: a generic plan made on a young database
         // looks the ids up by scanning the whole table (measured: a fifth less ingest, and a
@@ -182,38 +138,12 @@ pub(super) async fn record_runs(
     };
     let inserted: HashSet<Uuid> = written.iter().filter(|w| w.0).map(|w| w.1).collect();
     let updated: HashSet<Uuid> = written.iter().filter(|w| !w.0).map(|w| w.1).collect();
-
-    let mut results: Vec<Option<Result<Outcome>>> = events.iter().map(|_| None).collect();
-    for (&(start, finish), id) in rows.at.iter().zip(&rows.start.id) {
-        if inserted.contains(id) {
-            results[start] = Some(Ok(Outcome::Recorded));
-            if let Some(finish) = finish {
-                results[finish] = Some(Ok(Outcome::Recorded));
-            }
-        } else {
-            // The run was there already: its end applies to it on the per-event path.
-            results[start] = Some(Ok(Outcome::AlreadyRecorded));
-            later.extend(finish);
-        }
-    }
-    for (&i, id) in updates.at.iter().zip(&updates.id) {
-        if updated.contains(id) {
-            results[i] = Some(Ok(Outcome::Recorded));
-        } else {
-            later.push(i);
-        }
-    }
+    let (mut results, later) = plan.settle(events.len(), &inserted, &updated);
     if !later.is_empty() {
-        later.sort_unstable();
         let rest: Vec<Event> = later.iter().map(|&i| events[i].clone()).collect();
         for (&i, r) in later.iter().zip(record_batch_locked(pool, &rest).await?) {
             results[i] = Some(r);
         }
     }
-    Ok(Some(
-        results
-            .into_iter()
-            .map(|r| r.unwrap_or(Err(Error::UnknownExecution(Uuid::nil()))))
-            .collect(),
-    ))
+    Ok(Some(all_settled(results)))
 }

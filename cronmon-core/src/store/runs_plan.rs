@@ -1,0 +1,132 @@
+//! How a batch of starts and finishes becomes two multi-row writes, on either database: the
+//! runs to insert (ended already when their finish is in the batch too: one row written
+//! instead of a row and its update) and the finishes to apply to stored runs. What those
+//! writes do not settle (a repeated id, a finish that did not apply, a run that was stored
+//! already) is left to the per-event path, for its exact result: every event is idempotent,
+//! so the order the two paths write in changes no outcome that matters.
+
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
+
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::model::{Event, Finish, Outcome, Start};
+
+/// A run to insert.
+#[derive(Clone, Copy)]
+pub(crate) struct RunRow<'a> {
+    /// The start's index in the batch.
+    pub(crate) at: usize,
+    pub(crate) start: &'a Start,
+    /// The run's finish and its index, when the batch has it: the run is inserted ended.
+    pub(crate) finish: Option<(usize, &'a Finish)>,
+}
+
+/// A batch's starts and finishes, sorted into multi-row writes.
+pub(crate) struct RunsPlan<'a> {
+    /// Runs to insert, in id order (two batches that write the same runs lock them in the same
+    /// order).
+    pub(crate) rows: Vec<RunRow<'a>>,
+    /// Finishes of runs started in an earlier batch, in id order, each with its index.
+    pub(crate) updates: Vec<(usize, &'a Finish)>,
+    /// Events for the per-event path whatever the writes do (a repeated start or finish).
+    later: Vec<usize>,
+}
+
+impl<'a> RunsPlan<'a> {
+    /// Sorts `events`; `None` when the batch holds anything but starts and finishes.
+    pub(crate) fn of(events: &'a [Event]) -> Option<Self> {
+        let mut first_start: HashMap<Uuid, usize> = HashMap::new();
+        let mut first_finish: HashMap<Uuid, usize> = HashMap::new();
+        let mut later = Vec::new();
+        for (i, event) in events.iter().enumerate() {
+            let (firsts, id) = match event {
+                Event::Start(s) => (&mut first_start, s.id),
+                Event::Finish(f) => (&mut first_finish, f.id),
+                Event::Heartbeat(_) | Event::Batch(_) => return None,
+            };
+            match firsts.entry(id) {
+                Entry::Occupied(_) => later.push(i),
+                Entry::Vacant(v) => {
+                    v.insert(i);
+                }
+            }
+        }
+        let mut order: Vec<usize> = first_start
+            .values()
+            .chain(first_finish.values())
+            .copied()
+            .collect();
+        order.sort_by_key(|&i| (events[i].execution_id(), i));
+        let mut rows = Vec::new();
+        let mut updates = Vec::new();
+        for i in order {
+            match &events[i] {
+                Event::Start(s) => {
+                    let finish = first_finish.get(&s.id).and_then(|&j| match &events[j] {
+                        Event::Finish(f) => Some((j, f)),
+                        _ => None,
+                    });
+                    rows.push(RunRow {
+                        at: i,
+                        start: s,
+                        finish,
+                    });
+                }
+                Event::Finish(f) if !first_start.contains_key(&f.id) => updates.push((i, f)),
+                // Ended with its start, above.
+                _ => {}
+            }
+        }
+        Some(Self {
+            rows,
+            updates,
+            later,
+        })
+    }
+
+    /// The results of a batch of `n` events whose writes inserted the runs `inserted` and
+    /// applied the finishes of `updated`: one per event the writes settled, `None` for the
+    /// others, whose indexes come second, in batch order, for the per-event path.
+    pub(crate) fn settle(
+        &self,
+        n: usize,
+        inserted: &HashSet<Uuid>,
+        updated: &HashSet<Uuid>,
+    ) -> (Vec<Option<Result<Outcome>>>, Vec<usize>) {
+        let mut results: Vec<Option<Result<Outcome>>> = (0..n).map(|_| None).collect();
+        let mut later = self.later.clone();
+        for row in &self.rows {
+            let finish = row.finish.map(|(j, _)| j);
+            if inserted.contains(&row.start.id) {
+                results[row.at] = Some(Ok(Outcome::Recorded));
+                if let Some(j) = finish {
+                    results[j] = Some(Ok(Outcome::Recorded));
+                }
+            } else {
+                // The run was there already: its end applies to it on the per-event path.
+                results[row.at] = Some(Ok(Outcome::AlreadyRecorded));
+                later.extend(finish);
+            }
+        }
+        for &(i, f) in &self.updates {
+            if updated.contains(&f.id) {
+                results[i] = Some(Ok(Outcome::Recorded));
+            } else {
+                later.push(i);
+            }
+        }
+        later.sort_unstable();
+        (results, later)
+    }
+}
+
+/// Every event's result, once the per-event path has filled in what the writes left.
+pub(crate) fn all_settled(results: Vec<Option<Result<Outcome>>>) -> Vec<Result<Outcome>> {
+    results
+        .into_iter()
+        // Both paths answer every event; were one not to, the event stays unconfirmed.
+        .map(|r| r.unwrap_or(Err(Error::UnknownExecution(Uuid::nil()))))
+        .collect()
+}
