@@ -10,8 +10,9 @@
 # Prints: PostgreSQL's single-row commits/s (pgbench, 64 clients), CronRun::start, the direct
 # recorder's events/s to PostgreSQL, and HTTP ingest on PostgreSQL at 64 connections (events/s,
 # p99, server RSS) and through the batch endpoint (100 events a request), each with its ratio
-# to PostgreSQL's commits/s; and one sweep of schedule health with 1,000 of 10,000 crons due
-# (then an idle one), on SQLite and on PostgreSQL; the notification outbox (written with
+# to PostgreSQL's commits/s, then the same two and the direct recorder on a SQLite file; one
+# sweep of schedule health with 1,000 of 10,000 crons due (then an idle one), on SQLite and on
+# PostgreSQL; the notification outbox (written with
 # failed runs, then delivered) on both; and batch kinds: BatchRun::advance next to
 # CronRun::start, and GET /cron-executions/batches with 20 kinds and a million batch runs of
 # history on both. Last, the dashboard's reads on PostgreSQL with 1,000 crons each running once a
@@ -142,6 +143,29 @@ burst=$(CRON_SECRET=$secret "$bin/loadgen" --url "http://127.0.0.1:$port/api/adm
 echo "$burst; server RSS $(( $(ps -o rss= -p "$server" | tr -d ' ') / 1024 )) MB"
 kill "$server" 2>/dev/null || true
 wait "$server" 2>/dev/null || true
+
+# The same ingest on the embedded default: a fresh SQLite file, one writer.
+lite=$(mktemp -d)
+CRON_SECRET=$secret "$bin/server" --database-url "sqlite://$lite/bench.db" \
+  --bind "127.0.0.1:$port" >/tmp/cronmon-bench-server.log 2>&1 &
+server=$!
+for _ in $(seq 1 100); do
+  curl -fs "http://127.0.0.1:$port/api/admin/health" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+for args in "--connections 64" "--connections 16 --batch 100"; do
+  # shellcheck disable=SC2086 # the words of $args are the load generator's flags
+  line=$(CRON_SECRET=$secret "$bin/loadgen" --url "http://127.0.0.1:$port/api/admin" $args \
+    --seconds 10 2>/dev/null | grep 'events/s')
+  eps=$(echo "$line" | sed -n 's/.* = \([0-9]*\) events\/s.*/\1/p')
+  echo "sqlite http $line  (× PostgreSQL commits/s: $(ratio "${eps:-0}"))"
+done
+kill "$server" 2>/dev/null || true
+wait "$server" 2>/dev/null || true
+rec=$("$bin/recorder_bench" "sqlite://$lite/recorder.db" 200000 2>/dev/null | grep -m1 'events/s' || true)
+rec_eps=$(echo "$rec" | grep -o '[0-9.]* events/s' | head -1 | cut -d' ' -f1)
+echo "sqlite rec  ${rec%% (*}  (× PostgreSQL commits/s: $(ratio "${rec_eps:-0}"))"
+rm -rf "$lite"
 
 # Reads flat with history: the same last day of runs behind more and more history.
 for rows in ${CRONMON_BENCH_READS:-1000000 10000000 30000000}; do
