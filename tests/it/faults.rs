@@ -176,18 +176,67 @@ fn recorder(url: &str, spool: &std::path::Path) -> Monitor {
 
 /// Every run stored, by id, with its outcome, and as many as there were: none lost, none
 /// twice (the roll-ups count each once too).
-async fn stored_runs(pg: &sqlx::PgPool) -> HashMap<Uuid, String> {
-    sqlx::query_as::<_, (Uuid, String)>("SELECT id, status FROM cronmon.cron_executions")
-        .fetch_all(pg)
-        .await
-        .unwrap()
-        .into_iter()
-        .collect()
+/// Where a test reads what was stored, over connections of its own.
+enum Stored {
+    Pg(sqlx::PgPool),
+    Lite(sqlx::SqlitePool),
+}
+
+impl Stored {
+    async fn open(url: &str) -> Self {
+        if url.starts_with("sqlite") {
+            Stored::Lite(sqlx::SqlitePool::connect(url).await.unwrap())
+        } else {
+            Stored::Pg(pg_pool(url).await)
+        }
+    }
+
+    /// Runs started, completed and failed, as the hourly roll-ups count them.
+    async fn rollup_totals(&self) -> (i64, i64, i64) {
+        match self {
+            Stored::Pg(pool) => sqlx::query_as(
+                "SELECT sum(started)::int8, sum(completed)::int8, sum(failed)::int8
+                 FROM cronmon.cron_stats_hourly_live",
+            )
+            .fetch_one(pool)
+            .await
+            .unwrap(),
+            Stored::Lite(pool) => sqlx::query_as(
+                "SELECT sum(started), sum(completed), sum(failed) FROM cron_stats_hourly",
+            )
+            .fetch_one(pool)
+            .await
+            .unwrap(),
+        }
+    }
+
+    async fn close(&self) {
+        match self {
+            Stored::Pg(pool) => pool.close().await,
+            Stored::Lite(pool) => pool.close().await,
+        }
+    }
+}
+
+async fn stored_runs(db: &Stored) -> HashMap<Uuid, String> {
+    let rows = match db {
+        Stored::Pg(pool) => {
+            sqlx::query_as::<_, (Uuid, String)>("SELECT id, status FROM cronmon.cron_executions")
+                .fetch_all(pool)
+                .await
+        }
+        Stored::Lite(pool) => {
+            sqlx::query_as::<_, (Uuid, String)>("SELECT id, status FROM cron_executions")
+                .fetch_all(pool)
+                .await
+        }
+    };
+    rows.unwrap().into_iter().collect()
 }
 
 /// Waits (replaying the monitors' spools) until every run of `seen` is stored, then checks
 /// they are stored exactly once with their outcome.
-async fn assert_every_run_once(pg: &sqlx::PgPool, seen: &Seen, monitors: &[&Monitor]) {
+async fn assert_every_run_once(pg: &Stored, seen: &Seen, monitors: &[&Monitor]) {
     let expected: HashMap<Uuid, String> = seen
         .runs
         .lock()
@@ -223,13 +272,7 @@ async fn assert_every_run_once(pg: &sqlx::PgPool, seen: &Seen, monitors: &[&Moni
         "runs missing, stored but never made, stored with another outcome (of {})",
         expected.len()
     );
-    let (started, completed, failed): (i64, i64, i64) = sqlx::query_as(
-        "SELECT sum(started)::int8, sum(completed)::int8, sum(failed)::int8
-         FROM cronmon.cron_stats_hourly_live",
-    )
-    .fetch_one(pg)
-    .await
-    .unwrap();
+    let (started, completed, failed) = pg.rollup_totals().await;
     let want_failed = expected.values().filter(|s| *s == "failed").count() as i64;
     assert_eq!(
         (started, completed, failed),
@@ -321,7 +364,7 @@ async fn two_servers_and_a_recorder_on_one_database_never_deadlock() {
         t.join().unwrap();
     }
     assert!(monitor.flush(PATIENCE).await, "the recorder delivered");
-    let pg = pg_pool(&db.url).await;
+    let pg = Stored::open(&db.url).await;
     assert_every_run_once(&pg, &seen, &[&monitor]).await;
     pg.close().await;
     assert_eq!(
@@ -409,7 +452,7 @@ async fn postgres_that_stops_answering_for_30s_loses_nothing() {
     }
     thread.join().unwrap();
     assert!(monitor.flush(PATIENCE).await, "the recorder delivered");
-    let pg = pg_pool(&db.url).await;
+    let pg = Stored::open(&db.url).await;
     assert_every_run_once(&pg, &seen, &[&monitor]).await;
     pg.close().await;
     assert_eq!(health(&server.base).await, 200);
@@ -589,12 +632,21 @@ async fn until_acked(seen: &Seen, n: usize) {
 }
 
 /// The server process killed with SIGKILL in the middle of a load of clients and job
-/// recorders on PostgreSQL, then started again on the same port: every run acknowledged
-/// before the kill is stored as acknowledged, the clients' retries and the recorders (with
-/// their spool) deliver the rest, and no run is stored twice.
+/// recorders, then started again on the same port: every run acknowledged before the kill is
+/// stored as acknowledged, the clients' retries and the recorders (with their spool) deliver
+/// the rest, and no run is stored twice. On PostgreSQL and on a SQLite file, whose batches
+/// are transactions begun by hand (`sqlite/multi_row.rs`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_of_the_server_mid_load_loses_and_doubles_nothing() {
-    let db = TestDb::postgres().await;
+    sigkill_mid_load(TestDb::postgres().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_of_the_server_mid_load_loses_and_doubles_nothing_on_sqlite() {
+    sigkill_mid_load(TestDb::sqlite().await).await;
+}
+
+async fn sigkill_mid_load(db: TestDb) {
     let port = common::free_port();
     let base = format!("http://127.0.0.1:{port}/api/admin");
     let mut child = server_process(&db.url, port).await;
@@ -628,7 +680,7 @@ async fn sigkill_of_the_server_mid_load_loses_and_doubles_nothing() {
     for t in threads {
         t.join().unwrap();
     }
-    let pg = pg_pool(&db.url).await;
+    let pg = Stored::open(&db.url).await;
     assert_every_run_once(&pg, &seen, &[&monitor]).await;
     let stored = stored_runs(&pg).await;
     for (id, status) in &acked_before_kill {
@@ -776,7 +828,7 @@ async fn postgres_restart_mid_load_loses_and_doubles_nothing() {
         t.await.unwrap();
     }
     thread.join().unwrap();
-    let pg = pg_pool(&url).await;
+    let pg = Stored::open(&url).await;
     assert_every_run_once(&pg, &seen, &[&monitor]).await;
     pg.close().await;
     drop(monitor);
