@@ -872,7 +872,60 @@ async fn the_newest_run_follows_starts_ends_and_retention(store: Arc<dyn Store>)
     assert_eq!(streak().await, 0);
 }
 
+/// A failure streak is counted after the newest completion, over the cron's newest 1,000
+/// runs: a cron failing for weeks reads as 1,000, not as a read of its whole history.
+async fn a_failure_streak_is_counted_over_the_newest_runs(store: Arc<dyn Store>) {
+    let streak = |s: Vec<cronmon::Schedule>, cron: &str| {
+        s.iter()
+            .find(|s| s.cron_name.as_str() == cron)
+            .map(|s| s.consecutive_failures)
+    };
+    let now = Utc::now();
+    let mut events = Vec::new();
+    let mut ended = |cron: &str, minutes_ago: i64, status: Status| {
+        let s = start_at(cron, now - chrono::Duration::minutes(minutes_ago));
+        let f = finish(s.id, status, 10);
+        events.push(Event::Start(s));
+        events.push(Event::Finish(f));
+    };
+    ended("failing", 2_000, Status::Completed);
+    for i in 0..1_200 {
+        ended("failing", 1_500 - i, Status::Failed);
+    }
+    ended("flaky", 20, Status::Failed);
+    ended("flaky", 10, Status::Completed);
+    ended("flaky", 5, Status::Failed);
+    ended("flaky", 4, Status::Failed);
+    for chunk in events.chunks(500) {
+        let written = store.record_batch(chunk).await.unwrap();
+        assert!(written.iter().all(|r| matches!(r, Ok(Outcome::Recorded))));
+    }
+    let s = store.schedules().await.unwrap();
+    assert_eq!(streak(s.clone(), "failing"), Some(1_000));
+    assert_eq!(streak(s, "flaky"), Some(2));
+    // A run still running does not end the streak; a completion does.
+    run(
+        &*store,
+        "flaky",
+        chrono::Duration::minutes(1),
+        Status::Running,
+        0,
+    )
+    .await;
+    assert_eq!(streak(store.schedules().await.unwrap(), "flaky"), Some(2));
+    run(
+        &*store,
+        "failing",
+        chrono::Duration::seconds(30),
+        Status::Completed,
+        5,
+    )
+    .await;
+    assert_eq!(streak(store.schedules().await.unwrap(), "failing"), Some(0));
+}
+
 on_both_databases!(
+    a_failure_streak_is_counted_over_the_newest_runs,
     the_newest_run_follows_starts_ends_and_retention,
     keyset_pages_miss_nothing_when_runs_change_meanwhile,
     one_schedule_and_ping,
