@@ -639,8 +639,8 @@ pub struct Schedule {
     pub running_count: i64,
     /// Failures in the last 24 hours.
     pub failures_24h: i64,
-    /// Failures since the last completed run, counted over the cron's newest 1,000 runs (so
-    /// at most 1,000, plus the slots a missed row stands for).
+    /// Failures since the last completed run, that completion looked for among the cron's
+    /// newest 1,000 runs; 1,000 failed runs counted at most (a missed row counts its slots).
     pub consecutive_failures: i64,
     /// Completed / finished over 7 days, percent.
     pub success_rate_7d: Option<f64>,

@@ -1,8 +1,8 @@
 -- A failure streak read in a bounded time. The dashboard view counted a cron's consecutive
 -- failures over its whole streak, and looked for its newest completion through every run it
 -- ever had: for a cron failing for three weeks, 30,000 index entries twice on every read, the
--- one part of the schedules read that grew with history. The streak is now counted over the
--- cron's newest 1,000 runs (one index range, stopped there), so it reads 1,000 at most.
+-- one part of the schedules read that grew with history. The newest completion is now looked
+-- for among the cron's newest 1,000 runs, and 1,000 failed runs are counted at most.
 
 CREATE OR REPLACE VIEW cronmon.vw_cron_monitoring_dashboard AS
 SELECT s.cron_name,
@@ -21,18 +21,23 @@ SELECT s.cron_name,
          WHERE e.cron_name = s.cron_name AND e.status = 'failed'
            AND e.started_at >= now() - interval '24 hours') AS failures_24h,
        -- A missed row that counts several slots counts each. When the last run completed
-       -- there is none, and most crons are read without looking further. Otherwise the
-       -- failures after the newest completion among the cron's newest 1,000 runs: one range of
-       -- the (cron, start) index, however long the cron has been failing.
+       -- there is none, and most crons are read without looking further. Otherwise the failed
+       -- runs after the newest completion, looked for among the cron's newest 1,000 runs (an
+       -- index range that stops at the first completion), and 1,000 of them at most: two
+       -- bounded ranges, however long the cron has been failing.
        CASE WHEN (CASE WHEN lp.cron_name IS NULL THEN lr.status ELSE l.status END) = 'completed' THEN 0 ELSE
-       (SELECT CAST(coalesce(sum(coalesce(r.slots_missed, 1)), 0) AS BIGINT)
-          FROM (SELECT e.status, e.slots_missed,
-                       bool_or(e.status = 'completed') OVER (ORDER BY e.started_at DESC) AS after_ok
-                  FROM cronmon.cron_executions e
-                 WHERE e.cron_name = s.cron_name
-                 ORDER BY e.started_at DESC
-                 LIMIT 1000) r
-         WHERE r.status = 'failed' AND NOT r.after_ok) END AS consecutive_failures,
+       (SELECT CAST(coalesce(sum(coalesce(f.slots_missed, 1)), 0) AS BIGINT)
+          FROM (SELECT e.slots_missed FROM cronmon.cron_executions e
+                 WHERE e.cron_name = s.cron_name AND e.status = 'failed'
+                   AND e.started_at > coalesce(
+                       (SELECT c.started_at
+                          FROM (SELECT c.started_at, c.status FROM cronmon.cron_executions c
+                                 WHERE c.cron_name = s.cron_name
+                                 ORDER BY c.started_at DESC LIMIT 1000) c
+                         WHERE c.status = 'completed'
+                         ORDER BY c.started_at DESC LIMIT 1),
+                       '-infinity')
+                 ORDER BY e.started_at DESC LIMIT 1000) f) END AS consecutive_failures,
        (SELECT CASE WHEN coalesce(sum(d.completed + d.failed), 0) + coalesce(p.ended, 0) = 0 THEN NULL
                     ELSE round(100.0 * (coalesce(sum(d.completed), 0) + coalesce(p.completed, 0))
                                / (coalesce(sum(d.completed + d.failed), 0) + coalesce(p.ended, 0)), 2) END

@@ -1,5 +1,5 @@
--- The failure streak counted over a cron's newest 1,000 runs, as on PostgreSQL (its migration
--- 0011): a read that stays the same however long a cron has been failing.
+-- The failure streak read in a bounded time, as on PostgreSQL (its migration 0011): the newest
+-- completion looked for among the cron's newest 1,000 runs, 1,000 failed runs counted at most.
 
 DROP VIEW vw_cron_monitoring_dashboard;
 CREATE VIEW vw_cron_monitoring_dashboard AS
@@ -18,16 +18,21 @@ SELECT s.cron_name,
        (SELECT count(*) FROM cron_executions e
          WHERE e.cron_name = s.cron_name AND e.status = 'failed'
            AND e.started_at >= strftime('%Y-%m-%dT%H:%M:%S', 'now', '-24 hours')) AS failures_24h,
-       -- A missed row that counts several slots counts each; over the cron's newest 1,000
-       -- runs, as on PostgreSQL.
-       (SELECT CAST(coalesce(sum(coalesce(r.slots_missed, 1)), 0) AS BIGINT)
-          FROM (SELECT e.status, e.slots_missed,
-                       max(e.status = 'completed') OVER (ORDER BY e.started_at DESC) AS after_ok
-                  FROM cron_executions e
-                 WHERE e.cron_name = s.cron_name
-                 ORDER BY e.started_at DESC
-                 LIMIT 1000) r
-         WHERE r.status = 'failed' AND NOT r.after_ok) AS consecutive_failures,
+       -- A missed row that counts several slots counts each; the newest completion looked
+       -- for among the cron's newest 1,000 runs, and 1,000 failed runs at most, as on
+       -- PostgreSQL.
+       (SELECT CAST(coalesce(sum(coalesce(f.slots_missed, 1)), 0) AS BIGINT)
+          FROM (SELECT e.slots_missed FROM cron_executions e
+                 WHERE e.cron_name = s.cron_name AND e.status = 'failed'
+                   AND e.started_at > coalesce(
+                       (SELECT c.started_at
+                          FROM (SELECT c.started_at, c.status FROM cron_executions c
+                                 WHERE c.cron_name = s.cron_name
+                                 ORDER BY c.started_at DESC LIMIT 1000) c
+                         WHERE c.status = 'completed'
+                         ORDER BY c.started_at DESC LIMIT 1),
+                       '')
+                 ORDER BY e.started_at DESC LIMIT 1000) f) AS consecutive_failures,
        (SELECT CASE WHEN sum(d.completed + d.failed) = 0 THEN NULL
                     ELSE round(100.0 * sum(d.completed) / sum(d.completed + d.failed), 2) END
           FROM cron_stats_daily d
