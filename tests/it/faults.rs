@@ -174,9 +174,7 @@ fn recorder(url: &str, spool: &std::path::Path) -> Monitor {
         .expect("monitor")
 }
 
-/// Every run stored, by id, with its outcome, and as many as there were: none lost, none
-/// twice (the roll-ups count each once too).
-/// Where a test reads what was stored, over connections of its own.
+/// Where a test reads what was stored, over connections of its own, on either database.
 enum Stored {
     Pg(sqlx::PgPool),
     Lite(sqlx::SqlitePool),
@@ -218,6 +216,8 @@ impl Stored {
     }
 }
 
+/// Every run stored, by id, with its outcome, and as many as there were: none lost, none
+/// twice (the roll-ups count each once too).
 async fn stored_runs(db: &Stored) -> HashMap<Uuid, String> {
     let rows = match db {
         Stored::Pg(pool) => {
@@ -236,7 +236,7 @@ async fn stored_runs(db: &Stored) -> HashMap<Uuid, String> {
 
 /// Waits (replaying the monitors' spools) until every run of `seen` is stored, then checks
 /// they are stored exactly once with their outcome.
-async fn assert_every_run_once(pg: &Stored, seen: &Seen, monitors: &[&Monitor]) {
+async fn assert_every_run_once(db: &Stored, seen: &Seen, monitors: &[&Monitor]) {
     let expected: HashMap<Uuid, String> = seen
         .runs
         .lock()
@@ -245,14 +245,14 @@ async fn assert_every_run_once(pg: &Stored, seen: &Seen, monitors: &[&Monitor]) 
         .map(|(id, s)| (*id, s.as_str().to_owned()))
         .collect();
     let deadline = Instant::now() + PATIENCE;
-    let mut stored = stored_runs(pg).await;
+    let mut stored = stored_runs(db).await;
     while stored != expected && Instant::now() < deadline {
         for m in monitors {
             m.replay_spool();
             m.flush(Duration::from_secs(30)).await;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
-        stored = stored_runs(pg).await;
+        stored = stored_runs(db).await;
     }
     let missing = expected
         .keys()
@@ -272,7 +272,7 @@ async fn assert_every_run_once(pg: &Stored, seen: &Seen, monitors: &[&Monitor]) 
         "runs missing, stored but never made, stored with another outcome (of {})",
         expected.len()
     );
-    let (started, completed, failed) = pg.rollup_totals().await;
+    let (started, completed, failed) = db.rollup_totals().await;
     let want_failed = expected.values().filter(|s| *s == "failed").count() as i64;
     assert_eq!(
         (started, completed, failed),
@@ -364,9 +364,9 @@ async fn two_servers_and_a_recorder_on_one_database_never_deadlock() {
         t.join().unwrap();
     }
     assert!(monitor.flush(PATIENCE).await, "the recorder delivered");
-    let pg = Stored::open(&db.url).await;
-    assert_every_run_once(&pg, &seen, &[&monitor]).await;
-    pg.close().await;
+    let reader = Stored::open(&db.url).await;
+    assert_every_run_once(&reader, &seen, &[&monitor]).await;
+    reader.close().await;
     assert_eq!(
         seen.unavailable.load(std::sync::atomic::Ordering::Relaxed),
         0,
@@ -452,9 +452,9 @@ async fn postgres_that_stops_answering_for_30s_loses_nothing() {
     }
     thread.join().unwrap();
     assert!(monitor.flush(PATIENCE).await, "the recorder delivered");
-    let pg = Stored::open(&db.url).await;
-    assert_every_run_once(&pg, &seen, &[&monitor]).await;
-    pg.close().await;
+    let reader = Stored::open(&db.url).await;
+    assert_every_run_once(&reader, &seen, &[&monitor]).await;
+    reader.close().await;
     assert_eq!(health(&server.base).await, 200);
     drop(monitor);
     server.stop().await;
@@ -680,9 +680,9 @@ async fn sigkill_mid_load(db: TestDb) {
     for t in threads {
         t.join().unwrap();
     }
-    let pg = Stored::open(&db.url).await;
-    assert_every_run_once(&pg, &seen, &[&monitor]).await;
-    let stored = stored_runs(&pg).await;
+    let reader = Stored::open(&db.url).await;
+    assert_every_run_once(&reader, &seen, &[&monitor]).await;
+    let stored = stored_runs(&reader).await;
     for (id, status) in &acked_before_kill {
         let stored = stored
             .get(id)
@@ -691,7 +691,7 @@ async fn sigkill_mid_load(db: TestDb) {
             assert_eq!(stored, status.as_str());
         }
     }
-    pg.close().await;
+    reader.close().await;
     drop(monitor);
     child.start_kill().unwrap();
     child.wait().await.unwrap();
@@ -828,9 +828,9 @@ async fn postgres_restart_mid_load_loses_and_doubles_nothing() {
         t.await.unwrap();
     }
     thread.join().unwrap();
-    let pg = Stored::open(&url).await;
-    assert_every_run_once(&pg, &seen, &[&monitor]).await;
-    pg.close().await;
+    let reader = Stored::open(&url).await;
+    assert_every_run_once(&reader, &seen, &[&monitor]).await;
+    reader.close().await;
     drop(monitor);
     server.stop().await;
     let _ = std::fs::remove_dir_all(&spool);

@@ -86,15 +86,11 @@ impl<'a> RunsPlan<'a> {
         })
     }
 
-    /// The results of a batch of `n` events whose writes inserted the runs `inserted` and
-    /// applied the finishes of `updated`: one per event the writes settled, `None` for the
-    /// others, whose indexes come second, in batch order, for the per-event path.
-    pub(crate) fn settle(
-        &self,
-        n: usize,
-        inserted: &HashSet<Uuid>,
-        updated: &HashSet<Uuid>,
-    ) -> (Vec<Option<Result<Outcome>>>, Vec<usize>) {
+    /// What the writes settled, given what they returned: `(true, id)` for each run inserted,
+    /// `(false, id)` for each finish applied. The rest is for the per-event path.
+    pub(crate) fn settle(&self, n: usize, written: &[(bool, Uuid)]) -> Settled {
+        let inserted: HashSet<Uuid> = written.iter().filter(|w| w.0).map(|w| w.1).collect();
+        let updated: HashSet<Uuid> = written.iter().filter(|w| !w.0).map(|w| w.1).collect();
         let mut results: Vec<Option<Result<Outcome>>> = (0..n).map(|_| None).collect();
         let mut later = self.later.clone();
         for row in &self.rows {
@@ -118,15 +114,32 @@ impl<'a> RunsPlan<'a> {
             }
         }
         later.sort_unstable();
-        (results, later)
+        Settled { results, later }
     }
 }
 
-/// Every event's result, once the per-event path has filled in what the writes left.
-pub(crate) fn all_settled(results: Vec<Option<Result<Outcome>>>) -> Vec<Result<Outcome>> {
-    results
-        .into_iter()
-        // Both paths answer every event; were one not to, the event stays unconfirmed.
-        .map(|r| r.unwrap_or(Err(Error::UnknownExecution(Uuid::nil()))))
-        .collect()
+/// A batch's results once its multi-row writes are done, and the events they left.
+pub(crate) struct Settled {
+    results: Vec<Option<Result<Outcome>>>,
+    /// Indexes in the batch of the events left for the per-event path, in batch order.
+    later: Vec<usize>,
+}
+
+impl Settled {
+    /// The events left for the per-event path, in batch order (none, most of the time).
+    pub(crate) fn rest(&self, events: &[Event]) -> Vec<Event> {
+        self.later.iter().map(|&i| events[i].clone()).collect()
+    }
+
+    /// Every event's result, given the per-event path's results for [`Settled::rest`].
+    pub(crate) fn finish(mut self, rest: Vec<Result<Outcome>>) -> Vec<Result<Outcome>> {
+        for (&i, r) in self.later.iter().zip(rest) {
+            self.results[i] = Some(r);
+        }
+        self.results
+            .into_iter()
+            // Both paths answer every event; were one not to, the event stays unconfirmed.
+            .map(|r| r.unwrap_or(Err(Error::UnknownExecution(Uuid::nil()))))
+            .collect()
+    }
 }

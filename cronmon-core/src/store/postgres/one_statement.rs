@@ -13,7 +13,6 @@
 //! transaction of its own, for its exact result; every event is idempotent, so the batch need
 //! not be one transaction.
 
-use std::collections::HashSet;
 use std::sync::LazyLock;
 
 use uuid::Uuid;
@@ -26,7 +25,7 @@ use super::batch::{
 use crate::error::{Error, Result};
 use crate::model::{Event, Outcome};
 use crate::store::db::Db as _;
-use crate::store::runs_plan::{RunsPlan, all_settled};
+use crate::store::runs_plan::RunsPlan;
 use crate::store::sql::{Dialect as _, finish_applies};
 
 /// The cron locks first ([`LOCK_CRONS`], an init plan that gates both writes, so no row is
@@ -136,14 +135,12 @@ pub(super) async fn record_runs(
         }
         Err(e) => return Err(e),
     };
-    let inserted: HashSet<Uuid> = written.iter().filter(|w| w.0).map(|w| w.1).collect();
-    let updated: HashSet<Uuid> = written.iter().filter(|w| !w.0).map(|w| w.1).collect();
-    let (mut results, later) = plan.settle(events.len(), &inserted, &updated);
-    if !later.is_empty() {
-        let rest: Vec<Event> = later.iter().map(|&i| events[i].clone()).collect();
-        for (&i, r) in later.iter().zip(record_batch_locked(pool, &rest).await?) {
-            results[i] = Some(r);
-        }
-    }
-    Ok(Some(all_settled(results)))
+    let settled = plan.settle(events.len(), &written);
+    let rest = settled.rest(events);
+    let rest = if rest.is_empty() {
+        Vec::new()
+    } else {
+        record_batch_locked(pool, &rest).await?
+    };
+    Ok(Some(settled.finish(rest)))
 }

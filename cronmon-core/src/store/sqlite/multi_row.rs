@@ -7,7 +7,6 @@
 //! per-event path afterwards ([`RunsPlan`]); every event is idempotent, so that part need not
 //! share the transaction.
 
-use std::collections::HashSet;
 use std::sync::LazyLock;
 
 use sqlx::pool::PoolConnection;
@@ -20,7 +19,7 @@ use super::Sqlite;
 use crate::error::{Error, Result};
 use crate::model::{Event, Finish, Outcome};
 use crate::store::db::Db as _;
-use crate::store::runs_plan::{RunsPlan, all_settled};
+use crate::store::runs_plan::RunsPlan;
 use crate::store::sql::{Dialect as _, finish_applies};
 
 /// Rows a statement writes at most: 19 variables each stays far below SQLite's 32,766.
@@ -46,7 +45,7 @@ FROM (",
 });
 
 /// After the `VALUES`: `WHERE true` tells SQLite's parser the `ON CONFLICT` is an upsert's.
-const INSERT_RUNS_END: &str = ") WHERE true ON CONFLICT (id) DO NOTHING RETURNING id, TRUE";
+const INSERT_RUNS_END: &str = ") WHERE true ON CONFLICT (id) DO NOTHING RETURNING TRUE, id";
 
 static UPDATE_FINISHES: LazyLock<String> =
     LazyLock::new(|| format!("WITH u(id, {END_COLUMNS}) AS ("));
@@ -60,7 +59,7 @@ UPDATE cron_executions SET
     output_truncated = u.output_truncated, error_message = u.error_message,
     exit_code = u.exit_code, cpu_ms = u.cpu_ms, max_rss_kb = u.max_rss_kb
 FROM u WHERE cron_executions.id = u.id AND {applies}
-RETURNING id, FALSE",
+RETURNING FALSE, id",
         elapsed = Sqlite::elapsed_ms("cron_executions.started_at", "u.completed_at"),
         applies = finish_applies("cron_executions.", "u.reason"),
     )
@@ -86,8 +85,8 @@ fn push_end(row: &mut Separated<'_, Db, &'static str>, f: Option<&Finish>) {
         .push_bind(f.max_rss_kb);
 }
 
-/// Records `events` (already checked by [`Event::validate`]) with multi-row statements, then
-/// the per-event path for what they did not settle, in one transaction. `None` when the batch
+/// Records `events` (already checked by [`Event::validate`]) with multi-row statements in one
+/// transaction, then the per-event path for what they did not settle. `None` when the batch
 /// holds heartbeats or batch-run reports, or when the database refused the data: the caller
 /// then records it event by event.
 pub(super) async fn record_runs(
@@ -158,7 +157,7 @@ async fn write(
 
     let mut conn = Unfinished(None);
     let c = conn.0.insert(pool.acquire().await.db()?);
-    let written: Vec<(Uuid, bool)> = match q
+    let written: Vec<(bool, Uuid)> = match q
         .build_query_as()
         // One text per mix of batch sizes: kept out of the statement cache, which would
         // otherwise drop the dashboard's statements for them.
@@ -178,14 +177,12 @@ async fn write(
         }
     };
     conn.0.take();
-    let inserted: HashSet<Uuid> = written.iter().filter(|w| w.1).map(|w| w.0).collect();
-    let updated: HashSet<Uuid> = written.iter().filter(|w| !w.1).map(|w| w.0).collect();
-    let (mut results, later) = plan.settle(events.len(), &inserted, &updated);
-    if !later.is_empty() {
-        let rest: Vec<Event> = later.iter().map(|&i| events[i].clone()).collect();
-        for (&i, r) in later.iter().zip(super::record_batch(pool, &rest).await?) {
-            results[i] = Some(r);
-        }
-    }
-    Ok(all_settled(results))
+    let settled = plan.settle(events.len(), &written);
+    let rest = settled.rest(events);
+    let rest = if rest.is_empty() {
+        Vec::new()
+    } else {
+        super::record_batch(pool, &rest).await?
+    };
+    Ok(settled.finish(rest))
 }
