@@ -100,8 +100,10 @@ pub struct Config {
     /// Largest request body, bytes (default 1 MiB).
     pub max_body_bytes: usize,
     /// Writer tasks of the group commit (default: 2 on PostgreSQL, 1 on SQLite, which has
-    /// one writer anyway). Each batches whatever waits while it writes; events are sharded
-    /// among writers by cron name, so two writers never lock the same hourly roll-up row.
+    /// one writer anyway). Each batches whatever waits while it writes. A request of one
+    /// event goes to the first writer, so lone events are grouped together; the events of a
+    /// many-event request are sharded among writers by cron name, so the writers rarely wait
+    /// on each other's cron locks. A run's later events follow its start.
     pub writers: Option<usize>,
     /// Most events a writer records in one transaction (default 512).
     pub max_batch: usize,

@@ -40,7 +40,8 @@ pub struct ServeArgs {
     /// "90m"; 1 minute to 366 days).
     #[arg(long, env = "CRONMON_BATCH_STALE_AFTER", default_value = "6h", value_parser = batch_stale_after)]
     batch_stale_after: Duration,
-    /// Group-commit writer tasks (events are sharded by cron name among them).
+    /// Group-commit writer tasks (lone events on the first; many-event requests sharded by
+    /// cron name among them all).
     #[arg(long, env = "CRONMON_WRITERS", value_parser = clap::value_parser!(u16).range(1..=64))]
     writers: Option<u16>,
     /// Fill an empty database with six demo crons and a week of history.

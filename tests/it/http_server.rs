@@ -82,7 +82,8 @@ async fn many_concurrent_writes_are_group_committed() {
     concurrent_writes(None).await;
 }
 
-/// Four writers, events sharded by cron name: every write lands, none deadlocks.
+/// Four writers: lone events on the first, the events of many-event requests sharded by cron
+/// name over all four, on the same crons at once: every write lands, none deadlocks.
 #[tokio::test]
 async fn many_concurrent_writes_on_four_writers() {
     concurrent_writes(Some(4)).await;
@@ -112,13 +113,32 @@ async fn concurrent_writes(writers: Option<usize>) {
             assert_eq!(s, 200, "{b}");
         }));
     }
+    // Beside them, 20 requests of 10 runs each (a start and its end), on the same crons.
+    for r in 0..20 {
+        let base = base.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut events = Vec::new();
+            for k in 0..10 {
+                let id = uuid::Uuid::now_v7();
+                events.push(json!({"kind": "start", "cronName": format!("job-{}", (r + k) % 7), "executionId": id}));
+                events.push(json!({"kind": "complete", "executionId": id, "status": if k % 2 == 0 { "failed" } else { "completed" }}));
+            }
+            let (s, b) = post(&base, "/cron-executions/events", json!(events)).await;
+            assert_eq!(s, 200, "{b}");
+            let results = b["results"].as_array().expect("results");
+            assert_eq!(results.len(), 20, "{b}");
+            assert!(results.iter().all(|r| r["status"] == 201 || r["status"] == 200), "{b}");
+        }));
+    }
     for t in tasks {
         t.await.unwrap();
     }
     let (_, b) = get(&base, "/cron-executions/list?limit=1").await;
-    assert_eq!(b["pagination"]["total"], 200);
+    assert_eq!(b["pagination"]["total"], 400);
     let (_, b) = get(&base, "/cron-executions/list?status=failed&limit=1").await;
-    assert_eq!(b["pagination"]["total"], 40);
+    assert_eq!(b["pagination"]["total"], 140);
+    let (_, b) = get(&base, "/cron-executions/list?status=running&limit=1").await;
+    assert_eq!(b["pagination"]["total"], 0);
     server.stop().await;
     db.finish().await;
 }
