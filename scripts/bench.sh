@@ -127,6 +127,18 @@ load=$(CRON_SECRET=$secret "$bin/loadgen" --url "http://127.0.0.1:$port/api/admi
 rss_kb=$(ps -o rss= -p "$server" | tr -d ' ')
 load_eps=$(echo "$load" | sed -n 's/.* = \([0-9]*\) events\/s.*/\1/p')
 echo "http ingest $load; server RSS $((rss_kb / 1024)) MB  (× PostgreSQL commits/s: $(ratio "${load_eps:-0}"))"
+# The same with an independent client written in C, when wrk is installed (Debian's wrk); and
+# the server's ceiling without a database: the same requests with a wrong secret (401).
+if command -v wrk >/dev/null; then
+  wrk_line() {
+    SECRET=$1 wrk -t2 -c64 -d10s --latency -s scripts/wrk-pairs.lua "http://127.0.0.1:$port" |
+      awk '/ 99%/ { p99 = $2 } /Requests\/sec/ { rps = $2 } END { printf "%.0f %s", rps, p99 }'
+  }
+  read -r wrk_eps wrk_p99 <<<"$(wrk_line "$secret")"
+  echo "http wrk    one event a request, 64 connections: $wrk_eps events/s, p99 $wrk_p99  (× PostgreSQL commits/s: $(ratio "${wrk_eps:-0}"))"
+  read -r wrk_eps wrk_p99 <<<"$(wrk_line wrong)"
+  echo "http wrk    the same refused 401, no database: $wrk_eps answers/s, p99 $wrk_p99  (× PostgreSQL commits/s: $(ratio "${wrk_eps:-0}"))"
+fi
 # The recorder's way: 100 events a request to the batch endpoint, 16 connections.
 batch=$(CRON_SECRET=$secret "$bin/loadgen" --url "http://127.0.0.1:$port/api/admin" \
   --connections 16 --batch 100 --seconds 10 2>/dev/null | grep 'events/s')
