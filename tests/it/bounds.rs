@@ -544,6 +544,27 @@ async fn extreme_rows_never_break_reads(db: &TestDb) {
     assert_eq!(extreme.total_executions, 4, "{extreme:?}");
     assert_eq!(extreme.completed_count, 3, "{extreme:?}");
     every_read_answers(&store, &[s.id]).await;
+    if let Raw::Pg(pg) = &raw {
+        // Folded onto the window rows at the edge, the sums saturate and no figure moves.
+        let folded: i64 =
+            sqlx::query_scalar("SELECT cronmon.cron_rollup_fold() + cronmon.cron_latest_fold()")
+                .fetch_one(pg)
+                .await
+                .unwrap();
+        assert!(folded > 0);
+        let sums: Vec<f64> = sqlx::query_scalar(
+            "SELECT duration_sum_ms[24] FROM cronmon.cron_stats_window
+             WHERE cron_name = 'extreme' AND day = (now() AT TIME ZONE 'UTC')::date",
+        )
+        .fetch_all(pg)
+        .await
+        .unwrap();
+        assert_eq!(sums, [1e308]);
+        let after = store.stats(24).await.unwrap();
+        let folded_extreme = after.iter().find(|c| c.cron_name == "extreme").unwrap();
+        assert_eq!(folded_extreme, extreme);
+        every_read_answers(&store, &[s.id]).await;
+    }
 
     // Deleting them all keeps every read answering too (the roll-ups follow deletions).
     raw_sql!(raw, "DELETE FROM {s}cron_executions");
