@@ -275,12 +275,85 @@ async fn a_refused_batch_leaves_no_transaction_open(db: &TestDb) {
     fresh.close().await;
 }
 
+/// Heartbeats in a batch of other runs' starts and ends: every event gets its own result, and
+/// the progress lands on its run, whether it ends in the same batch or keeps running.
+async fn heartbeats_among_starts_and_ends(store: Arc<dyn Store>) {
+    let beat = |id, done| {
+        Event::Heartbeat(cronmon::Heartbeat {
+            id,
+            at: Utc::now(),
+            done: Some(done),
+            total: Some(10),
+        })
+    };
+    let old = start("beats-old", 60_000);
+    store.record_start(&old).await.unwrap();
+    let (a, b) = (start("beats-a", 1_000), start("beats-b", 1_000));
+    let unknown = uuid::Uuid::now_v7();
+    let mut events = vec![
+        Event::Start(a.clone()),
+        Event::Finish(finish(a.id, Status::Completed)),
+        Event::Start(b.clone()),
+        beat(b.id, 1),
+        beat(old.id, 5),
+        beat(unknown, 7),
+    ];
+    for i in 0..40 {
+        let s = start(&format!("beats-{}", i % 6), 500);
+        let id = s.id;
+        events.push(Event::Start(s));
+        events.push(Event::Finish(finish(id, Status::Failed)));
+    }
+    let results = store.record_batch(&events).await.unwrap();
+    assert_eq!(results.len(), events.len());
+    for (i, r) in results.iter().enumerate() {
+        if i == 5 {
+            assert!(
+                matches!(r, Err(Error::UnknownExecution(id)) if *id == unknown),
+                "{r:?}"
+            );
+        } else {
+            assert!(matches!(r, Ok(Outcome::Recorded)), "event {i}: {r:?}");
+        }
+    }
+    let progress = |id| {
+        let store = store.clone();
+        async move {
+            let e = store.execution(id).await.unwrap().unwrap();
+            (e.status, e.progress_done, e.progress_total)
+        }
+    };
+    assert_eq!(progress(a.id).await, (Status::Completed, None, None));
+    assert_eq!(progress(b.id).await, (Status::Running, Some(1), Some(10)));
+    assert_eq!(progress(old.id).await, (Status::Running, Some(5), Some(10)));
+
+    // A run that starts, beats and ends in one batch keeps the progress it reported.
+    let c = start("beats-c", 1_000);
+    let events = [
+        Event::Start(c.clone()),
+        beat(c.id, 9),
+        Event::Finish(finish(c.id, Status::Completed)),
+        beat(old.id, 6),
+    ];
+    let results = store.record_batch(&events).await.unwrap();
+    assert!(
+        results.iter().all(|r| matches!(r, Ok(Outcome::Recorded))),
+        "{results:?}"
+    );
+    assert_eq!(progress(c.id).await, (Status::Completed, Some(9), Some(10)));
+    assert_eq!(progress(old.id).await, (Status::Running, Some(6), Some(10)));
+    let stats = store.stats(1).await.unwrap();
+    assert_eq!(stats.iter().map(|s| s.failed_count).sum::<i64>(), 40);
+    assert_eq!(stats.iter().map(|s| s.completed_count).sum::<i64>(), 2);
+}
+
 crate::on_both_test_dbs!(
     mods refused_sqlite, refused_postgres;
     a_refused_batch_leaves_no_transaction_open
 );
 
 on_both_databases!(
+    heartbeats_among_starts_and_ends,
     a_start_and_its_end_in_one_batch,
     big_mixed_batch,
     repeats_conflicts_and_bad_events_in_one_batch,

@@ -35,15 +35,25 @@ pub(crate) struct RunsPlan<'a> {
 }
 
 impl<'a> RunsPlan<'a> {
-    /// Sorts `events`; `None` when the batch holds anything but starts and finishes.
-    pub(crate) fn of(events: &'a [Event]) -> Option<Self> {
+    /// Sorts `events`; `None` when the batch holds a batch-run report, or a heartbeat unless
+    /// `heartbeats_after`: then heartbeats are left for the per-event path
+    /// after the writes (the group commit of a server mixes many jobs' events, so one job's
+    /// heartbeat would otherwise send every other event of its batch down that path). Not
+    /// when a heartbeat's run also ends in the batch: its progress would come after the end.
+    pub(crate) fn of(events: &'a [Event], heartbeats_after: bool) -> Option<Self> {
         let mut first_start: HashMap<Uuid, usize> = HashMap::new();
         let mut first_finish: HashMap<Uuid, usize> = HashMap::new();
         let mut later = Vec::new();
+        let mut beats = Vec::new();
         for (i, event) in events.iter().enumerate() {
             let (firsts, id) = match event {
                 Event::Start(s) => (&mut first_start, s.id),
                 Event::Finish(f) => (&mut first_finish, f.id),
+                Event::Heartbeat(h) if heartbeats_after => {
+                    beats.push(h.id);
+                    later.push(i);
+                    continue;
+                }
                 Event::Heartbeat(_) | Event::Batch(_) => return None,
             };
             match firsts.entry(id) {
@@ -52,6 +62,11 @@ impl<'a> RunsPlan<'a> {
                     v.insert(i);
                 }
             }
+        }
+        // Heartbeats alone go straight to the per-event path.
+        let only_beats = !beats.is_empty() && first_start.is_empty() && first_finish.is_empty();
+        if only_beats || beats.iter().any(|id| first_finish.contains_key(id)) {
+            return None;
         }
         let mut order: Vec<usize> = first_start
             .values()

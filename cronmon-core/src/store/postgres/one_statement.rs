@@ -96,7 +96,7 @@ pub(super) async fn record_runs(
     pool: &sqlx::PgPool,
     events: &[Event],
 ) -> Result<Option<Vec<Result<Outcome>>>> {
-    let Some(plan) = RunsPlan::of(events) else {
+    let Some(plan) = RunsPlan::of(events, false) else {
         return record_batch_fast(pool, events).await;
     };
     let mut starts = StartColumns::default();

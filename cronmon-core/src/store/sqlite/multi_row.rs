@@ -86,14 +86,14 @@ fn push_end(row: &mut Separated<'_, Db, &'static str>, f: Option<&Finish>) {
 }
 
 /// Records `events` (already checked by [`Event::validate`]) with multi-row statements in one
-/// transaction, then the per-event path for what they did not settle. `None` when the batch
-/// holds heartbeats or batch-run reports, or when the database refused the data: the caller
-/// then records it event by event.
+/// transaction, then the per-event path for what they did not settle and for heartbeats.
+/// `None` when the batch holds batch-run reports, a heartbeat of a run it also ends, or when
+/// the database refused the data: the caller then records it event by event.
 pub(super) async fn record_runs(
     pool: &SqlitePool,
     events: &[Event],
 ) -> Result<Option<Vec<Result<Outcome>>>> {
-    let Some(plan) = RunsPlan::of(events) else {
+    let Some(plan) = RunsPlan::of(events, true) else {
         return Ok(None);
     };
     match write(pool, events, &plan).await {
