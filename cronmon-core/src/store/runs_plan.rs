@@ -36,10 +36,10 @@ pub(crate) struct RunsPlan<'a> {
 
 impl<'a> RunsPlan<'a> {
     /// Sorts `events`; `None` when the batch holds a batch-run report, or a heartbeat unless
-    /// `heartbeats_after`: then heartbeats are left for the per-event path
-    /// after the writes (the group commit of a server mixes many jobs' events, so one job's
-    /// heartbeat would otherwise send every other event of its batch down that path). Not
-    /// when a heartbeat's run also ends in the batch: its progress would come after the end.
+    /// `heartbeats_after`: then heartbeats are left for the per-event path after the writes
+    /// (a server's group commit mixes many jobs' events, so one job's heartbeat would
+    /// otherwise send every other event of its batch down that path), except when a
+    /// heartbeat's run also ends in the batch, whose progress would then come after its end.
     pub(crate) fn of(events: &'a [Event], heartbeats_after: bool) -> Option<Self> {
         let mut first_start: HashMap<Uuid, usize> = HashMap::new();
         let mut first_finish: HashMap<Uuid, usize> = HashMap::new();
