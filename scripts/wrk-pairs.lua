@@ -17,6 +17,7 @@ request = function()
   n = n + 1
   return wrk.format(nil, base .. "start", nil, '{"cronName":"load-' .. (n % 1000) .. '"}')
 end
+-- Only a start's answer names the cron after the id: a completion's answer is not taken again.
 response = function(status, headers, body)
   local id = body:match('"executionId":"([^"]+)","cronName"')
   if id then table.insert(started, id) end

@@ -77,24 +77,18 @@ impl Ingest {
             return 0;
         }
         let by_name = |name: &str| {
-            if alone {
-                return 0;
-            }
             let mut h = DefaultHasher::new();
             name.hash(&mut h);
             (h.finish() % n as u64) as usize
         };
-        let by_id = |id: Uuid| {
-            if alone {
-                0
-            } else {
-                (id.as_u128() % n as u128) as usize
-            }
-        };
+        let by_id = |id: Uuid| (id.as_u128() % n as u128) as usize;
+        // A run no earlier event routed: with its request's other events, by its shard;
+        // alone, to the first writer.
+        let unrouted = |shard: usize| if alone { 0 } else { shard };
         let mut routes = self.routes.lock().unwrap_or_else(|e| e.into_inner());
         match event {
             Event::Start(s) => {
-                let shard = by_name(s.cron_name.as_str());
+                let shard = unrouted(by_name(s.cron_name.as_str()));
                 if routes.len() >= MAX_REMEMBERED {
                     routes.clear();
                 }
@@ -103,16 +97,15 @@ impl Ingest {
             }
             Event::Finish(f) => match (routes.remove(&f.id), &f.start) {
                 (Some(shard), _) => shard,
-                (None, Some(s)) => by_name(s.cron_name.as_str()),
-                (None, None) => by_id(f.id),
+                (None, Some(s)) => unrouted(by_name(s.cron_name.as_str())),
+                (None, None) => unrouted(by_id(f.id)),
             },
-            Event::Heartbeat(h) => routes.get(&h.id).copied().unwrap_or_else(|| by_id(h.id)),
+            Event::Heartbeat(h) => routes
+                .get(&h.id)
+                .copied()
+                .unwrap_or_else(|| unrouted(by_id(h.id))),
             // By kind, alone or not: one writer holds a kind's roll-up rows.
-            Event::Batch(b) => {
-                let mut h = DefaultHasher::new();
-                b.batch_kind.hash(&mut h);
-                (h.finish() % n as u64) as usize
-            }
+            Event::Batch(b) => by_name(&b.batch_kind),
         }
     }
 
