@@ -586,10 +586,11 @@ async fn health_asks_the_database_at_most_once_per_interval() {
     server.stop().await;
     let elapsed = began.elapsed().as_secs() as i64;
     let used = commits(&db.url).await - before;
-    // Opening the store and one round of sweeps and retention (its fold included) take about
-    // 60; the checks, one per two seconds. Without the cache, the calls alone would take 300.
+    // Opening the store and one round of sweeps and retention (its fold included) take 55 to
+    // 71 (seen in CI), depending on which background rounds start before the server stops;
+    // the checks, one per two seconds. Without the cache, the calls alone would take 300.
     assert!(
-        used <= 70 + elapsed / 2,
+        used <= 100 + elapsed / 2,
         "{used} transactions with 300 health calls in {elapsed} s"
     );
     db.finish().await;
