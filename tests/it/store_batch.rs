@@ -607,7 +607,8 @@ fn expected_stats(
 
 /// The window roll-ups (a cumulative row per cron and day, migration 0008) give the figures of
 /// any window, whole hours back, as the runs themselves do: across midnight, with the first
-/// day's earlier hours left out, pending or folded, and after retention.
+/// day's earlier hours left out, pending or folded, and after retention. The dashboard view's
+/// failed runs of the last 24 hours (to the second, not whole hours) agree with the runs too.
 #[tokio::test]
 async fn window_rollups_count_any_window_as_the_runs_do() {
     let db = crate::common::TestDb::postgres().await;
@@ -643,10 +644,54 @@ async fn window_rollups_count_any_window_as_the_runs_do() {
             events.push(Event::Finish(f));
         }
     }
+    // Failed runs either side of the dashboard's 24 hours, and either side of the first whole
+    // hour in it: the view counts the whole hours from the roll-ups and the part of an hour
+    // before them from the runs.
+    let day_ago = Utc::now() - chrono::Duration::hours(24);
+    let first_whole_hour = {
+        use chrono::DurationRound;
+        day_ago.duration_trunc(chrono::Duration::hours(1)).unwrap() + chrono::Duration::hours(1)
+    };
+    let mut edges = vec![
+        day_ago + chrono::Duration::seconds(60),
+        day_ago - chrono::Duration::seconds(60),
+        first_whole_hour + chrono::Duration::seconds(30),
+    ];
+    if first_whole_hour - day_ago > chrono::Duration::seconds(120) {
+        edges.push(first_whole_hour - chrono::Duration::seconds(30));
+    }
+    for at in edges {
+        let mut s = start("win-edge", 0);
+        s.started_at = at;
+        runs.push(("win-edge".into(), at, Status::Failed, 7));
+        let id = s.id;
+        events.push(Event::Start(s));
+        events.push(Event::Finish(finish(id, Status::Failed)));
+    }
     for chunk in events.chunks(97) {
         let results = store.record_batch(chunk).await.unwrap();
         assert!(results.iter().all(|r| matches!(r, Ok(Outcome::Recorded))));
     }
+    let failures = || async {
+        let mut got: Vec<_> = store
+            .schedules()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| (s.cron_name.to_string(), s.failures_24h))
+            .collect();
+        got.sort();
+        got
+    };
+    let expected_failures = |runs: &[(String, chrono::DateTime<Utc>, Status, i64)]| {
+        let since = Utc::now() - chrono::Duration::hours(24);
+        let mut by_cron = std::collections::BTreeMap::<String, i64>::new();
+        for (cron, at, status, _) in runs {
+            *by_cron.entry(cron.clone()).or_default() +=
+                i64::from(*status == Status::Failed && *at >= since);
+        }
+        by_cron.into_iter().collect::<Vec<_>>()
+    };
     let figures = || async {
         let mut got = Vec::new();
         for hours in [1, 5, 23, 24, 25, 47, 72, 200] {
@@ -678,8 +723,16 @@ async fn window_rollups_count_any_window_as_the_runs_do() {
     };
     // Partly pending (the writers fold at most once a second), then all folded.
     assert_eq!(figures().await, expected(&runs));
+    assert_eq!(failures().await, expected_failures(&runs));
     fold().await;
     assert_eq!(figures().await, expected(&runs));
+    let folded = failures().await;
+    assert_eq!(folded, expected_failures(&runs));
+    assert_eq!(
+        folded.iter().find(|f| f.0 == "win-edge").map(|f| f.1),
+        Some(runs.iter().filter(|r| r.0 == "win-edge").count() as i64 - 1),
+        "the run a minute before the 24 hours is left out"
+    );
 
     // Retention takes the ended runs older than 30 hours out of every window.
     store
@@ -690,6 +743,7 @@ async fn window_rollups_count_any_window_as_the_runs_do() {
     let cutoff = Utc::now() - chrono::Duration::hours(30);
     runs.retain(|r| r.1 >= cutoff || r.2 == Status::Running);
     assert_eq!(figures().await, expected(&runs));
+    assert_eq!(failures().await, expected_failures(&runs));
     pool.close().await;
     db.finish().await;
 }
