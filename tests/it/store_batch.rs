@@ -347,6 +347,62 @@ async fn heartbeats_among_starts_and_ends(store: Arc<dyn Store>) {
     assert_eq!(stats.iter().map(|s| s.completed_count).sum::<i64>(), 2);
 }
 
+/// Batch-run reports in a batch of cron runs' starts and ends (what a server's group commit
+/// makes of jobs of both kinds reporting at once): each event gets the result it would get
+/// alone, the reports' run ends as reported, and the cron runs land whole.
+async fn batch_reports_among_starts_and_ends(store: Arc<dyn Store>) {
+    use cronmon::batch::BatchEvent;
+    let report = |run: &BatchEvent, status, done| {
+        Event::Batch(BatchEvent {
+            status,
+            done,
+            at: Utc::now(),
+            error_message: (status == Status::Failed).then(|| "locked".to_owned()),
+            ..run.clone()
+        })
+    };
+    let run = BatchEvent::start("reindex", Some(100));
+    let ended = BatchEvent::start("reindex", Some(10));
+    store
+        .record_batch(&[report(&ended, Status::Completed, 10)])
+        .await
+        .unwrap();
+    let mut events = vec![
+        Event::Batch(run.clone()),
+        report(&run, Status::Running, 40),
+        report(&ended, Status::Failed, 3),
+    ];
+    for i in 0..30 {
+        let s = start(&format!("mixed-{}", i % 4), 500);
+        let id = s.id;
+        events.push(Event::Start(s));
+        if i % 3 > 0 {
+            events.push(Event::Finish(finish(id, Status::Completed)));
+        }
+    }
+    events.push(report(&run, Status::Completed, 100));
+    let results = store.record_batch(&events).await.unwrap();
+    assert_eq!(results.len(), events.len());
+    for (i, r) in results.iter().enumerate() {
+        if i == 2 {
+            assert!(
+                matches!(r, Err(Error::ConflictingOutcome { .. })),
+                "an ended run's other end: {r:?}"
+            );
+        } else {
+            assert!(matches!(r, Ok(Outcome::Recorded)), "event {i}: {r:?}");
+        }
+    }
+    let stored = store.batch_run(run.id).await.unwrap().expect("stored");
+    assert_eq!((stored.status, stored.done), (Status::Completed, 100));
+    let kept = store.batch_run(ended.id).await.unwrap().expect("stored");
+    assert_eq!((kept.status, kept.done), (Status::Completed, 10));
+    let stats = store.stats(1).await.unwrap();
+    assert_eq!(stats.iter().map(|s| s.total_executions).sum::<i64>(), 30);
+    assert_eq!(stats.iter().map(|s| s.completed_count).sum::<i64>(), 20);
+    assert_eq!(stats.iter().map(|s| s.running_count).sum::<i64>(), 10);
+}
+
 crate::on_both_test_dbs!(
     mods refused_sqlite, refused_postgres;
     a_refused_batch_leaves_no_transaction_open
@@ -354,6 +410,7 @@ crate::on_both_test_dbs!(
 
 on_both_databases!(
     heartbeats_among_starts_and_ends,
+    batch_reports_among_starts_and_ends,
     a_start_and_its_end_in_one_batch,
     big_mixed_batch,
     repeats_conflicts_and_bad_events_in_one_batch,

@@ -35,12 +35,14 @@ pub(crate) struct RunsPlan<'a> {
 }
 
 impl<'a> RunsPlan<'a> {
-    /// Sorts `events`; `None` when the batch holds a batch-run report, or a heartbeat unless
-    /// `heartbeats_after`: then heartbeats are left for the per-event path after the writes
-    /// (a server's group commit mixes many jobs' events, so one job's heartbeat would
-    /// otherwise send every other event of its batch down that path), except when a
-    /// heartbeat's run also ends in the batch, whose progress would then come after its end.
-    pub(crate) fn of(events: &'a [Event], heartbeats_after: bool) -> Option<Self> {
+    /// Sorts `events`. With `others_after`, heartbeats and batch-run reports are left for the
+    /// per-event path after the writes (a server's group commit mixes many jobs' events, so
+    /// one job's heartbeat or report would otherwise send every other event of its batch down
+    /// that path); without it, a batch holding any is `None`. `None` too when a heartbeat's
+    /// run also ends in the batch, whose progress would then come after its end, and when
+    /// nothing but such events is left to write. A batch-run report needs no such care: each
+    /// carries its run's whole state, so reports are idempotent and land in any order.
+    pub(crate) fn of(events: &'a [Event], others_after: bool) -> Option<Self> {
         let mut first_start: HashMap<Uuid, usize> = HashMap::new();
         let mut first_finish: HashMap<Uuid, usize> = HashMap::new();
         let mut later = Vec::new();
@@ -49,8 +51,12 @@ impl<'a> RunsPlan<'a> {
             let (firsts, id) = match event {
                 Event::Start(s) => (&mut first_start, s.id),
                 Event::Finish(f) => (&mut first_finish, f.id),
-                Event::Heartbeat(h) if heartbeats_after => {
+                Event::Heartbeat(h) if others_after => {
                     beats.push(h.id);
+                    later.push(i);
+                    continue;
+                }
+                Event::Batch(_) if others_after => {
                     later.push(i);
                     continue;
                 }
@@ -63,9 +69,9 @@ impl<'a> RunsPlan<'a> {
                 }
             }
         }
-        // Heartbeats alone go straight to the per-event path.
-        let only_beats = !beats.is_empty() && first_start.is_empty() && first_finish.is_empty();
-        if only_beats || beats.iter().any(|id| first_finish.contains_key(id)) {
+        // Deferred events alone go straight to the per-event path.
+        let only_later = !later.is_empty() && first_start.is_empty() && first_finish.is_empty();
+        if only_later || beats.iter().any(|id| first_finish.contains_key(id)) {
             return None;
         }
         let mut order: Vec<usize> = first_start
@@ -156,5 +162,50 @@ impl Settled {
             // Both paths answer every event; were one not to, the event stays unconfirmed.
             .map(|r| r.unwrap_or(Err(Error::UnknownExecution(Uuid::nil()))))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::BatchEvent;
+    use crate::model::{CronName, Heartbeat, Status};
+
+    fn start() -> Start {
+        Start::now(CronName::new("plan").unwrap())
+    }
+
+    #[test]
+    fn reports_and_heartbeats_wait_for_the_writes_only_when_asked() {
+        let (a, b) = (start(), start());
+        let events = [
+            Event::Start(a.clone()),
+            Event::Batch(BatchEvent::start("reindex", None)),
+            Event::Finish(Finish::now(a.id, Status::Completed)),
+            Event::Heartbeat(Heartbeat {
+                id: b.id,
+                at: chrono::Utc::now(),
+                done: Some(1),
+                total: None,
+            }),
+            Event::Start(b),
+        ];
+        let plan = RunsPlan::of(&events, true).expect("a plan");
+        assert_eq!(plan.rows.len(), 2);
+        assert_eq!(plan.rows.iter().filter(|r| r.finish.is_some()).count(), 1);
+        assert_eq!(plan.later, [1, 3]);
+        assert!(RunsPlan::of(&events, false).is_none());
+        // Nothing for the multi-row writes: the per-event path takes the batch.
+        assert!(RunsPlan::of(&events[1..2], true).is_none());
+        // A heartbeat of a run that ends in the batch: its progress must land first.
+        let ends_b = [
+            &events[..],
+            &[Event::Finish(Finish::now(
+                events[4].execution_id(),
+                Status::Failed,
+            ))],
+        ]
+        .concat();
+        assert!(RunsPlan::of(&ends_b, true).is_none());
     }
 }

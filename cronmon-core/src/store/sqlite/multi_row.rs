@@ -86,9 +86,10 @@ fn push_end(row: &mut Separated<'_, Db, &'static str>, f: Option<&Finish>) {
 }
 
 /// Records `events` (already checked by [`Event::validate`]) with multi-row statements in one
-/// transaction, then the per-event path for what they did not settle and for heartbeats.
-/// `None` when the batch holds batch-run reports, a heartbeat of a run it also ends, or when
-/// the database refused the data: the caller then records it event by event.
+/// transaction, then the per-event path for what they did not settle, for heartbeats and for
+/// batch-run reports. `None` when the batch holds a heartbeat of a run it also ends, nothing
+/// but heartbeats and reports, or when the database refused the data: the caller then records
+/// it event by event.
 pub(super) async fn record_runs(
     pool: &SqlitePool,
     events: &[Event],
