@@ -9,7 +9,8 @@
 #
 # Prints: PostgreSQL's single-row commits/s (pgbench, 64 clients), CronRun::start, the direct
 # recorder's events/s to PostgreSQL, and HTTP ingest on PostgreSQL at 64 connections (events/s,
-# p99, server RSS) and through the batch endpoint (100 events a request), each with its ratio
+# p99, server RSS; with wrk installed also its 401 ceiling and the bound it sets with the
+# grouped writes) and through the batch endpoint (100 events a request), each with its ratio
 # to PostgreSQL's commits/s, then the same two and the direct recorder on a SQLite file; one
 # sweep of schedule health with 1,000 of 10,000 crons due (then an idle one), on SQLite and on
 # PostgreSQL; the notification outbox (written with
@@ -138,6 +139,11 @@ if command -v wrk >/dev/null; then
   echo "http wrk    one event a request, 64 connections: $wrk_eps events/s, p99 $wrk_p99  (× PostgreSQL commits/s: $(ratio "${wrk_eps:-0}"))"
   read -r wrk_eps wrk_p99 <<<"$(wrk_line wrong)"
   echo "http wrk    the same refused 401, no database: $wrk_eps answers/s, p99 $wrk_p99  (× PostgreSQL commits/s: $(ratio "${wrk_eps:-0}"))"
+  # What no design could pass on these cores: each event costs at least its HTTP answer (the
+  # 401 line, client included) plus PostgreSQL's share of a bare grouped insert and update
+  # (the 50-run line), both paid from the same two cores.
+  bound=$(awk -v h="$wrk_eps" -v g="$pg_grouped" 'BEGIN { if (h > 0 && g > 0) printf "%.0f", 1 / (1 / h + 1 / g); else print 0 }')
+  echo "http bound  one event a request on these cores, HTTP answer plus a bare grouped write: $bound events/s  (× PostgreSQL commits/s: $(ratio "$bound"))"
 fi
 # The recorder's way: 100 events a request to the batch endpoint, 16 connections.
 batch=$(CRON_SECRET=$secret "$bin/loadgen" --url "http://127.0.0.1:$port/api/admin" \
