@@ -105,6 +105,11 @@ pub const ANOMALY_FACTOR_DEFAULT: f64 = 3.0;
 /// Finished runs a cron needs in the last 7 days before a slow run is called an anomaly.
 pub const ANOMALY_MIN_RUNS: i64 = 20;
 
+/// Finished runs of the last 7 days, newest first, whose p95 is a cron's baseline for slow
+/// runs: enough for a steady p95 (50 runs above it), and a bound on what the sweep reads for
+/// a cron that ends a run, whatever its rate (a cron every minute ends 10,080 runs a week).
+pub const ANOMALY_BASELINE_RUNS: i64 = 1000;
+
 /// Missed slots in a row written as one row each; the ones after are counted by one more
 /// row, so a job every minute that is down for days keeps a readable history.
 pub const MISSED_ROWS_MAX: i64 = 60;

@@ -15,7 +15,7 @@ use cronmon::health::{
 };
 use cronmon::store::Store;
 use cronmon::{
-    CronName, ExecutionFilter, Finish, PageRequest, Reason, ScheduleUpdate, Start, Status,
+    CronName, Event, ExecutionFilter, Finish, PageRequest, Reason, ScheduleUpdate, Start, Status,
 };
 use uuid::Uuid;
 
@@ -39,6 +39,7 @@ crate::on_both_test_dbs!(
     states_follow_runs_slots_and_pauses,
     each_cron_of_a_sweep_is_judged_on_its_own_runs,
     a_new_threshold_is_applied_to_the_runs_there_are,
+    the_slow_baseline_is_the_newest_runs,
 );
 
 fn name(s: &str) -> CronName {
@@ -1037,5 +1038,54 @@ async fn a_new_threshold_is_applied_to_the_runs_there_are(db: &TestDb) {
     assert!(
         store.dirty_crons(10, &[]).await.unwrap().is_empty(),
         "taken once"
+    );
+}
+
+/// A cron's baseline for slow runs is the p95 of its newest finished runs of the last 7 days,
+/// a bounded number of them: a cron every minute ends 10,080 runs a week, and each sweep that
+/// sees one of them end would read them all.
+async fn the_slow_baseline_is_the_newest_runs(db: &TestDb) {
+    let store = &db.store;
+    let newest = cronmon::rules::limits::ANOMALY_BASELINE_RUNS;
+    let now = now_s();
+    let mut events = Vec::new();
+    // 300 slow runs six days ago, then the newest runs, quick.
+    for i in 0..300 + newest {
+        let (at, ms) = if i < 300 {
+            (now - TimeDelta::days(6) + TimeDelta::minutes(i), 60_000)
+        } else {
+            (now - TimeDelta::hours(20) + TimeDelta::seconds(i), 1_000)
+        };
+        let mut start = Start::now(name("busy"));
+        start.started_at = at;
+        let mut finish = Finish::now(start.id, Status::Completed);
+        finish.completed_at = at + TimeDelta::milliseconds(ms);
+        finish.duration_ms = Some(ms);
+        events.push(Event::Start(start));
+        events.push(Event::Finish(finish));
+    }
+    for chunk in events.chunks(500) {
+        for r in store.record_batch(chunk).await.unwrap() {
+            r.unwrap();
+        }
+    }
+    assert_eq!(
+        store
+            .duration_p95("busy", now - TimeDelta::days(7))
+            .await
+            .unwrap(),
+        (newest, Some(1_000)),
+        "the 300 slow runs before the newest are not read"
+    );
+    // With fewer runs than the bound, all of the 7 days count.
+    assert_eq!(
+        store
+            .duration_p95(
+                "busy",
+                now - TimeDelta::hours(20) + TimeDelta::seconds(300 + newest - 40)
+            )
+            .await
+            .unwrap(),
+        (40, Some(1_000))
     );
 }

@@ -21,8 +21,8 @@ enum Verdict {
 }
 
 /// Decides what changes for `cron`, given its newest runs (`runs`, newest first by start),
-/// its schedule, the p95 of its finished runs of the last 7 days (`p95`: how many, and the
-/// value) and the maintenance windows that apply to it.
+/// its schedule, the p95 of its newest finished runs of the last 7 days (`p95`: how many, and
+/// the value; see `ANOMALY_BASELINE_RUNS`) and the maintenance windows that apply to it.
 pub(crate) fn evaluate(
     cron: &DirtyCron,
     runs: &[RunBrief],

@@ -195,7 +195,8 @@ FROM {executions} WHERE cron_name = $1 ORDER BY started_at DESC LIMIT $2"
 WHERE cron_name = $1 AND started_at >= $2 AND status <> 'running'
   AND (reason IS NULL OR reason <> 'missed') AND duration_ms IS NOT NULL
   AND anomaly IS NULL
-ORDER BY started_at DESC LIMIT 10000"
+ORDER BY started_at DESC LIMIT {baseline}",
+                baseline = crate::rules::limits::ANOMALY_BASELINE_RUNS,
             ),
             delete_missed: format!(
                 "DELETE FROM {executions} WHERE cron_name = $1 AND reason = 'missed' AND scheduled_for = $2"

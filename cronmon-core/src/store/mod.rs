@@ -266,7 +266,8 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// For each cron of `names`: its newest runs by start, at most `limit`.
     async fn recent_runs(&self, names: &[String], limit: u32) -> Result<Vec<Vec<RunBrief>>>;
 
-    /// How many runs of `name` finished since `since`, and the p95 of their durations.
+    /// How many runs of `name` finished since `since`, and the p95 of their durations: of the
+    /// newest [`ANOMALY_BASELINE_RUNS`](crate::rules::limits::ANOMALY_BASELINE_RUNS) at most.
     async fn duration_p95(&self, name: &str, since: DateTime<Utc>) -> Result<(i64, Option<i64>)>;
 
     /// Writes what the evaluation of crons decided, in one transaction: deletes replaced
