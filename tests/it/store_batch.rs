@@ -804,3 +804,77 @@ async fn window_rollups_count_any_window_as_the_runs_do() {
     pool.close().await;
     db.finish().await;
 }
+
+/// A run leaves the running runs' index only at the next vacuum, which on a large table comes
+/// after millions of runs have ended. Reading the stuck runs (the sweep, the stuck-run
+/// notifications, the statistics) marks the entries of runs ended since the read before as
+/// dead (a plain index scan does, a bitmap or sequential scan does not), so the next read skips
+/// them instead of visiting their heap pages again: its cost follows the runs ended since, not
+/// those ended since the last vacuum. Counted with `pageinspect`.
+#[tokio::test]
+async fn reading_stuck_runs_marks_ended_runs_dead_in_their_index() {
+    let db = crate::common::TestDb::postgres().await;
+    let store = db.store.clone();
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    sqlx::query("CREATE EXTENSION IF NOT EXISTS pageinspect")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let dead_entries = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FILTER (WHERE i.dead)
+             FROM generate_series(1, pg_relation_size('cronmon.cron_executions_running_idx')
+                                     / current_setting('block_size')::int - 1) b,
+                  bt_page_items('cronmon.cron_executions_running_idx', b::int) i",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    };
+    // 400 runs started, then ended in other batches: each leaves a dead entry; 3 keep running.
+    let starts: Vec<Start> = (0..403)
+        .map(|i| start(&format!("idx-{}", i % 7), 5_000))
+        .collect();
+    for chunk in starts.chunks(100) {
+        let events: Vec<Event> = chunk.iter().cloned().map(Event::Start).collect();
+        store.record_batch(&events).await.unwrap();
+    }
+    let ends: Vec<Event> = starts[..400]
+        .iter()
+        .map(|s| Event::Finish(finish(s.id, Status::Completed)))
+        .collect();
+    for chunk in ends.chunks(100) {
+        store.record_batch(chunk).await.unwrap();
+    }
+    assert_eq!(dead_entries().await, 0, "nothing has read the index yet");
+    // Statistics as autovacuum keeps them: with them, the planner would read a small table
+    // whole and a large one by a bitmap scan, neither of which marks an entry.
+    sqlx::query("ANALYZE cronmon.cron_executions")
+        .execute(&pool)
+        .await
+        .unwrap();
+    // A fold started before the ends committed keeps their old versions visible to it, and
+    // an entry is marked only once no one can see its run running: read again until then.
+    let mut dead = 0;
+    for _ in 0..20 {
+        assert!(store.stuck_runs().await.unwrap().is_empty());
+        dead = dead_entries().await;
+        if dead == 400 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(dead, 400, "the reads marked every ended run's entry");
+    assert_eq!(
+        store
+            .stats(1)
+            .await
+            .unwrap()
+            .iter()
+            .map(|s| s.running_count)
+            .sum::<i64>(),
+        3
+    );
+    pool.close().await;
+    db.finish().await;
+}
