@@ -40,6 +40,7 @@ crate::on_both_test_dbs!(
     each_cron_of_a_sweep_is_judged_on_its_own_runs,
     a_new_threshold_is_applied_to_the_runs_there_are,
     the_slow_baseline_is_the_newest_runs,
+    the_slow_baseline_is_read_once_a_minute,
 );
 
 fn name(s: &str) -> CronName {
@@ -1088,4 +1089,48 @@ async fn the_slow_baseline_is_the_newest_runs(db: &TestDb) {
             .unwrap(),
         (40, Some(1_000))
     );
+}
+
+/// A sweeper reads a cron's baseline for slow runs at most once a minute: a cron that ends runs
+/// every second is marked again at every round, and each round would read it again.
+async fn the_slow_baseline_is_read_once_a_minute(db: &TestDb) {
+    let store = &db.store;
+    declare(store.as_ref(), "wave", ScheduleUpdate::default()).await;
+    let now = now_s();
+    for i in 0..30 {
+        let at = now - TimeDelta::hours(40 - i);
+        run_lasting(store.as_ref(), "wave", at, Status::Completed, 1_000).await;
+    }
+    let mut sweeper = sweeper(store);
+    sweeper.sweep(now).await.unwrap();
+    // The runs since are slower: 2.5 s, within 3 × the baseline read (p95 1 s).
+    for i in 0..100 {
+        let at = now - TimeDelta::hours(10) + TimeDelta::minutes(5 * i);
+        run_lasting(store.as_ref(), "wave", at, Status::Completed, 2_500).await;
+    }
+    let a = run_lasting(
+        store.as_ref(),
+        "wave",
+        now - TimeDelta::minutes(30),
+        Status::Completed,
+        3_500,
+    )
+    .await;
+    // Within the minute, the baseline read then still serves: 3.5 s is slow against 1 s.
+    let report = sweeper.sweep(now).await.unwrap();
+    assert_eq!(report.anomalies, 1);
+    let anomaly = |id| async move { store.execution(id).await.unwrap().unwrap().anomaly };
+    assert_eq!(anomaly(a).await.map(|a| a.as_str()), Some("slow"));
+    // A minute later it is read again (p95 2.5 s): the same duration is not slow.
+    let b = run_lasting(
+        store.as_ref(),
+        "wave",
+        now - TimeDelta::minutes(10),
+        Status::Completed,
+        3_500,
+    )
+    .await;
+    let report = sweeper.sweep(now + TimeDelta::seconds(61)).await.unwrap();
+    assert_eq!(report.anomalies, 0);
+    assert_eq!(anomaly(b).await, None);
 }

@@ -77,6 +77,8 @@ pub struct Sweeper {
     config: SweepConfig,
     instance: String,
     schedules: HashMap<(String, String), Option<CronSchedule>>,
+    /// Each cron's baseline for slow runs and when it was read.
+    baselines: HashMap<String, (DateTime<Utc>, Baseline)>,
 }
 
 /// Most rounds of `batch` crons one sweep reads, so a sweep ends even if writers keep up.
@@ -91,6 +93,14 @@ const SCHEDULES_CACHED_MAX: usize = 50_000;
 /// Most slots of one cron judged in one round.
 const SLOTS_PER_ROUND: usize = 5000;
 
+/// A cron's baseline for slow runs: how many finished runs it was taken from, and their p95.
+type Baseline = (i64, Option<i64>);
+
+/// How long a cron's baseline for slow runs serves: a cron marked again at every round (one
+/// that ends runs every second) has it read once a minute, not once a round. The baseline is
+/// a week's p95, which a minute barely moves.
+const BASELINE_SECONDS: i64 = 60;
+
 impl Sweeper {
     /// A sweeper over `store`, named after this host and process.
     pub fn new(store: Arc<dyn Store>, config: SweepConfig) -> Self {
@@ -101,6 +111,7 @@ impl Sweeper {
             config,
             instance,
             schedules: HashMap::new(),
+            baselines: HashMap::new(),
         }
     }
 
@@ -113,6 +124,9 @@ impl Sweeper {
     /// One round at `now` (pass `Utc::now()`; tests pass their own clock).
     pub async fn sweep(&mut self, now: DateTime<Utc>) -> Result<SweepReport> {
         let mut report = SweepReport::default();
+        self.baselines.retain(|_, (read, _)| {
+            *read <= now && now - *read < TimeDelta::seconds(BASELINE_SECONDS)
+        });
         let gap_after = self
             .config
             .every
@@ -295,7 +309,6 @@ impl Sweeper {
         // one that counts the rest), so an incident's start is the streak's first slot.
         let read = depth * 2 + 20 + crate::rules::limits::MISSED_ROWS_MAX.unsigned_abs() as u32;
         let runs = self.store.recent_runs(&names, read).await?;
-        let week_ago = now - TimeDelta::days(7);
         let mut changes = Vec::new();
         for (cron, runs) in dirty.iter().zip(runs) {
             let unchecked = runs.iter().any(|r| {
@@ -304,7 +317,7 @@ impl Sweeper {
                     && r.reason != Some(crate::model::Reason::Missed)
             });
             let p95 = if unchecked {
-                Some(self.store.duration_p95(&cron.cron_name, week_ago).await?)
+                Some(self.baseline(&cron.cron_name, now).await?)
             } else {
                 None
             };
@@ -328,6 +341,20 @@ impl Sweeper {
             return Ok(Vec::new());
         }
         self.store.apply_health(&changes).await
+    }
+
+    /// `cron`'s baseline for slow runs: the p95 of its newest finished runs of the last 7
+    /// days, read at most once in [`BASELINE_SECONDS`].
+    async fn baseline(&mut self, cron: &str, now: DateTime<Utc>) -> Result<Baseline> {
+        if let Some((_, figures)) = self.baselines.get(cron) {
+            return Ok(*figures);
+        }
+        let figures = self
+            .store
+            .duration_p95(cron, now - TimeDelta::days(7))
+            .await?;
+        self.baselines.insert(cron.to_owned(), (now, figures));
+        Ok(figures)
     }
 
     fn schedule(&mut self, expression: &str, timezone: &str) -> Option<CronSchedule> {
