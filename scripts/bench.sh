@@ -18,7 +18,8 @@
 # CronRun::start, and GET /cron-executions/batches with 20 kinds and a million batch runs of
 # history on both. Last, the dashboard's reads on PostgreSQL with 1,000 crons each running once a
 # minute, at 1, 10 and 30 million runs of history (CRONMON_BENCH_READS sets the sizes; loading
-# 30 million takes some minutes).
+# 30 million takes some minutes); then, with wrk, one event a request onto the crons of the
+# last of those histories.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -189,3 +190,22 @@ rm -rf "$lite"
 for rows in ${CRONMON_BENCH_READS:-1000000 10000000 30000000}; do
   "$bin/query_bench" "$pg/postgres" "$rows" 1000 2>/dev/null | sed "s/^/reads $rows  /"
 done
+
+# Ingest onto that history, not onto an empty database: one event a request to the crons the
+# last read benchmark filled (its runs, indexes and the sweep's reads of them), when wrk is
+# installed.
+if command -v wrk >/dev/null; then
+  CRON_SECRET=$secret "$bin/server" --database-url "$pg/cronmon_bench" \
+    --bind "127.0.0.1:$port" >/tmp/cronmon-bench-server.log 2>&1 &
+  server=$!
+  for _ in $(seq 1 100); do
+    curl -fs "http://127.0.0.1:$port/api/admin/health" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  read -r hist_eps hist_p99 <<<"$(CRONS=cron- SECRET=$secret wrk -t2 -c64 -d25s --latency \
+    -s scripts/wrk-pairs.lua "http://127.0.0.1:$port" |
+    awk '/ 99%/ { p99 = $2 } /Requests\/sec/ { rps = $2 } END { printf "%.0f %s", rps, p99 }')"
+  echo "history     one event a request onto the last read benchmark's runs, 64 connections, 25 s: $hist_eps events/s, p99 $hist_p99  (× PostgreSQL commits/s: $(ratio "${hist_eps:-0}"))"
+  kill "$server" 2>/dev/null || true
+  wait "$server" 2>/dev/null || true
+fi
