@@ -38,6 +38,30 @@ fresh_db() {
   psql -q "$pg/postgres" -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1" >/dev/null
 }
 
+# The server on database URL $1, in the background ($server), once it answers.
+server=
+trap 'kill $server 2>/dev/null || true' EXIT
+start_server() {
+  CRON_SECRET=$secret "$bin/server" --database-url "$1" \
+    --bind "127.0.0.1:$port" >/tmp/cronmon-bench-server.log 2>&1 &
+  server=$!
+  for _ in $(seq 1 100); do
+    curl -fs "http://127.0.0.1:$port/api/admin/health" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+}
+stop_server() {
+  kill "$server" 2>/dev/null || true
+  wait "$server" 2>/dev/null || true
+}
+
+# One event a request from wrk (scripts/wrk-pairs.lua, 64 connections) with secret $1 for $2
+# seconds: "events/s p99". $CRONS passes through to the script.
+wrk_line() {
+  SECRET=$1 wrk -t2 -c64 -d"$2"s --latency -s scripts/wrk-pairs.lua "http://127.0.0.1:$port" |
+    awk '/ 99%/ { p99 = $2 } /Requests\/sec/ { rps = $2 } END { printf "%.0f %s", rps, p99 }'
+}
+
 # PostgreSQL alone: one-row INSERT transactions, the unit of a naive monitor's write.
 fresh_db cronmon_bench_pg
 psql -q "$pg/cronmon_bench_pg" -c "CREATE TABLE t (id bigserial PRIMARY KEY, v int)" >/dev/null
@@ -116,14 +140,7 @@ batches_line "$batches"
 batches_line "$("$bin/batch_bench" --endpoint-only 2>/dev/null || true)"
 
 fresh_db cronmon_bench_load
-CRON_SECRET=$secret "$bin/server" --database-url "$pg/cronmon_bench_load" \
-  --bind "127.0.0.1:$port" >/tmp/cronmon-bench-server.log 2>&1 &
-server=$!
-trap 'kill $server 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do
-  curl -fs "http://127.0.0.1:$port/api/admin/health" >/dev/null 2>&1 && break
-  sleep 0.1
-done
+start_server "$pg/cronmon_bench_load"
 load=$(CRON_SECRET=$secret "$bin/loadgen" --url "http://127.0.0.1:$port/api/admin" \
   --connections 64 --seconds 10 2>/dev/null | grep 'events/s')
 rss_kb=$(ps -o rss= -p "$server" | tr -d ' ')
@@ -132,13 +149,9 @@ echo "http ingest $load; server RSS $((rss_kb / 1024)) MB  (× PostgreSQL commit
 # The same with an independent client written in C, when wrk is installed (Debian's wrk); and
 # the server's ceiling without a database: the same requests with a wrong secret (401).
 if command -v wrk >/dev/null; then
-  wrk_line() {
-    SECRET=$1 wrk -t2 -c64 -d10s --latency -s scripts/wrk-pairs.lua "http://127.0.0.1:$port" |
-      awk '/ 99%/ { p99 = $2 } /Requests\/sec/ { rps = $2 } END { printf "%.0f %s", rps, p99 }'
-  }
-  read -r wrk_eps wrk_p99 <<<"$(wrk_line "$secret")"
+  read -r wrk_eps wrk_p99 <<<"$(wrk_line "$secret" 10)"
   echo "http wrk    one event a request, 64 connections: $wrk_eps events/s, p99 $wrk_p99  (× PostgreSQL commits/s: $(ratio "${wrk_eps:-0}"))"
-  read -r wrk_eps wrk_p99 <<<"$(wrk_line wrong)"
+  read -r wrk_eps wrk_p99 <<<"$(wrk_line wrong 10)"
   echo "http wrk    the same refused 401, no database: $wrk_eps answers/s, p99 $wrk_p99  (× PostgreSQL commits/s: $(ratio "${wrk_eps:-0}"))"
   # What no design could pass on these cores: each event costs at least its HTTP answer (the
   # 401 line, client included) plus PostgreSQL's share of a bare grouped insert and update
@@ -160,18 +173,11 @@ echo "remote rec  ${remote%% (*}  (× PostgreSQL commits/s: $(ratio "${remote_ep
 burst=$(CRON_SECRET=$secret "$bin/loadgen" --url "http://127.0.0.1:$port/api/admin" \
   --burst 10000 --connections 512 2>/dev/null | grep '^burst')
 echo "$burst; server RSS $(( $(ps -o rss= -p "$server" | tr -d ' ') / 1024 )) MB"
-kill "$server" 2>/dev/null || true
-wait "$server" 2>/dev/null || true
+stop_server
 
 # The same ingest on the embedded default: a fresh SQLite file, one writer.
 lite=$(mktemp -d)
-CRON_SECRET=$secret "$bin/server" --database-url "sqlite://$lite/bench.db" \
-  --bind "127.0.0.1:$port" >/tmp/cronmon-bench-server.log 2>&1 &
-server=$!
-for _ in $(seq 1 100); do
-  curl -fs "http://127.0.0.1:$port/api/admin/health" >/dev/null 2>&1 && break
-  sleep 0.1
-done
+start_server "sqlite://$lite/bench.db"
 for args in "--connections 64" "--connections 16 --batch 100"; do
   # shellcheck disable=SC2086 # the words of $args are the load generator's flags
   line=$(CRON_SECRET=$secret "$bin/loadgen" --url "http://127.0.0.1:$port/api/admin" $args \
@@ -179,8 +185,7 @@ for args in "--connections 64" "--connections 16 --batch 100"; do
   eps=$(echo "$line" | sed -n 's/.* = \([0-9]*\) events\/s.*/\1/p')
   echo "sqlite http $line  (× PostgreSQL commits/s: $(ratio "${eps:-0}"))"
 done
-kill "$server" 2>/dev/null || true
-wait "$server" 2>/dev/null || true
+stop_server
 rec=$("$bin/recorder_bench" "sqlite://$lite/recorder.db" 200000 2>/dev/null | grep -m1 'events/s' || true)
 rec_eps=$(echo "$rec" | grep -o '[0-9.]* events/s' | head -1 | cut -d' ' -f1)
 echo "sqlite rec  ${rec%% (*}  (× PostgreSQL commits/s: $(ratio "${rec_eps:-0}"))"
@@ -195,17 +200,8 @@ done
 # last read benchmark filled (its runs, indexes and the sweep's reads of them), when wrk is
 # installed.
 if command -v wrk >/dev/null; then
-  CRON_SECRET=$secret "$bin/server" --database-url "$pg/cronmon_bench" \
-    --bind "127.0.0.1:$port" >/tmp/cronmon-bench-server.log 2>&1 &
-  server=$!
-  for _ in $(seq 1 100); do
-    curl -fs "http://127.0.0.1:$port/api/admin/health" >/dev/null 2>&1 && break
-    sleep 0.1
-  done
-  read -r hist_eps hist_p99 <<<"$(CRONS=cron- SECRET=$secret wrk -t2 -c64 -d25s --latency \
-    -s scripts/wrk-pairs.lua "http://127.0.0.1:$port" |
-    awk '/ 99%/ { p99 = $2 } /Requests\/sec/ { rps = $2 } END { printf "%.0f %s", rps, p99 }')"
+  start_server "$pg/cronmon_bench"
+  read -r hist_eps hist_p99 <<<"$(CRONS=cron- wrk_line "$secret" 25)"
   echo "history     one event a request onto the last read benchmark's runs, 64 connections, 25 s: $hist_eps events/s, p99 $hist_p99  (× PostgreSQL commits/s: $(ratio "${hist_eps:-0}"))"
-  kill "$server" 2>/dev/null || true
-  wait "$server" 2>/dev/null || true
+  stop_server
 fi
