@@ -564,6 +564,40 @@ async fn extreme_rows_never_break_reads(db: &TestDb) {
         let folded_extreme = after.iter().find(|c| c.cron_name == "extreme").unwrap();
         assert_eq!(folded_extreme, extreme);
         every_read_answers(&store, &[s.id]).await;
+
+        // A count at BIGINT's edge overflows the fold's plain addition (migration 0014): the
+        // fold is undone and done again with the saturating one, and the count stays there.
+        let bucket: DateTime<Utc> = sqlx::query_scalar(
+            "UPDATE cronmon.cron_stats_hourly SET started = 9223372036854775807
+             WHERE cron_name = 'extreme' RETURNING bucket",
+        )
+        .fetch_one(pg)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO cronmon.cron_rollup_pending
+                 (cron_name, bucket, started, completed, failed, duration_sum_ms, duration_count)
+             VALUES ('extreme', $1, 1, 0, 0, 0, 0)",
+        )
+        .bind(bucket)
+        .execute(pg)
+        .await
+        .unwrap();
+        let folded: i64 = sqlx::query_scalar("SELECT cronmon.cron_rollup_fold()")
+            .fetch_one(pg)
+            .await
+            .unwrap();
+        assert!(folded >= 1);
+        let started: i64 = sqlx::query_scalar(
+            "SELECT started FROM cronmon.cron_stats_hourly
+             WHERE cron_name = 'extreme' AND bucket = $1",
+        )
+        .bind(bucket)
+        .fetch_one(pg)
+        .await
+        .unwrap();
+        assert_eq!(started, i64::MAX);
+        every_read_answers(&store, &[s.id]).await;
     }
 
     // Deleting them all keeps every read answering too (the roll-ups follow deletions).

@@ -801,6 +801,56 @@ async fn window_rollups_count_any_window_as_the_runs_do() {
     runs.retain(|r| r.1 >= cutoff || r.2 == Status::Running);
     assert_eq!(figures().await, expected(&runs));
     assert_eq!(failures().await, expected_failures(&runs));
+
+    // A fold adds a cron and day with one hour pending from that hour's sums, and one with
+    // several hours pending position by position (migration 0014): runs in one hour of days
+    // already folded, and a cron with runs in two hours of one day, folded together.
+    let two_days_ago = {
+        use chrono::DurationRound;
+        (Utc::now() - chrono::Duration::hours(48))
+            .duration_trunc(chrono::Duration::days(1))
+            .unwrap()
+    };
+    let mut later = Vec::new();
+    for (cron, at, status, duration) in [
+        (
+            "win-0",
+            Utc::now() - chrono::Duration::hours(5),
+            Status::Completed,
+            40,
+        ),
+        (
+            "win-1",
+            Utc::now() - chrono::Duration::hours(26),
+            Status::Failed,
+            900,
+        ),
+        (
+            "win-2",
+            two_days_ago + chrono::Duration::hours(3),
+            Status::Completed,
+            12,
+        ),
+        (
+            "win-2",
+            two_days_ago + chrono::Duration::hours(7),
+            Status::Failed,
+            30_000,
+        ),
+    ] {
+        let mut s = start(cron, 0);
+        s.started_at = at;
+        runs.push((cron.into(), at, status, duration));
+        let mut f = finish(s.id, status);
+        f.duration_ms = Some(duration);
+        later.extend([Event::Start(s), Event::Finish(f)]);
+    }
+    fold().await;
+    let results = store.record_batch(&later).await.unwrap();
+    assert!(results.iter().all(|r| matches!(r, Ok(Outcome::Recorded))));
+    fold().await;
+    assert_eq!(figures().await, expected(&runs));
+    assert_eq!(failures().await, expected_failures(&runs));
     pool.close().await;
     db.finish().await;
 }
