@@ -928,3 +928,81 @@ async fn reading_stuck_runs_marks_ended_runs_dead_in_their_index() {
     pool.close().await;
     db.finish().await;
 }
+
+/// The common batch's statement is planned once per connection (PostgreSQL migration 0015), so
+/// a connection keeps the plan it made when the runs table was empty. That plan must still look
+/// each run up by its id once the table has grown, never read the table whole: counted with the
+/// transaction's own scan statistics after 20,000 runs were added.
+#[tokio::test]
+async fn the_batch_plan_made_on_an_empty_table_looks_runs_up_by_id() {
+    use sqlx::Connection as _;
+    let db = TestDb::postgres().await;
+    let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    // Starts (`$1` their crons, `$2` their ids) or finishes (`$3` the ids), one event each.
+    let record = "SELECT count(*) FROM cronmon.cron_record_runs(
+        $1, '{}', 1668444014,
+        $2, $1, array_fill('manual'::text, ARRAY[cardinality($2)]),
+        array_fill(now(), ARRAY[cardinality($2)]), array_fill(NULL::text, ARRAY[cardinality($2)]),
+        array_fill(NULL::int4, ARRAY[cardinality($2)]), array_fill(NULL::text, ARRAY[cardinality($2)]),
+        array_fill(NULL::text, ARRAY[cardinality($2)]), array_fill(NULL::timestamptz, ARRAY[cardinality($2)]),
+        array_fill('running'::text, ARRAY[cardinality($2)]), array_fill(NULL::text, ARRAY[cardinality($2)]),
+        array_fill(NULL::timestamptz, ARRAY[cardinality($2)]), array_fill(NULL::int8, ARRAY[cardinality($2)]),
+        array_fill(NULL::text, ARRAY[cardinality($2)]), array_fill(false, ARRAY[cardinality($2)]),
+        array_fill(NULL::text, ARRAY[cardinality($2)]), array_fill(NULL::int4, ARRAY[cardinality($2)]),
+        array_fill(NULL::int8, ARRAY[cardinality($2)]), array_fill(NULL::int8, ARRAY[cardinality($2)]),
+        $3, array_fill('completed'::text, ARRAY[cardinality($3)]),
+        array_fill(NULL::text, ARRAY[cardinality($3)]), array_fill(now(), ARRAY[cardinality($3)]),
+        array_fill(5::int8, ARRAY[cardinality($3)]), array_fill(NULL::text, ARRAY[cardinality($3)]),
+        array_fill(false, ARRAY[cardinality($3)]), array_fill(NULL::text, ARRAY[cardinality($3)]),
+        array_fill(NULL::int4, ARRAY[cardinality($3)]), array_fill(NULL::int8, ARRAY[cardinality($3)]),
+        array_fill(NULL::int8, ARRAY[cardinality($3)]))";
+    let none: Vec<uuid::Uuid> = Vec::new();
+    let mut ids = Vec::new();
+    for _ in 0..6 {
+        let id = uuid::Uuid::now_v7();
+        let written: i64 = sqlx::query_scalar(record)
+            .bind(vec!["young"])
+            .bind(vec![id])
+            .bind(&none)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(written, 1);
+        ids.push(id);
+    }
+    sqlx::query(
+        "INSERT INTO cronmon.cron_executions (id, cron_name, status, started_at, completed_at,
+                                               duration_ms)
+         SELECT gen_random_uuid(), 'grown-' || (i % 50), 'completed',
+                now() - i * interval '1 second', now(), 10
+         FROM generate_series(1, 20000) i",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+
+    let mut tx = conn.begin().await.unwrap();
+    let written: i64 = sqlx::query_scalar(record)
+        .bind(Vec::<&str>::new())
+        .bind(&none)
+        .bind(&ids[..2])
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(written, 2);
+    let (read_whole, rows_read): (i64, i64) = sqlx::query_as(
+        "SELECT seq_scan, seq_tup_read FROM pg_stat_xact_user_tables
+         WHERE relid = 'cronmon.cron_executions'::regclass",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    assert_eq!(
+        (read_whole, rows_read),
+        (0, 0),
+        "the batch read the runs table whole"
+    );
+    tx.commit().await.unwrap();
+    conn.close().await.unwrap();
+    db.finish().await;
+}
