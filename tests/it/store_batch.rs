@@ -1006,3 +1006,44 @@ async fn the_batch_plan_made_on_an_empty_table_looks_runs_up_by_id() {
     conn.close().await.unwrap();
     db.finish().await;
 }
+
+/// Each fold takes its pending rows by a join on their row ids (PostgreSQL migration 0014). A
+/// fold's plan is made once per connection, often while its pending table is small, and with
+/// `ctid = ANY(ARRAY(…))` that plan filtered every row against every id taken: a fold grew with
+/// the square of its pending rows. The plans of the folds' own deletions, on empty tables,
+/// compare no row with a list of ids.
+#[tokio::test]
+async fn the_folds_take_pending_rows_by_a_join_on_their_ids() {
+    let db = TestDb::postgres().await;
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    let mut deletions = Vec::new();
+    for fold in [
+        "cron_rollup_fold_plain",
+        "cron_rollup_fold_saturating",
+        "cron_latest_fold",
+    ] {
+        let definition: String = sqlx::query_scalar(
+            "SELECT pg_get_functiondef(('cronmon.' || $1 || '()')::regprocedure)",
+        )
+        .bind(fold)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        for part in definition.split("DELETE FROM ").skip(1) {
+            let statement = part.split("RETURNING").next().unwrap();
+            deletions.push(format!("DELETE FROM {statement}"));
+        }
+    }
+    assert_eq!(deletions.len(), 5, "{deletions:#?}");
+    for deletion in deletions {
+        let plan: Vec<String> =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("EXPLAIN {deletion}")))
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        let plan = plan.join("\n");
+        assert!(!plan.contains("= ANY ("), "{deletion}\n{plan}");
+    }
+    pool.close().await;
+    db.finish().await;
+}
