@@ -75,3 +75,15 @@ BEGIN
     SELECT FALSE, id FROM finished;
 END
 $fn$;
+
+-- The triggers that the function's writes fire join a statement's old and new rows by id. They
+-- plan as they did before, not under the function's settings: without hash joins, a nested
+-- loop over two transition tables grows with the square of the batch (under those settings an
+-- UPDATE that finishes 512 runs took 75-100 ms against 22-23 ms, of 2,000 runs 500-730 ms
+-- against 46-58 ms).
+ALTER FUNCTION cronmon.cron_executions_rollup()
+    SET plan_cache_mode = auto SET enable_seqscan = on SET enable_hashjoin = on
+    SET enable_mergejoin = on;
+ALTER FUNCTION cronmon.cron_executions_notify()
+    SET plan_cache_mode = auto SET enable_seqscan = on SET enable_hashjoin = on
+    SET enable_mergejoin = on;

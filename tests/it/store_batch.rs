@@ -1003,6 +1003,20 @@ async fn the_batch_plan_made_on_an_empty_table_looks_runs_up_by_id() {
         "the batch read the runs table whole"
     );
     tx.commit().await.unwrap();
+    // The triggers those writes fire plan with the usual joins, not under the function's
+    // settings: they join a statement's old and new rows by id.
+    let settings: Vec<Vec<String>> = sqlx::query_scalar(
+        "SELECT proconfig FROM pg_proc
+         WHERE oid IN ('cronmon.cron_executions_rollup()'::regprocedure,
+                       'cronmon.cron_executions_notify()'::regprocedure)",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(settings.len(), 2);
+    for s in settings {
+        assert!(s.contains(&"enable_hashjoin=on".to_owned()), "{s:?}");
+    }
     conn.close().await.unwrap();
     db.finish().await;
 }
