@@ -28,6 +28,7 @@ SET plan_cache_mode = force_generic_plan
 SET enable_seqscan = off
 SET enable_hashjoin = off
 SET enable_mergejoin = off
+SET jit = off
 AS $fn$
 BEGIN
     RETURN QUERY
@@ -80,9 +81,19 @@ $fn$;
 -- loop over two transition tables grows with the square of the batch (under those settings an
 -- UPDATE that finishes 512 runs took 75-100 ms against 22-23 ms, of 2,000 runs 500-730 ms
 -- against 46-58 ms).
+--
+-- A function that turns sequential scans off also turns JIT off. A table that can only be read
+-- whole (the notification trigger's check of its channels) is then priced at the planner's
+-- "disabled" cost, far above `jit_above_cost`, and a connection with JIT on (the server's own
+-- connections have it off, a host application's pool may not) compiles the statement at every
+-- call: with the triggers under this function's settings, each call of one event took 31-34 ms
+-- against 0.29-0.33 ms (scripts/record-runs-bench.sh, JIT on and off). The test
+-- `store_batch::functions_that_turn_seq_scans_off_turn_jit_off` holds every function to it.
 ALTER FUNCTION cronmon.cron_executions_rollup()
     SET plan_cache_mode = auto SET enable_seqscan = on SET enable_hashjoin = on
     SET enable_mergejoin = on;
 ALTER FUNCTION cronmon.cron_executions_notify()
     SET plan_cache_mode = auto SET enable_seqscan = on SET enable_hashjoin = on
     SET enable_mergejoin = on;
+ALTER FUNCTION cronmon.cron_mark_dirty(TEXT[]) SET jit = off;
+ALTER FUNCTION cronmon.detect_stuck_crons() SET jit = off;

@@ -1028,6 +1028,47 @@ async fn the_batch_plan_made_on_an_empty_table_looks_runs_up_by_id() {
     db.finish().await;
 }
 
+/// A function that turns sequential scans off turns JIT off too (PostgreSQL migration 0015): a
+/// table that can only be read whole is then priced at the planner's "disabled" cost, and a
+/// connection with JIT on (a host application's pool) would compile such a statement at every
+/// call, the triggers' statements included: 31-34 ms a call of one event instead of 0.3 ms.
+#[tokio::test]
+async fn functions_that_turn_seq_scans_off_turn_jit_off() {
+    let db = TestDb::postgres().await;
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    let settings: Vec<(String, bool)> = sqlx::query_as(
+        "SELECT p.oid::regprocedure::text, 'jit=off' = ANY(p.proconfig)
+         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+         WHERE n.nspname = 'cronmon' AND 'enable_seqscan=off' = ANY(p.proconfig)
+         ORDER BY 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let names: Vec<&str> = settings.iter().map(|(f, _)| f.as_str()).collect();
+    // The batch statement, the sweep's marks and the stuck-run read at least.
+    assert!(
+        names
+            .iter()
+            .any(|f| f.starts_with("cronmon.cron_record_runs("))
+            && names.contains(&"cronmon.cron_mark_dirty(text[])")
+            && names.contains(&"cronmon.detect_stuck_crons()"),
+        "{names:?}"
+    );
+    let compiled: Vec<&str> = settings
+        .iter()
+        .filter(|(_, jit_off)| !jit_off)
+        .map(|(f, _)| f.as_str())
+        .collect();
+    assert_eq!(
+        compiled,
+        Vec::<&str>::new(),
+        "may JIT-compile at every call"
+    );
+    pool.close().await;
+    db.finish().await;
+}
+
 /// Each fold takes its pending rows by a join on their row ids (PostgreSQL migration 0014). A
 /// fold's plan is made once per connection, often while its pending table is small, and with
 /// `ctid = ANY(ARRAY(…))` that plan filtered every row against every id taken: a fold grew with
